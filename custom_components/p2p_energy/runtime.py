@@ -1,0 +1,20 @@
+"""What a loaded config entry holds while it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from homeassistant.config_entries import ConfigEntry
+
+
+@dataclass(slots=True)
+class P2PEnergyRuntime:
+    """The running household node of one config entry."""
+
+    node_name: str
+    data_dir: Path
+    engine_version: str
+
+
+type P2PEnergyConfigEntry = ConfigEntry[P2PEnergyRuntime]

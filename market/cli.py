@@ -1,0 +1,46 @@
+"""The `python -m market` command line: one subcommand per engine area.
+
+Each area owns a `cli` module with a `register(subparsers)` function that adds its
+subcommand and sets `handler` (a callable taking the parsed arguments and returning
+the exit code). Keeping the areas' commands in their own packages means adding a
+command never touches this file beyond the list below.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from types import ModuleType
+
+from . import __version__
+from .auction import cli as auction_cli
+from .ledger import cli as ledger_cli
+from .meter import cli as meter_cli
+
+Handler = Callable[[argparse.Namespace], int]
+
+COMMAND_MODULES: tuple[ModuleType, ...] = (auction_cli, ledger_cli, meter_cli)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every area's subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="python -m market",
+        description="P2P energy market engine: auction, ledger, meter and node tools.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    return handler(args)

@@ -1,0 +1,76 @@
+"""The release zip, unpacked as HACS would, loads in a real Home Assistant process."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from hass_process import running_hass
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "scripts" / "build_release.py"
+
+
+def _source_files(base: Path) -> set[str]:
+    return {
+        p.relative_to(base).as_posix()
+        for p in base.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
+
+
+@pytest.fixture(scope="module", name="release_zip")
+def release_zip_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist") / "p2p_energy.zip"
+    subprocess.run([sys.executable, str(BUILD), "--out", str(out)], check=True)
+    return out
+
+
+def test_zip_holds_the_integration_and_the_engine(release_zip: Path) -> None:
+    """Every file of the integration and of the engine is in the zip, nothing else."""
+    expected = _source_files(ROOT / "custom_components" / "p2p_energy") | {
+        f"market/{name}" for name in _source_files(ROOT / "market")
+    }
+    with zipfile.ZipFile(release_zip) as zf:
+        names = set(zf.namelist())
+        assert names == expected
+        assert "manifest.json" in names
+        assert "market/py.typed" in names
+        init = zf.read("__init__.py").decode()
+    # The bundled copy is imported, never a top-level `market` the user may lack.
+    assert not re.search(r"^\s*(from|import) market\b", init, re.MULTILINE)
+    assert "from .market" in init
+
+
+def test_release_loads_in_home_assistant(release_zip: Path, tmp_path: Path) -> None:
+    config_dir = tmp_path / "config"
+    target = config_dir / "custom_components" / "p2p_energy"
+    target.mkdir(parents=True)
+    with zipfile.ZipFile(release_zip) as zf:
+        zf.extractall(target)
+
+    with running_hass(config_dir) as hass:
+        hass.onboard()
+        flow = hass.request("POST", "/api/config/config_entries/flow", {"handler": "p2p_energy"})
+        assert flow["type"] == "form", flow
+        assert flow["step_id"] == "user"
+        assert [field["name"] for field in flow["data_schema"]] == ["node_name"]
+
+        done = hass.request(
+            "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {"node_name": "Maison"}
+        )
+        assert done["type"] == "create_entry", done
+        entries = hass.request("GET", "/api/config/config_entries/entry?domain=p2p_energy")
+        assert [(e["title"], e["state"]) for e in entries] == [("Maison", "loaded")]
+        log = hass.log_text
+        problems = hass.problems_of("p2p_energy", "market")
+
+    assert "custom integration p2p_energy" in log  # HA did find our integration
+    assert "Integration 'p2p_energy' not found" not in log
+    assert problems == [], "\n\n".join(problems)
