@@ -37,5 +37,9 @@ brand: venv
 release: venv
 	$(PY) scripts/build_release.py --out dist/p2p_energy.zip
 
+demo: venv
+	@echo "make demo: the demo neighbourhood is not built yet (see README.md, 'Status')." >&2
+	@exit 1
+
 clean:
 	rm -rf dist build .mypy_cache .ruff_cache .pytest_cache .coverage .coverage.*

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from homeassistant.config_entries import ConfigEntry
 
+from .meter import TicMeterHub
+
 
 @dataclass(slots=True)
 class P2PEnergyRuntime:
@@ -15,6 +17,7 @@ class P2PEnergyRuntime:
     node_name: str
     data_dir: Path
     engine_version: str
+    meter: TicMeterHub | None = None
 
 
 type P2PEnergyConfigEntry = ConfigEntry[P2PEnergyRuntime]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from hass_process import running_hass
+from tic_line_thread import tic_line
 
 pytestmark = pytest.mark.e2e
 
@@ -55,19 +56,28 @@ def test_release_loads_in_home_assistant(release_zip: Path, tmp_path: Path) -> N
     with zipfile.ZipFile(release_zip) as zf:
         zf.extractall(target)
 
-    with running_hass(config_dir) as hass:
+    with tic_line() as dongle_url, running_hass(config_dir) as hass:
         hass.onboard()
         flow = hass.request("POST", "/api/config/config_entries/flow", {"handler": "p2p_energy"})
         assert flow["type"] == "form", flow
         assert flow["step_id"] == "user"
         assert [field["name"] for field in flow["data_schema"]] == ["node_name"]
 
-        done = hass.request(
-            "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {"node_name": "Maison"}
-        )
+        step = f"/api/config/config_entries/flow/{flow['flow_id']}"
+        menu = hass.request("POST", step, {"node_name": "Maison"})
+        assert menu["type"] == "menu", menu
+        tic = hass.request("POST", step, {"next_step_id": "tic"})
+        assert tic["step_id"] == "tic", tic
+        manual = hass.request("POST", step, {"serial_port": "manual", "tic_mode": "auto"})
+        assert manual["step_id"] == "tic_manual", manual
+        # The flow reads a frame through the real serial path before it accepts.
+        done = hass.request("POST", step, {"manual_path": dongle_url, "tic_mode": "auto"})
         assert done["type"] == "create_entry", done
+
         entries = hass.request("GET", "/api/config/config_entries/entry?domain=p2p_energy")
         assert [(e["title"], e["state"]) for e in entries] == [("Maison", "loaded")]
+        energy = hass.wait_for_state("sensor.linky_energy_imported")
+        assert energy["state"] == "11887.649", energy  # EAST of the capture, in kWh
         log = hass.log_text
         problems = hass.problems_of("p2p_energy", "market")
 

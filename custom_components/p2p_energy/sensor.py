@@ -1,0 +1,344 @@
+"""Sensors of the household's Linky meter (and the surplus derived from other entities)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    EntityCategory,
+    UnitOfApparentPower,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfPower,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from market.meter.snapshot import MeterSnapshot
+from market.meter.state import (
+    DISTRIBUTOR_INDEX_LABELS,
+    HISTORIC_INDEX_LABELS,
+    SUPPLIER_INDEX_LABELS,
+    MeterState,
+)
+from market.meter.stge import TempoColour
+
+from .const import CONF_METER_SOURCE, METER_SOURCE_ENTITIES
+from .entity import MeterEntity
+from .meter import TicMeterHub
+from .runtime import P2PEnergyConfigEntry
+from .surplus import SurplusFromEntitiesSensor
+
+# Entities are written by the hub's push callbacks, never polled.
+PARALLEL_UPDATES = 0
+
+TEMPO_OPTIONS = [colour.name.lower() for colour in TempoColour]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeterSensorDescription(SensorEntityDescription):
+    """A sensor read from the merged meter state."""
+
+    value_fn: Callable[[MeterState], StateType]
+    exists_fn: Callable[[MeterState], bool] = lambda state: True
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthSensorDescription(SensorEntityDescription):
+    """A diagnostic sensor of the dongle link itself, shown even while it is down."""
+
+    value_fn: Callable[[MeterSnapshot], StateType]
+
+
+def _energy(
+    key: str,
+    value_fn: Callable[[MeterState], int | None],
+    *,
+    translation_key: str,
+    label: str | None = None,
+) -> MeterSensorDescription:
+    # Energy indexes feed the Energy dashboard: kWh, TOTAL_INCREASING, and never a
+    # made-up value (a missing index is unknown, not 0).
+    return MeterSensorDescription(
+        key=key,
+        translation_key=translation_key,
+        translation_placeholders=None if label is None else {"label": label},
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=3,
+        entity_registry_enabled_default=label is None,
+        value_fn=value_fn,
+        exists_fn=lambda state: value_fn(state) is not None,
+    )
+
+
+def _index(label: str) -> MeterSensorDescription:
+    return _energy(
+        f"index_{label.lower()}",
+        lambda state: state.import_indexes_wh.get(label, state.distributor_indexes_wh.get(label)),
+        translation_key="meter_index",
+        label=label,
+    )
+
+
+def _phase(
+    key: str,
+    phase: int,
+    device_class: SensorDeviceClass,
+    unit: str,
+    value_fn: Callable[[MeterState], tuple[int | None, int | None, int | None]],
+) -> MeterSensorDescription:
+    return MeterSensorDescription(
+        key=f"{key}_l{phase + 1}",
+        translation_key=f"{key}_phase",
+        translation_placeholders={"phase": f"L{phase + 1}"},
+        device_class=device_class,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=unit,
+        value_fn=lambda state: value_fn(state)[phase],
+        exists_fn=lambda state: value_fn(state)[phase] is not None,
+    )
+
+
+def _tempo(colour: TempoColour | None) -> str | None:
+    return None if colour is None else colour.name.lower()
+
+
+METER_SENSORS: tuple[MeterSensorDescription, ...] = (
+    _energy("import_energy", lambda s: s.import_wh, translation_key="import_energy"),
+    _energy("export_energy", lambda s: s.export_wh, translation_key="export_energy"),
+    *(
+        _index(label)
+        for label in (*HISTORIC_INDEX_LABELS, *SUPPLIER_INDEX_LABELS, *DISTRIBUTOR_INDEX_LABELS)
+    ),
+    MeterSensorDescription(
+        key="apparent_power",
+        translation_key="apparent_power",
+        device_class=SensorDeviceClass.APPARENT_POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
+        value_fn=lambda s: s.apparent_power_va,
+        exists_fn=lambda s: s.apparent_power_va is not None,
+    ),
+    MeterSensorDescription(
+        key="injected_power",
+        translation_key="injected_power",
+        device_class=SensorDeviceClass.APPARENT_POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
+        value_fn=lambda s: s.injected_power_va,
+        exists_fn=lambda s: s.injected_power_va is not None,
+    ),
+    MeterSensorDescription(
+        # A Linky reports apparent power; PV injection runs at a power factor close to 1,
+        # so VA are taken as W here (documented in the README).
+        key="surplus_power",
+        translation_key="surplus_power",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        value_fn=lambda s: s.surplus_power_va,
+        exists_fn=lambda s: s.apparent_power_va is not None,
+    ),
+    MeterSensorDescription(
+        key="max_power_today",
+        translation_key="max_power_today",
+        device_class=SensorDeviceClass.APPARENT_POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
+        value_fn=lambda s: s.max_power_today_va,
+        exists_fn=lambda s: s.max_power_today_va is not None,
+        entity_registry_enabled_default=False,
+    ),
+    *(
+        _phase(
+            "current",
+            n,
+            SensorDeviceClass.CURRENT,
+            UnitOfElectricCurrent.AMPERE,
+            lambda s: s.currents_a,
+        )
+        for n in range(3)
+    ),
+    *(
+        _phase(
+            "voltage",
+            n,
+            SensorDeviceClass.VOLTAGE,
+            UnitOfElectricPotential.VOLT,
+            lambda s: s.voltages_v,
+        )
+        for n in range(3)
+    ),
+    MeterSensorDescription(
+        key="tariff_period",
+        translation_key="tariff_period",
+        value_fn=lambda s: s.tariff_period,
+        exists_fn=lambda s: s.tariff_period is not None,
+    ),
+    MeterSensorDescription(
+        key="tariff_option",
+        translation_key="tariff_option",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda s: s.tariff_option,
+        exists_fn=lambda s: s.tariff_option is not None,
+    ),
+    MeterSensorDescription(
+        key="tempo_today",
+        translation_key="tempo_today",
+        device_class=SensorDeviceClass.ENUM,
+        options=TEMPO_OPTIONS,
+        value_fn=lambda s: _tempo(s.tempo_today),
+        exists_fn=lambda s: s.tempo_today is not None,
+    ),
+    MeterSensorDescription(
+        key="tempo_tomorrow",
+        translation_key="tempo_tomorrow",
+        device_class=SensorDeviceClass.ENUM,
+        options=TEMPO_OPTIONS,
+        value_fn=lambda s: _tempo(s.tempo_tomorrow),
+        exists_fn=lambda s: s.tempo_tomorrow is not None,
+    ),
+    MeterSensorDescription(
+        key="reference_power",
+        translation_key="reference_power",
+        device_class=SensorDeviceClass.APPARENT_POWER,
+        native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda s: None if s.reference_power_kva is None else s.reference_power_kva * 1000,
+        exists_fn=lambda s: s.reference_power_kva is not None,
+    ),
+    MeterSensorDescription(
+        key="cutoff_state",
+        translation_key="cutoff_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[
+            "closed",
+            "open_overpower",
+            "open_overvoltage",
+            "open_remote",
+            "open_overcurrent",
+            "open_overheat_above_imax",
+            "open_overheat_below_imax",
+        ],
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda s: None if s.status is None else s.status.cutoff.name.lower(),
+        exists_fn=lambda s: s.status is not None,
+    ),
+    MeterSensorDescription(
+        key="status_register",
+        translation_key="status_register",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda s: None if s.status is None else f"{s.status.raw:08X}",
+        exists_fn=lambda s: s.status is not None,
+    ),
+)
+
+HEALTH_SENSORS: tuple[HealthSensorDescription, ...] = (
+    HealthSensorDescription(
+        key="dongle_state",
+        translation_key="dongle_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=["connecting", "connected", "reconnecting", "stopped"],
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda snap: snap.status.state.value,
+    ),
+    HealthSensorDescription(
+        key="frames",
+        translation_key="frames",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda snap: snap.counters.frames,
+    ),
+    HealthSensorDescription(
+        key="bad_datasets",
+        translation_key="bad_datasets",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda snap: snap.counters.datasets_bad_total,
+    ),
+)
+
+
+class MeterSensor(MeterEntity, SensorEntity):
+    """A value the meter reports."""
+
+    entity_description: MeterSensorDescription
+
+    @property
+    def native_value(self) -> StateType:
+        """The value in the latest snapshot."""
+        snapshot = self.snapshot
+        if snapshot is None or snapshot.meter is None:
+            return None
+        return self.entity_description.value_fn(snapshot.meter)
+
+
+class HealthSensor(MeterEntity, SensorEntity):
+    """How the link to the dongle is doing."""
+
+    entity_description: HealthSensorDescription
+
+    @property
+    def available(self) -> bool:
+        """Known as soon as the reader reported anything, even a failure."""
+        return self.snapshot is not None
+
+    @property
+    def native_value(self) -> StateType:
+        """The value in the latest snapshot."""
+        snapshot = self.snapshot
+        return None if snapshot is None else self.entity_description.value_fn(snapshot)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: P2PEnergyConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the meter's sensors; value sensors appear with the labels the meter sends."""
+    if entry.data.get(CONF_METER_SOURCE) == METER_SOURCE_ENTITIES:
+        async_add_entities([SurplusFromEntitiesSensor(entry)])
+        return
+    hub = entry.runtime_data.meter
+    if hub is None:
+        return
+    async_add_entities(HealthSensor(entry, hub, d) for d in HEALTH_SENSORS)
+    _add_when_seen(entry, hub, async_add_entities)
+
+
+def _add_when_seen(
+    entry: P2PEnergyConfigEntry,
+    hub: TicMeterHub,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    # Which labels a meter sends depends on its mode, tariff and phases: create the
+    # sensors for what it actually sends, as soon as it has said it.
+    added: set[str] = set()
+
+    @callback
+    def on_snapshot(snapshot: MeterSnapshot) -> None:
+        state = snapshot.meter
+        if state is None:
+            return
+        new = [d for d in METER_SENSORS if d.key not in added and d.exists_fn(state)]
+        if new:
+            added.update(d.key for d in new)
+            async_add_entities(MeterSensor(entry, hub, d) for d in new)
+
+    entry.async_on_unload(hub.async_add_listener(on_snapshot))

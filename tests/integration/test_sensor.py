@@ -1,0 +1,151 @@
+"""Linky sensors fed by a real TIC line (socket://) through the engine's reader."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+import pytest
+from conftest import TicLine, wait_until
+from homeassistant.const import STATE_UNAVAILABLE, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.p2p_energy.config_flow import list_serial_ports
+from custom_components.p2p_energy.const import (
+    CONF_EXPORT_POWER,
+    CONF_IMPORT_POWER,
+    CONF_METER_ADDRESS,
+    CONF_METER_SOURCE,
+    CONF_NODE_NAME,
+    CONF_SERIAL_PORT,
+    CONF_TIC_MODE,
+    CONF_UPDATE_INTERVAL,
+    DOMAIN,
+    METER_SOURCE_ENTITIES,
+    METER_SOURCE_TIC,
+)
+
+IMPORT = "sensor.linky_energy_imported"
+
+
+def _tic_entry(hass: HomeAssistant, url: str, interval: int = 1) -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Maison",
+        unique_id="maison",
+        data={
+            CONF_NODE_NAME: "Maison",
+            CONF_METER_SOURCE: METER_SOURCE_TIC,
+            CONF_SERIAL_PORT: url,
+            CONF_TIC_MODE: "auto",
+            CONF_METER_ADDRESS: "064468368739",
+        },
+        options={CONF_UPDATE_INTERVAL: interval},
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_sensor_states(
+    hass: HomeAssistant,
+    tic_line: TicLine,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Every sensor the capture supports, with device classes, units and values."""
+    entry = _tic_entry(hass, tic_line.url, interval=60)  # one write: stable counters
+    with patch("custom_components.p2p_energy.PLATFORMS", [Platform.SENSOR]):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await wait_until(hass, lambda: hass.states.get(IMPORT) is not None)
+    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_values_match_the_capture_and_go_unavailable_when_unplugged(
+    hass: HomeAssistant, tic_line: TicLine
+) -> None:
+    entry = _tic_entry(hass, tic_line.url)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_until(hass, lambda: hass.states.get(IMPORT) is not None)
+
+    energy = hass.states.get(IMPORT)
+    assert energy is not None
+    # EAST 011887649 Wh, shown in kWh for the Energy dashboard.
+    assert energy.state == "11887.649"
+    assert energy.attributes["unit_of_measurement"] == "kWh"
+    assert energy.attributes["device_class"] == "energy"
+    assert energy.attributes["state_class"] == "total_increasing"
+    assert hass.states.get("sensor.linky_apparent_power_drawn").state == "240"  # SINSTS 00240
+    assert hass.states.get("sensor.linky_voltage_l1").state == "230"  # URMS1 230
+    assert hass.states.get("sensor.linky_current_l1").state == "1"  # IRMS1 001
+    assert hass.states.get("sensor.linky_surplus_power").state == "-240"  # no injection
+    assert hass.states.get("sensor.linky_tariff_period").state == "BASE"  # LTARF
+    assert hass.states.get("sensor.linky_tempo_colour_today").state == "none"  # STGE bits 24-25
+    assert hass.states.get("sensor.linky_dongle").state == "connected"
+    assert hass.states.get("binary_sensor.linky_overcurrent").state == "off"
+    # Disabled by default: the per-period indexes and the noisy diagnostics.
+    assert hass.states.get("sensor.linky_index_easf01") is None
+
+    await tic_line.stop()
+    await wait_until(hass, lambda: hass.states.get(IMPORT).state == STATE_UNAVAILABLE)
+    assert hass.states.get("sensor.linky_dongle").state == "reconnecting"
+    assert hass.states.get("binary_sensor.linky_overcurrent").state == STATE_UNAVAILABLE
+
+    await tic_line.start()  # the dongle is back on the same port
+    entry.runtime_data.meter.reader._backoff_initial = 0.05
+    await wait_until(hass, lambda: hass.states.get(IMPORT).state == "11887.649", limit_s=20)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(IMPORT).state == STATE_UNAVAILABLE
+
+
+async def test_updates_are_throttled(hass: HomeAssistant, tic_line: TicLine) -> None:
+    """Frames arrive every 50 ms here; entities are written once per interval."""
+    entry = _tic_entry(hass, tic_line.url, interval=60)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_until(hass, lambda: hass.states.get(IMPORT) is not None)
+    hub = entry.runtime_data.meter
+    first = hass.states.get("sensor.linky_apparent_power_drawn").last_reported
+    frames_before = hub.reader.snapshot().counters.frames
+    await wait_until(hass, lambda: hub.reader.snapshot().counters.frames >= frames_before + 5)
+    assert hass.states.get("sensor.linky_apparent_power_drawn").last_reported == first
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_surplus_from_existing_entities(hass: HomeAssistant) -> None:
+    hass.states.async_set("sensor.grid_in", "0.5", {"unit_of_measurement": "kW"})
+    hass.states.async_set("sensor.grid_out", "1800", {"unit_of_measurement": "W"})
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="maison",
+        data={
+            CONF_NODE_NAME: "Maison",
+            CONF_METER_SOURCE: METER_SOURCE_ENTITIES,
+            CONF_IMPORT_POWER: "sensor.grid_in",
+            CONF_EXPORT_POWER: "sensor.grid_out",
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    surplus = "sensor.grid_meter_surplus_power"
+    assert hass.states.get(surplus).state == "1300"
+    hass.states.async_set("sensor.grid_out", "0", {"unit_of_measurement": "W"})
+    await hass.async_block_till_done()
+    assert hass.states.get(surplus).state == "-500"
+    hass.states.async_set("sensor.grid_in", "unavailable")
+    await hass.async_block_till_done()
+    assert hass.states.get(surplus).state == STATE_UNAVAILABLE
+    hass.states.async_set("sensor.grid_in", "12", {"unit_of_measurement": "°C"})
+    await hass.async_block_till_done()
+    assert hass.states.get(surplus).state == STATE_UNAVAILABLE
+
+
+async def test_serial_ports_are_listed_with_their_stable_paths(hass: HomeAssistant) -> None:
+    ports = await hass.async_add_executor_job(list_serial_ports)
+    for path, label in ports.items():
+        assert path.startswith("/dev/")
+        assert label.startswith(path)
