@@ -1,0 +1,30 @@
+"""Gossip timing and size settings; every period is configurable so tests can run fast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PATH_PREFIX = "/p2p/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class GossipConfig:
+    """Settings of one node's gossip. Defaults suit a LAN of Raspberry Pi-class nodes."""
+
+    fanout: int = 2
+    push_delay_s: float = 0.02  # gather entries appended together into one push
+    pull_interval_s: float = 2.0
+    pull_jitter: float = 0.25  # fraction of the interval, so nodes do not sync in lockstep
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+    request_timeout_s: float = 10.0
+    pull_max_entries: int = 500
+    pull_max_bytes: int = 512 * 1024
+    max_pull_rounds: int = 64
+    max_request_bytes: int = (1 << 20) + 4096
+    max_push_queue: int = 10_000
+    replay_window_s: float = 30.0
+    max_nonces_per_peer: int = 4096
+    rate_per_s: float = 20.0
+    rate_burst: float = 40.0
+    path_prefix: str = PATH_PREFIX

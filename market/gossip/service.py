@@ -1,0 +1,280 @@
+"""A node's gossip: push new entries to a few random peers at once, and run periodic
+anti-entropy (frontier exchange, then pull what we lack and push what they lack)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from ..ledger.codec import Entry
+from ..ledger.identity import Identity
+from ..ledger.ledger import Ledger
+from .client import GossipClient, PeerRequestError
+from .config import GossipConfig
+from .peers import Peer, PeerTable
+from .server import GossipServer
+from .wire import missing_from
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class SyncResult:
+    """What one anti-entropy exchange with a peer moved."""
+
+    pulled: int = 0
+    pushed: int = 0
+
+
+class Gossip:
+    """Replicates a ledger with the peers of a PeerTable.
+
+    `server` holds the routes to serve; `start()` begins pushing and anti-entropy.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        identity: Identity,
+        session: aiohttp.ClientSession,
+        peers: PeerTable,
+        config: GossipConfig | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config or GossipConfig()
+        self.ledger = ledger
+        self.peers = peers
+        self.server = GossipServer(ledger, self.config)
+        limits = ledger.limits
+        self.client = GossipClient(
+            session,
+            identity,
+            ledger.community_id,
+            self.config,
+            max_reply_bytes=max(limits.max_batch_bytes, self.config.max_request_bytes),
+        )
+        self._rng = rng or random.Random()  # noqa: S311 - peer choice, not secrets
+        self._queue: deque[tuple[bytes, object]] = deque(maxlen=self.config.max_push_queue)
+        self._wakeup = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._push_locks: dict[str, asyncio.Lock] = {}
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._running = False
+        self.stats: dict[str, int] = {
+            "pushes": 0,
+            "push_failures": 0,
+            "syncs": 0,
+            "sync_failures": 0,
+            "push_dropped": 0,
+            "task_errors": 0,
+        }
+
+    def counters(self) -> dict[str, int]:
+        """Push/sync statistics, refused requests (`refused_<reason>`) and ledger counts."""
+        counts = dict(self.stats)
+        counts.update(self.server.counters)
+        counts.update(self.ledger.counters())
+        return counts
+
+    async def start(self) -> None:
+        """Begin pushing new entries and the anti-entropy loop."""
+        if self._running:
+            return
+        self._running = True
+        self._unsubscribe.append(self.ledger.add_listener(self._on_entries))
+        self._spawn(self._push_loop())
+        self._spawn(self._anti_entropy_loop())
+
+    async def stop(self) -> None:
+        """Stop every background task (in-flight requests are cancelled)."""
+        self._running = False
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A store failure (disk full, ...) must not pass silently, nor kill the node.
+            self.stats["task_errors"] += 1
+            _LOGGER.error("gossip task failed", exc_info=task.exception())
+
+    def _on_entries(self, entries: Sequence[Entry], origin: object) -> None:
+        queue = self._queue
+        for entry in entries:
+            if len(queue) == queue.maxlen:
+                self.stats["push_dropped"] += 1  # anti-entropy will carry it instead
+            queue.append((entry.raw, origin))
+        self._wakeup.set()
+
+    # ----------------------------------------------------------------- push
+
+    async def _push_loop(self) -> None:
+        while self._running:
+            await self._wakeup.wait()
+            await asyncio.sleep(self.config.push_delay_s)
+            self._wakeup.clear()
+            pending = list(self._queue)
+            self._queue.clear()
+            if not pending:
+                continue
+            origins = {origin for _raw, origin in pending if isinstance(origin, bytes)}
+            # Never send entries back to the single peer they all came from.
+            exclude = origins if len(origins) == 1 else set()
+            batches = self._chunk([raw for raw, _origin in pending])
+            self._spawn(self._spread(batches, exclude))
+
+    async def _spread(self, batches: list[bytes], exclude: set[bytes]) -> None:
+        """Rumour mongering with feedback: push to `fanout` random peers, and go on with
+        fresh peers while a round still taught someone something. Blind fanout-2 pushing
+        leaves about e^-2 of the nodes waiting for anti-entropy; this leaves almost none.
+        """
+        tried: set[str] = set()
+        while self._running:
+            candidates = [
+                p for p in self.peers.sample(len(self.peers), exclude) if p.url not in tried
+            ]
+            targets = candidates[: self.config.fanout]
+            if not targets:
+                return
+            tried.update(peer.url for peer in targets)
+            useful = await asyncio.gather(*(self._push_to(peer, batches) for peer in targets))
+            if not any(useful):
+                return
+
+    def _chunk(self, frames: list[bytes]) -> list[bytes]:
+        limits = self.ledger.limits
+        batches: list[bytes] = []
+        current: list[bytes] = []
+        size = 0
+        for frame in frames:
+            if current and (
+                len(current) >= limits.max_batch_entries
+                or size + len(frame) > limits.max_batch_bytes
+            ):
+                batches.append(b"".join(current))
+                current, size = [], 0
+            current.append(frame)
+            size += len(frame)
+        if current:
+            batches.append(b"".join(current))
+        return batches
+
+    async def _push_to(self, peer: Peer, batches: list[bytes]) -> bool:
+        """Push batches to peer; True when the peer learnt something from them."""
+        behind = False
+        accepted = 0
+        # One push at a time per peer, so a peer receives our entries in our order.
+        lock = self._push_locks.setdefault(peer.url, asyncio.Lock())
+        try:
+            async with lock:
+                for batch in batches:
+                    reply = await self.client.push(peer.url, batch)
+                    behind = behind or reply.behind
+                    accepted += reply.accepted
+            self.peers.mark_ok(peer)
+            self.stats["pushes"] += 1
+        except PeerRequestError as err:
+            _LOGGER.debug("push to %s failed: %s", peer.url, err)
+            self.peers.mark_failed(peer)
+            self.stats["push_failures"] += 1
+            return False
+        if behind:
+            # The peer lacks what our entries build on: repair it now, not at the next round.
+            await self.sync_with(peer)
+        return accepted > 0 or behind
+
+    # ----------------------------------------------------------------- anti-entropy
+
+    async def _anti_entropy_loop(self) -> None:
+        interval = self.config.pull_interval_s
+        jitter = self.config.pull_jitter
+        while self._running:
+            await asyncio.sleep(interval * self._rng.uniform(1 - jitter, 1 + jitter))
+            targets = self.peers.sample(1)
+            if not targets:
+                continue
+            try:
+                await self.sync_with(targets[0])
+            except Exception:  # keep the loop alive: the next round may well succeed
+                self.stats["task_errors"] += 1
+                _LOGGER.exception("anti-entropy round with %s failed", targets[0].url)
+
+    async def sync_with(self, peer: Peer) -> SyncResult:
+        """Exchange frontiers with peer, pull what we lack, push what it lacks."""
+        result = SyncResult()
+        try:
+            mine = await self.ledger.frontier()
+            theirs = await self.client.exchange_frontier(peer.url, mine)
+            result.pulled = await self._pull_from(peer, mine, theirs)
+            result.pushed = await self._push_missing(peer, theirs)
+        except PeerRequestError as err:
+            _LOGGER.debug("sync with %s failed: %s", peer.url, err)
+            self.peers.mark_failed(peer)
+            self.stats["sync_failures"] += 1
+            return result
+        self.peers.mark_ok(peer)
+        self.stats["syncs"] += 1
+        return result
+
+    async def _pull_from(
+        self,
+        peer: Peer,
+        mine: dict[bytes, tuple[int, bytes]],
+        theirs: dict[bytes, tuple[int, bytes]],
+    ) -> int:
+        pulled = 0
+        for _round in range(self.config.max_pull_rounds):
+            wants = missing_from(mine, theirs)
+            if not wants:
+                break
+            data, more = await self.client.pull(peer.url, wants)
+            if not data:
+                break
+            ingested = await self.ledger.ingest(data, origin=peer.key)
+            pulled += len(ingested.accepted)
+            if not ingested.accepted:
+                break  # nothing usable (e.g. the peer serves a fork we refuse): stop here
+            mine = await self.ledger.frontier()
+            if not more and not ingested.behind:
+                break
+        return pulled
+
+    async def _push_missing(self, peer: Peer, theirs: dict[bytes, tuple[int, bytes]]) -> int:
+        limits = self.ledger.limits
+        pushed = 0
+        for _round in range(self.config.max_pull_rounds):
+            mine = await self.ledger.frontier()
+            wants = missing_from(theirs, mine)
+            if not wants:
+                break
+            frames, more = await self.ledger.read_ranges(
+                wants, limits.max_batch_entries, limits.max_batch_bytes
+            )
+            if not frames:
+                break
+            reply = await self.client.push(peer.url, b"".join(frames))
+            pushed += reply.accepted
+            if not more or not reply.accepted:
+                break
+            theirs = await self.client.exchange_frontier(peer.url, mine)
+        return pushed

@@ -1,0 +1,222 @@
+"""Entry kinds and their body schemas (protocol v1, big-endian, fixed positions).
+
+Bodies are positional structs: compact, and unambiguous to decode in any language.
+Like headers they are never re-encoded; decoding only checks them.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, ClassVar, Self
+
+from .errors import InvalidBodyError
+
+MAX_ENERGY_WH = 10**9
+MAX_PRICE_TICKS = 10**9
+MAX_METER_WH = 10**12
+
+
+class Kind(IntEnum):
+    """Entry kinds. REVOKE and ROTATE are reserved: refused until they are specified."""
+
+    GENESIS = 1
+    ADMIT = 2
+    REVOKE = 3
+    ROTATE = 4
+    ORDER = 16
+    CANCEL = 17
+    SEAL = 18
+    READING = 19
+    EQUIVOCATION = 32
+
+
+ACCEPTED_KINDS = frozenset(
+    {
+        Kind.GENESIS,
+        Kind.ADMIT,
+        Kind.ORDER,
+        Kind.CANCEL,
+        Kind.SEAL,
+        Kind.READING,
+        Kind.EQUIVOCATION,
+    }
+)
+
+
+class Side(IntEnum):
+    """Order side as encoded in the body."""
+
+    BUY = 1
+    SELL = 2
+
+
+def _unpack(layout: struct.Struct, body: bytes, kind: str) -> tuple[Any, ...]:
+    if len(body) != layout.size:
+        raise InvalidBodyError(f"{kind} body must be {layout.size} bytes, got {len(body)}")
+    return layout.unpack(body)
+
+
+def check_order_fields(slot: int, side: int, energy_wh: int, price: int, expires_s: int) -> None:
+    """Raise InvalidBodyError unless the fields make a valid order."""
+    if slot <= 0:
+        raise InvalidBodyError(f"order slot must be > 0: {slot}")
+    if side not in (Side.BUY, Side.SELL):
+        raise InvalidBodyError(f"order side must be 1 (buy) or 2 (sell): {side}")
+    if not 0 < energy_wh <= MAX_ENERGY_WH:
+        raise InvalidBodyError(f"order energy_wh out of range: {energy_wh}")
+    if not 0 <= price <= MAX_PRICE_TICKS:
+        raise InvalidBodyError(f"order price out of range: {price}")
+    if expires_s < 0:
+        raise InvalidBodyError(f"order expires_s must be >= 0: {expires_s}")
+
+
+_ORDER_LAYOUT = struct.Struct(">QBQQQ")
+
+
+def check_order_body(body: bytes) -> None:
+    """Validate order body bytes without building an OrderBody (the ingest hot path)."""
+    if len(body) != _ORDER_LAYOUT.size:
+        raise InvalidBodyError(f"order body must be {_ORDER_LAYOUT.size} bytes, got {len(body)}")
+    check_order_fields(*_ORDER_LAYOUT.unpack(body))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBody:
+    """An offer to buy or sell energy_wh in the slot starting at `slot` (Unix s, UTC).
+
+    price is a limit in ticks (0.0001 currency/kWh); expires_s = 0 means the order lives
+    until the slot's gate closure, otherwise it is void from that Unix second on.
+    """
+
+    LAYOUT: ClassVar[struct.Struct] = _ORDER_LAYOUT
+    slot: int
+    side: Side
+    energy_wh: int
+    price: int
+    expires_s: int = 0
+
+    def __post_init__(self) -> None:
+        check_order_fields(self.slot, self.side, self.energy_wh, self.price, self.expires_s)
+
+    def encode(self) -> bytes:
+        """Body bytes."""
+        return self.LAYOUT.pack(self.slot, self.side, self.energy_wh, self.price, self.expires_s)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        """Check and decode body bytes."""
+        slot, side, energy_wh, price, expires_s = _unpack(cls.LAYOUT, body, "order")
+        if side not in (1, 2):
+            raise InvalidBodyError(f"order side must be 1 (buy) or 2 (sell): {side}")
+        return cls(slot, Side(side), energy_wh, price, expires_s)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelBody:
+    """Withdraws an order, named by its entry hash (only the order's author may cancel)."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">32s")
+    order_hash: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.order_hash) != 32:
+            raise InvalidBodyError(f"cancel needs a 32-byte hash: {self.order_hash.hex()}")
+
+    def encode(self) -> bytes:
+        """Body bytes."""
+        return self.LAYOUT.pack(self.order_hash)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        """Check and decode body bytes."""
+        (order_hash,) = _unpack(cls.LAYOUT, body, "cancel")
+        return cls(order_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class SealBody:
+    """A node's clearing result for a slot: the root of the order set it used and the
+    hash of the result it computed."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">Q32s32s")
+    slot: int
+    order_root: bytes
+    result_hash: bytes
+
+    def __post_init__(self) -> None:
+        if self.slot <= 0:
+            raise InvalidBodyError(f"seal slot must be > 0: {self.slot}")
+        if len(self.order_root) != 32 or len(self.result_hash) != 32:
+            raise InvalidBodyError("seal root and result hash are 32 bytes each")
+
+    def encode(self) -> bytes:
+        """Body bytes."""
+        return self.LAYOUT.pack(self.slot, self.order_root, self.result_hash)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        """Check and decode body bytes."""
+        slot, root, result = _unpack(cls.LAYOUT, body, "seal")
+        return cls(slot, root, result)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingBody:
+    """Metered energy of the author's household over one slot (Wh)."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">QQQ")
+    slot: int
+    import_wh: int
+    export_wh: int
+
+    def __post_init__(self) -> None:
+        if self.slot <= 0:
+            raise InvalidBodyError(f"reading slot must be > 0: {self.slot}")
+        for value in (self.import_wh, self.export_wh):
+            if not 0 <= value <= MAX_METER_WH:
+                raise InvalidBodyError(f"reading energy out of range: {value}")
+
+    def encode(self) -> bytes:
+        """Body bytes."""
+        return self.LAYOUT.pack(self.slot, self.import_wh, self.export_wh)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        """Check and decode body bytes."""
+        slot, import_wh, export_wh = _unpack(cls.LAYOUT, body, "reading")
+        return cls(slot, import_wh, export_wh)
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitBody:
+    """Makes `member` (an Ed25519 public key) a member of the community."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">32s")
+    member: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.member) != 32:
+            raise InvalidBodyError(f"admit needs a 32-byte key: {self.member.hex()}")
+
+    def encode(self) -> bytes:
+        """Body bytes."""
+        return self.LAYOUT.pack(self.member)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        """Check and decode body bytes."""
+        (member,) = _unpack(cls.LAYOUT, body, "admit")
+        return cls(member)
+
+
+SimpleBody = OrderBody | CancelBody | SealBody | ReadingBody | AdmitBody
+
+SIMPLE_DECODERS: dict[int, type[SimpleBody]] = {
+    Kind.ORDER: OrderBody,
+    Kind.CANCEL: CancelBody,
+    Kind.SEAL: SealBody,
+    Kind.READING: ReadingBody,
+    Kind.ADMIT: AdmitBody,
+}

@@ -1,0 +1,169 @@
+"""The async face of a node's ledger: every store call runs on one dedicated thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from .codec import DEFAULT_LIMITS, Entry, Limits
+from .community import Community
+from .equivocation import EquivocationProof
+from .errors import StoreClosedError
+from .identity import Identity
+from .store import DB_FILE_NAME, DEFAULT_MAX_FUTURE_MS, Frontier, IngestResult, LedgerStore
+
+_LOGGER = logging.getLogger(__name__)
+
+# Called on the event loop with the newly stored entries and an opaque origin tag
+# (None for the node's own appends, the peer's key for ingested ones).
+Listener = Callable[[Sequence[Entry], object], None]
+
+
+class Ledger:
+    """A node's ledger. Use `await Ledger.open(...)`; all methods are coroutines except
+    the in-memory reads `is_member`, `counters` and the listener registration."""
+
+    def __init__(self, store: LedgerStore, executor: ThreadPoolExecutor) -> None:
+        self._store = store
+        self._executor = executor
+        self._listeners: list[Listener] = []
+        self._closed = False
+        self.community = store.community
+        self.community_id = store.community_id
+        self.identity = store.identity
+        self.limits = store.limits
+
+    @classmethod
+    async def open(
+        cls,
+        directory: Path,
+        community: Community,
+        identity: Identity | None,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+        synchronous: str = "FULL",
+        ingest_synchronous: str = "NORMAL",
+    ) -> Ledger:
+        """Open (creating if needed) the store `directory/ledger.sqlite3`.
+
+        `synchronous` applies to own appends, `ingest_synchronous` to entries from peers
+        (SQLite PRAGMA synchronous values; see LedgerStore).
+        """
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+
+        def _open() -> LedgerStore:
+            directory.mkdir(parents=True, exist_ok=True)
+            return LedgerStore(
+                directory / DB_FILE_NAME,
+                community,
+                identity,
+                limits=limits,
+                max_future_ms=max_future_ms,
+                synchronous=synchronous,
+                ingest_synchronous=ingest_synchronous,
+            )
+
+        try:
+            store = await asyncio.get_running_loop().run_in_executor(executor, _open)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(store, executor)
+
+    async def _run[T](self, func: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise StoreClosedError("the ledger is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+
+    async def close(self) -> None:
+        """Close the store; pending calls finish first."""
+        if self._closed:
+            return
+        await self._run(self._store.close)
+        self._closed = True
+        self._executor.shutdown(wait=True)
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Be told of every newly stored entry; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _notify(self, entries: Sequence[Entry], origin: object) -> None:
+        if not entries:
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(entries, origin)
+            except Exception:  # a faulty listener must not break ingestion for the others
+                _LOGGER.exception("ledger listener failed")
+
+    async def append(self, kind: int, body: bytes) -> Entry:
+        """Sign and store an own entry; returns once it is committed to disk."""
+        entry = await self._run(self._store.append, kind, body)
+        self._notify([entry], None)
+        return entry
+
+    async def append_many(self, items: Sequence[tuple[int, bytes]]) -> list[Entry]:
+        """Sign and store several own entries in one transaction."""
+        entries = await self._run(self._store.append_many, items)
+        self._notify(entries, None)
+        return entries
+
+    async def ingest(self, data: bytes, origin: object = None) -> IngestResult:
+        """Validate and store a batch of frames received from a peer."""
+        result = await self._run(self._store.ingest, data)
+        self._notify(result.accepted, origin)
+        return result
+
+    async def frontier(self) -> Frontier:
+        """{author: (seq, hash)} of every chain held."""
+        return await self._run(self._store.frontier)
+
+    async def read_ranges(
+        self, wants: Sequence[tuple[bytes, int]], max_entries: int, max_bytes: int
+    ) -> tuple[list[bytes], bool]:
+        """Frames from each (author, from_seq) on, bounded; and whether more remain."""
+        return await self._run(self._store.read_ranges, wants, max_entries, max_bytes)
+
+    async def get(self, entry_hash: bytes) -> Entry | None:
+        """The entry with this hash, if held."""
+        return await self._run(self._store.get, entry_hash)
+
+    async def entries(
+        self, *, author: bytes | None = None, kind: int | None = None, limit: int = -1
+    ) -> list[Entry]:
+        """Entries in local ingest order, optionally filtered."""
+
+        def _query() -> list[Entry]:
+            return self._store.entries(author=author, kind=kind, limit=limit)
+
+        return await self._run(_query)
+
+    async def count(self) -> int:
+        """Number of entries held."""
+        return await self._run(self._store.count)
+
+    async def equivocations(self) -> list[EquivocationProof]:
+        """Every equivocation proof held."""
+        return await self._run(self._store.equivocations)
+
+    async def equivocations_by(self, author: bytes) -> list[int]:
+        """The seqs at which author is proven to have equivocated (empty for honest ones)."""
+
+        def _seqs() -> list[int]:
+            return sorted(seq for key, seq in self._store.equivocating if key == author)
+
+        return await self._run(_seqs)
+
+    def is_member(self, key: bytes) -> bool:
+        """Whether key may write (safe from the loop: the set only ever grows)."""
+        return self._store.membership.is_member(key)
+
+    def counters(self) -> dict[str, int]:
+        """Ingest counters, rejections as `rejected_<reason>`."""
+        return self._store.counters()

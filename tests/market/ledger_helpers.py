@@ -1,0 +1,73 @@
+"""Helpers shared by the ledger and gossip tests: deterministic keys and crafted frames."""
+
+from __future__ import annotations
+
+from market.ledger.codec import ZERO_HASH, encode_frame, encode_header, entry_hash
+from market.ledger.community import Community
+from market.ledger.identity import Identity
+from market.ledger.kinds import Kind, OrderBody, Side
+
+T0_MS = 1_764_000_000_000  # 2025-11-24T16:00:00Z
+SLOT = 1_764_000_900
+
+
+def identities(count: int, base: int = 1) -> list[Identity]:
+    """Deterministic identities (seed = 32 copies of one byte)."""
+    return [Identity(bytes([base + i]) * 32) for i in range(count)]
+
+
+def community_of(members: list[Identity], name: str = "rue-des-lilas") -> Community:
+    """A community whose genesis members are the given identities."""
+    return Community.create(name, T0_MS, [m.public_key for m in members])
+
+
+def order(energy_wh: int = 1500, price: int = 1952, side: Side = Side.SELL) -> bytes:
+    """A typical order body."""
+    return OrderBody(SLOT, side, energy_wh, price).encode()
+
+
+class ChainWriter:
+    """Writes an author's chain by hand, so tests can craft broken entries."""
+
+    def __init__(self, identity: Identity, community: Community) -> None:
+        self.identity = identity
+        self.community = community
+        self.community_id = community.community_id
+        self.seq = 0
+        self.prev = ZERO_HASH
+        self.ts = T0_MS
+
+    def frame(
+        self,
+        body: bytes | None = None,
+        kind: int = Kind.ORDER,
+        *,
+        seq: int | None = None,
+        prev: bytes | None = None,
+        ts: int | None = None,
+        community_id: bytes | None = None,
+        signer: Identity | None = None,
+        advance: bool = True,
+    ) -> bytes:
+        """Sign the next entry (fields overridable) and, by default, advance the chain."""
+        body = order() if body is None else body
+        seq = self.seq + 1 if seq is None else seq
+        prev = self.prev if prev is None else prev
+        ts = self.ts + 1000 if ts is None else ts
+        header = encode_header(
+            kind,
+            self.community_id if community_id is None else community_id,
+            self.identity.public_key,
+            seq,
+            prev,
+            ts,
+            body,
+        )
+        signature = (signer or self.identity).sign(header)
+        if advance:
+            self.seq, self.prev, self.ts = seq, entry_hash(header), ts
+        return encode_frame(header, signature, body)
+
+    def frames(self, count: int) -> bytes:
+        """count valid consecutive entries as one batch."""
+        return b"".join(self.frame(order(energy_wh=100 + i)) for i in range(count))
