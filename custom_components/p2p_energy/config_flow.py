@@ -16,6 +16,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import callback
 from homeassistant.helpers import selector
+from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from serial.tools import list_ports
 
 from market.meter.errors import (
@@ -55,15 +56,28 @@ MANUAL_PORT = "manual"
 BY_ID_DIR = Path("/dev/serial/by-id")
 
 
+def _by_id_paths() -> dict[str, str]:
+    by_id: dict[str, str] = {}
+    if BY_ID_DIR.is_dir():
+        for link in BY_ID_DIR.iterdir():
+            by_id[os.path.realpath(link)] = str(link)
+    return by_id
+
+
+def stable_port_path(device: str) -> str:
+    """The /dev/serial/by-id path of `device` when there is one (it survives replugging).
+
+    Blocking (it reads /dev): run it in the executor.
+    """
+    return _by_id_paths().get(os.path.realpath(device), device)
+
+
 def list_serial_ports() -> dict[str, str]:
     """Serial ports of this machine, by their stable /dev/serial/by-id path when one exists.
 
     Blocking (it reads sysfs): run it in the executor.
     """
-    by_id: dict[str, str] = {}
-    if BY_ID_DIR.is_dir():
-        for link in BY_ID_DIR.iterdir():
-            by_id[os.path.realpath(link)] = str(link)
+    by_id = _by_id_paths()
     ports: dict[str, str] = {}
     for port in sorted(list_ports.comports(), key=lambda p: p.device):
         path = by_id.get(os.path.realpath(port.device), port.device)
@@ -109,12 +123,23 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
         """Start with nothing known."""
         self._data: dict[str, Any] = {}
         self._tic_mode = "auto"
+        self._discovered_port: str | None = None
 
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> P2PEnergyOptionsFlow:
         """Options: how often meter values are written to entities."""
         return P2PEnergyOptionsFlow()
+
+    async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
+        """A TIC dongle was plugged in: offer it, the user names the node first."""
+        port = await self.hass.async_add_executor_job(stable_port_path, discovery_info.device)
+        for entry in self._async_current_entries(include_ignore=False):
+            if entry.data.get(CONF_SERIAL_PORT) in (port, discovery_info.device):
+                return self.async_abort(reason="already_configured")
+        self._discovered_port = port
+        self.context["title_placeholders"] = {"port": port}
+        return await self.async_step_user()
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the name under which neighbours will see this household."""
@@ -129,6 +154,8 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(name.casefold())
                 self._abort_if_unique_id_configured()
                 self._data[CONF_NODE_NAME] = name
+                if self._discovered_port is not None:
+                    return await self.async_step_tic()
                 return await self.async_step_meter()
         default = self.hass.config.location_name
         return self.async_show_form(
@@ -152,13 +179,17 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors:
                 return self._create_entry()
         ports = await self.hass.async_add_executor_job(list_serial_ports)
+        if self._discovered_port is not None:
+            ports.setdefault(self._discovered_port, self._discovered_port)
         options = [
             selector.SelectOptionDict(value=path, label=label) for path, label in ports.items()
         ]
         options.append(selector.SelectOptionDict(value=MANUAL_PORT, label=MANUAL_PORT))
         schema = vol.Schema(
             {
-                vol.Required(CONF_SERIAL_PORT): selector.SelectSelector(
+                vol.Required(
+                    CONF_SERIAL_PORT, default=self._discovered_port or vol.UNDEFINED
+                ): selector.SelectSelector(
                     selector.SelectSelectorConfig(options=options, translation_key="serial_port")
                 ),
                 vol.Required(CONF_TIC_MODE, default=self._tic_mode): MODE_SELECTOR,

@@ -6,9 +6,10 @@ from unittest.mock import patch
 
 import pytest
 from conftest import TicLine
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_USB, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType
+from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.p2p_energy.const import (
@@ -197,3 +198,39 @@ async def test_options_set_the_update_interval(hass: HomeAssistant) -> None:
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {CONF_UPDATE_INTERVAL: 30}
+
+
+async def test_plugged_dongle_is_offered_and_read(hass: HomeAssistant, tic_line: TicLine) -> None:
+    """USB discovery of a TIC dongle starts the flow with the port pre-selected."""
+    discovery = UsbServiceInfo(
+        device=tic_line.url,
+        vid="0403",
+        pid="6015",
+        serial_number="DA0ABC",
+        manufacturer="FTDI",
+        description="uTInfo-V3.0",
+    )
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USB}, data=discovery
+    )
+    assert result["step_id"] == "user"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_NODE_NAME: "Maison"}
+    )
+    assert result["step_id"] == "tic"  # no menu: the dongle is the meter source
+    assert result["data_schema"]({CONF_TIC_MODE: "auto"})[CONF_SERIAL_PORT] == tic_line.url
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SERIAL_PORT: tic_line.url, CONF_TIC_MODE: "auto"}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_SERIAL_PORT] == tic_line.url
+
+    # The same dongle seen again is not offered twice.
+    again = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USB}, data=discovery
+    )
+    assert again["type"] is FlowResultType.ABORT
+    assert again["reason"] == "already_configured"
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    await hass.config_entries.async_unload(entry.entry_id)

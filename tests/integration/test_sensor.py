@@ -26,6 +26,8 @@ from custom_components.p2p_energy.const import (
     METER_SOURCE_ENTITIES,
     METER_SOURCE_TIC,
 )
+from market.meter.encoder import encode_frame
+from market.meter.frame import Mode
 
 IMPORT = "sensor.linky_energy_imported"
 
@@ -149,3 +151,44 @@ async def test_serial_ports_are_listed_with_their_stable_paths(hass: HomeAssista
     for path, label in ports.items():
         assert path.startswith("/dev/")
         assert label.startswith(path)
+
+
+async def test_overcurrent_is_shown_at_once(hass: HomeAssistant, tic_line: TicLine) -> None:
+    """An overcurrent warning is not held back by a long update interval."""
+    normal = encode_frame(
+        Mode.HISTORIC,
+        [
+            ("ADCO", "031428097115", None),
+            ("OPTARIF", "BASE", None),
+            ("ISOUSC", "30", None),
+            ("BASE", "004523119", None),
+            ("PTEC", "TH..", None),
+            ("IINST", "012", None),
+            ("IMAX", "090", None),
+            ("PAPP", "02890", None),
+        ],
+    )
+    over = encode_frame(
+        Mode.HISTORIC,
+        [
+            ("ADCO", "031428097115", None),
+            ("OPTARIF", "BASE", None),
+            ("ISOUSC", "30", None),
+            ("BASE", "004523120", None),
+            ("PTEC", "TH..", None),
+            ("IINST", "034", None),
+            ("ADPS", "034", None),
+            ("IMAX", "090", None),
+            ("PAPP", "07820", None),
+        ],
+    )
+    tic_line.data = normal
+    entry = _tic_entry(hass, tic_line.url, interval=300)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    overcurrent = "binary_sensor.linky_overcurrent"
+    await wait_until(hass, lambda: getattr(hass.states.get(overcurrent), "state", None) == "off")
+    assert hass.states.get(IMPORT).state == "4523.119"
+
+    tic_line.data = over
+    await wait_until(hass, lambda: hass.states.get(overcurrent).state == "on")
+    assert await hass.config_entries.async_unload(entry.entry_id)
