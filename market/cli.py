@@ -13,13 +13,14 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from . import __version__
+from .agents import cli as agents_cli
 from .auction import cli as auction_cli
 from .ledger import cli as ledger_cli
 from .meter import cli as meter_cli
 
 Handler = Callable[[argparse.Namespace], int]
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (auction_cli, ledger_cli, meter_cli)
+COMMAND_MODULES: tuple[ModuleType, ...] = (agents_cli, auction_cli, ledger_cli, meter_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

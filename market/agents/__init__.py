@@ -1,0 +1,64 @@
+"""market.agents: trading strategies as pure, deterministic decision objects.
+
+No I/O, no clock, no asyncio: the node calls `agent.decide(now, observation, cleared)`
+with the time (Unix seconds, UTC), the household's readings and forecasts and the
+results of cleared slots, and gets back an `AgentDecision` of order intents to place
+and intent ids to cancel. Integers only: Wh, W, ticks. See docs/agents.md.
+"""
+
+from .base import InvalidAgentIdError
+from .errors import (
+    InvalidAgentInputError,
+    InvalidPowerRangeError,
+    InvalidRampError,
+    InvalidTermsError,
+    InvalidWindowError,
+    NegativeValueError,
+    NonIntegerValueError,
+    UnalignedSlotError,
+)
+from .ev_plan import EvSchedule, EvSession, EvSlotPlan, SlotPhase, plan_ev, slot_power_w
+from .ev_session import EvChargingAgent
+from .flexible_load import FlexibleLoadBuyerAgent, LoadWindow, WindowStatus, daily_windows
+from .forecast import PersistenceForecaster
+from .inputs import Observation, Reading, SlotForecast, SlotResult
+from .intents import AgentDecision, OrderIntent
+from .pv_seller import PvSellerAgent
+from .ramp import PriceRamp, ask_bounds, bid_bounds
+from .terms import HouseholdLimits, MarketTerms
+
+__all__ = [
+    "AgentDecision",
+    "EvChargingAgent",
+    "EvSchedule",
+    "EvSession",
+    "EvSlotPlan",
+    "FlexibleLoadBuyerAgent",
+    "HouseholdLimits",
+    "InvalidAgentIdError",
+    "InvalidAgentInputError",
+    "InvalidPowerRangeError",
+    "InvalidRampError",
+    "InvalidTermsError",
+    "InvalidWindowError",
+    "LoadWindow",
+    "MarketTerms",
+    "NegativeValueError",
+    "NonIntegerValueError",
+    "Observation",
+    "OrderIntent",
+    "PersistenceForecaster",
+    "PriceRamp",
+    "PvSellerAgent",
+    "Reading",
+    "SlotForecast",
+    "SlotPhase",
+    "SlotResult",
+    "UnalignedSlotError",
+    "WindowStatus",
+    "ask_bounds",
+    "bid_bounds",
+    "daily_windows",
+    "plan_ev",
+    "slot_power_w",
+]

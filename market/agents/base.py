@@ -1,0 +1,64 @@
+"""What every agent shares: identity, terms, the clock check and the drop counter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..model import Side
+from .errors import InvalidAgentInputError
+from .inputs import SlotResult
+from .intents import IntentBook, OrderIntent
+from .ramp import PriceRamp
+from .terms import HouseholdLimits, MarketTerms, check_int, check_non_negative
+
+
+class InvalidAgentIdError(InvalidAgentInputError):
+    """An agent id is empty, not a string, or contains ':' (the intent id separator)."""
+
+    rule = "agent_id must be a non-empty string without ':'"
+
+
+class AgentBase:
+    """Shared state of the agents. Subclasses implement `decide`.
+
+    Calls whose `now` is earlier than a previous call's are dropped (counted), so a
+    clock step backwards can never walk a price ramp backwards.
+    """
+
+    def __init__(
+        self,
+        agent_id: str,
+        side: Side,
+        terms: MarketTerms,
+        limits: HouseholdLimits,
+        *,
+        horizon_slots: int,
+        ramp: PriceRamp,
+        min_order_wh: int,
+    ) -> None:
+        if not isinstance(agent_id, str) or not agent_id or ":" in agent_id:
+            raise InvalidAgentIdError("agent_id", agent_id)
+        check_non_negative("horizon_slots", horizon_slots)
+        check_non_negative("min_order_wh", min_order_wh)
+        self.agent_id = agent_id
+        self.terms = terms
+        self.limits = limits
+        self.horizon_slots = horizon_slots
+        self.ramp = ramp
+        self.book = IntentBook(agent_id, side, terms, min_order_wh=max(1, min_order_wh))
+        self.dropped_total = 0
+        self._last_now: int | None = None
+
+    def live_intents(self) -> tuple[OrderIntent, ...]:
+        """The intents this agent currently has (or had at gate closure) on the book."""
+        return self.book.live_intents()
+
+    def begin(self, now: int, cleared: Iterable[SlotResult]) -> int | None:
+        """Check the clock and apply results; None when the call must be dropped."""
+        check_int("now", now)
+        if self._last_now is not None and now < self._last_now:
+            self.dropped_total += 1
+            return None
+        self._last_now = now
+        self.book.prune(now)
+        return self.book.apply_results(cleared, now)

@@ -1,0 +1,103 @@
+"""What the node hands to an agent: readings, per-slot forecasts, cleared slots."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ..model import ClearingResult
+from .terms import check_int, check_non_negative
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reading:
+    """One live sample of the household: PV production and consumption (W) at `at`.
+
+    `load_w` is the consumption the agents do not steer (the base load).
+    """
+
+    at: int
+    pv_w: int
+    load_w: int
+
+    def __post_init__(self) -> None:
+        check_int("at", self.at)
+        check_non_negative("pv_w", self.pv_w)
+        check_non_negative("load_w", self.load_w)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlotForecast:
+    """Forecast PV production and base load (Wh) over one slot starting at `slot`."""
+
+    slot: int
+    pv_wh: int
+    load_wh: int
+
+    def __post_init__(self) -> None:
+        check_int("slot", self.slot)
+        check_non_negative("pv_wh", self.pv_wh)
+        check_non_negative("load_wh", self.load_wh)
+
+    @property
+    def surplus_wh(self) -> int:
+        """Energy left to export over the slot (0 when the load eats all the PV)."""
+        return max(0, self.pv_wh - self.load_wh)
+
+
+def _frozen_prices(prices: Mapping[int, int]) -> Mapping[int, int]:
+    for slot, price in prices.items():
+        check_int("expected_prices slot", slot)
+        check_non_negative(f"expected_prices[{slot}]", price)
+    return MappingProxyType(dict(prices))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observation:
+    """The household as the node sees it at one decision.
+
+    `readings`: recent samples, any order (the default forecaster uses the last few).
+    `forecast`: per-slot PV/load forecast; when given it is authoritative and slots it
+    does not cover are not offered. `expected_prices`: an expected clearing price per
+    slot start (ticks), used by the EV planner to pick the cheapest slots.
+    """
+
+    readings: tuple[Reading, ...] = ()
+    forecast: tuple[SlotForecast, ...] | None = None
+    expected_prices: Mapping[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "readings", tuple(self.readings))
+        if self.forecast is not None:
+            object.__setattr__(self, "forecast", tuple(self.forecast))
+        object.__setattr__(self, "expected_prices", _frozen_prices(self.expected_prices))
+
+
+EMPTY_OBSERVATION = Observation()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlotResult:
+    """The cleared outcome of one slot: energy filled per order id (Wh).
+
+    Orders that traded nothing may be absent. A disputed slot (no trade) is a result
+    with no fills. `price` is the uniform price when the mechanism has one.
+    """
+
+    slot: int
+    fills: Mapping[str, int]
+    price: int | None = None
+
+    def __post_init__(self) -> None:
+        check_int("slot", self.slot)
+        for order_id, energy in self.fills.items():
+            check_non_negative(f"fills[{order_id!r}]", energy)
+        if self.price is not None:
+            check_non_negative("price", self.price)
+        object.__setattr__(self, "fills", MappingProxyType(dict(self.fills)))
+
+    @classmethod
+    def from_clearing(cls, slot: int, result: ClearingResult) -> SlotResult:
+        """The agents' view of a `ClearingResult` (order ids must be the intent ids)."""
+        return cls(slot=slot, fills=result.fills_by_order(), price=result.price)

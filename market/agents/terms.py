@@ -1,0 +1,125 @@
+"""What the agents must respect: the community's market terms and the household's limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..auction.params import ClearingParams
+from .errors import (
+    InvalidTermsError,
+    NegativeValueError,
+    NonIntegerValueError,
+    UnalignedSlotError,
+)
+
+SECONDS_PER_HOUR = 3600
+
+
+def check_int(field: str, value: object) -> int:
+    """Return `value` if it is a real int (not a bool, not a float), else raise."""
+    if type(value) is not int:
+        raise NonIntegerValueError(field, value)
+    return value
+
+
+def check_non_negative(field: str, value: object) -> int:
+    """Return `value` if it is an int >= 0, else raise."""
+    number = check_int(field, value)
+    if number < 0:
+        raise NegativeValueError(field, number)
+    return number
+
+
+def energy_wh(power_w: int, duration_s: int) -> int:
+    """Energy (Wh, rounded down) drawn at `power_w` for `duration_s` seconds."""
+    return power_w * duration_s // SECONDS_PER_HOUR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketTerms:
+    """The community's slot clock and price bounds.
+
+    `floor` is the feed-in price (the seller's alternative), `ceiling` the retail price
+    (the buyer's alternative), `grid_fee` the ticks per kWh added to every ask by the
+    clearing; `slot_s` the slot length and `gate_lead_s` how long before a slot starts
+    its book closes. Prices in ticks (0.0001 currency/kWh).
+    """
+
+    floor: int
+    ceiling: int
+    grid_fee: int = 0
+    slot_s: int = 900
+    gate_lead_s: int = 300
+
+    def __post_init__(self) -> None:
+        for name in ("floor", "ceiling", "grid_fee", "gate_lead_s"):
+            check_non_negative(name, getattr(self, name))
+        if check_int("slot_s", self.slot_s) <= 0:
+            raise InvalidTermsError("slot_s", self.slot_s)
+        if self.ceiling < self.floor:
+            raise InvalidTermsError("floor <= ceiling", (self.floor, self.ceiling))
+
+    @classmethod
+    def from_clearing_params(
+        cls, params: ClearingParams, *, slot_s: int = 900, gate_lead_s: int = 300
+    ) -> MarketTerms:
+        """The terms of a community that clears with `params` (which must have a ceiling)."""
+        if params.ceiling is None:
+            raise InvalidTermsError("ceiling", params.ceiling)
+        return cls(
+            floor=params.floor,
+            ceiling=params.ceiling,
+            grid_fee=params.grid_fee,
+            slot_s=slot_s,
+            gate_lead_s=gate_lead_s,
+        )
+
+    def slot_of(self, t: int) -> int:
+        """Start of the slot that contains time `t`."""
+        return t - t % self.slot_s
+
+    def check_slot(self, slot: int) -> int:
+        """Return `slot` if it is an aligned slot start, else raise `UnalignedSlotError`."""
+        if check_int("slot", slot) % self.slot_s:
+            raise UnalignedSlotError("slot", slot)
+        return slot
+
+    def gate_closure(self, slot: int) -> int:
+        """Last instant (exclusive) at which orders for `slot` are accepted."""
+        return slot - self.gate_lead_s
+
+    def is_open(self, slot: int, now: int) -> bool:
+        """Whether orders for `slot` are still accepted at `now`."""
+        return now < slot - self.gate_lead_s
+
+    def first_open_slot(self, now: int) -> int:
+        """The earliest slot whose gate is still open at `now`."""
+        return self.slot_of(now + self.gate_lead_s) + self.slot_s
+
+    def open_slots(self, now: int, count: int) -> tuple[int, ...]:
+        """The next `count` slots whose gates are open at `now`, earliest first."""
+        first = self.first_open_slot(now)
+        return tuple(first + index * self.slot_s for index in range(count))
+
+    def slot_energy_wh(self, power_w: int) -> int:
+        """Energy of one full slot at `power_w`."""
+        return energy_wh(power_w, self.slot_s)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HouseholdLimits:
+    """What the household allows its agents: price limits and the meter's power limits.
+
+    `max_buy_price`: no bid above it; `min_sell_price`: no ask below it (ticks).
+    `max_import_w` / `max_export_w`: the contract or inverter limits (W) that cap the
+    energy bought or offered in one slot.
+    """
+
+    max_buy_price: int
+    min_sell_price: int
+    max_import_w: int
+    max_export_w: int
+
+    def __post_init__(self) -> None:
+        for name in ("max_buy_price", "min_sell_price", "max_import_w", "max_export_w"):
+            check_non_negative(name, getattr(self, name))
