@@ -62,3 +62,24 @@ class AgentBase:
         self._last_now = now
         self.book.prune(now)
         return self.book.apply_results(cleared, now)
+
+
+class DelegatesToBase:
+    """What every agent exposes the same way: read through its AgentBase."""
+
+    _base: AgentBase
+
+    @property
+    def agent_id(self) -> str:
+        """The agent's id, the prefix of its intent ids."""
+        return self._base.agent_id
+
+    @property
+    def dropped_total(self) -> int:
+        """Inputs dropped since the agent was created."""
+        return self._base.dropped_total
+
+    @property
+    def live_intents(self) -> tuple[OrderIntent, ...]:
+        """The intents this agent has on the book, by slot."""
+        return self._base.live_intents()

@@ -6,16 +6,16 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from ..model import Side
-from .base import AgentBase
+from .base import AgentBase, DelegatesToBase
 from .errors import InvalidPowerRangeError
 from .ev_plan import EvSchedule, EvSession, EvSlotPlan, SlotPhase, plan_ev
 from .inputs import EMPTY_OBSERVATION, Observation, SlotResult
-from .intents import AgentDecision, OrderIntent, Target
+from .intents import AgentDecision, Target
 from .ramp import PriceRamp, bid_bounds
 from .terms import HouseholdLimits, MarketTerms
 
 
-class EvChargingAgent:
+class EvChargingAgent(DelegatesToBase):
     """Charge `session.energy_wh` by departure, buying in the cheapest slots.
 
     Every call re-plans with `plan_ev` (fills and failed bids included) and places the
@@ -56,21 +56,6 @@ class EvChargingAgent:
                 "min_power_w > max_import_w", (session.min_power_w, self._base.limits.max_import_w)
             )
         return session
-
-    @property
-    def agent_id(self) -> str:
-        """The agent's id, the prefix of its intent ids."""
-        return self._base.agent_id
-
-    @property
-    def dropped_total(self) -> int:
-        """Inputs dropped since the agent was created."""
-        return self._base.dropped_total
-
-    @property
-    def live_intents(self) -> tuple[OrderIntent, ...]:
-        """The bids this agent has on the book, by slot."""
-        return self._base.live_intents()
 
     @property
     def max_power_w(self) -> int:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from ..model import Side
-from .base import AgentBase
+from .base import AgentBase, DelegatesToBase
 from .errors import InvalidPowerRangeError, InvalidWindowError
 from .inputs import EMPTY_OBSERVATION, Observation, SlotResult
-from .intents import HISTORY_S, AgentDecision, OrderIntent, Target
+from .intents import HISTORY_S, AgentDecision, Target
 from .ramp import PriceRamp, bid_bounds
 from .terms import HouseholdLimits, MarketTerms, check_int, check_non_negative
 
@@ -73,7 +73,7 @@ class WindowStatus:
     uncovered_wh: int
 
 
-class FlexibleLoadBuyerAgent:
+class FlexibleLoadBuyerAgent(DelegatesToBase):
     """Buy each window's energy for a load of `power_w` (a boiler, a pool pump).
 
     The energy not yet bought (fills), awaiting a result (gate closed) or bid is spread
@@ -112,21 +112,6 @@ class FlexibleLoadBuyerAgent:
         self.max_price = check_non_negative("max_price", max_price)
         self.resize_wh = check_non_negative("resize_wh", resize_wh)
         self.windows = _sorted_disjoint(windows)
-
-    @property
-    def agent_id(self) -> str:
-        """The agent's id, the prefix of its intent ids."""
-        return self._base.agent_id
-
-    @property
-    def dropped_total(self) -> int:
-        """Inputs dropped since the agent was created."""
-        return self._base.dropped_total
-
-    @property
-    def live_intents(self) -> tuple[OrderIntent, ...]:
-        """The bids this agent has on the book, by slot."""
-        return self._base.live_intents()
 
     @property
     def slot_cap_wh(self) -> int:

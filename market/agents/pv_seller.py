@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..model import Side
-from .base import AgentBase
+from .base import AgentBase, DelegatesToBase
 from .forecast import PersistenceForecaster, forecast_surplus, future_readings
 from .inputs import EMPTY_OBSERVATION, Observation, SlotResult
-from .intents import AgentDecision, OrderIntent, Target
+from .intents import AgentDecision, Target
 from .ramp import PriceRamp, ask_bounds
 from .terms import HouseholdLimits, MarketTerms, check_non_negative
 
 
-class PvSellerAgent:
+class PvSellerAgent(DelegatesToBase):
     """Sell forecast PV surplus in the next `horizon_slots` open slots.
 
     Per open slot: energy = min(forecast surplus, max_export_w x slot length); ask =
@@ -46,21 +46,6 @@ class PvSellerAgent:
         )
         self.forecaster = forecaster or PersistenceForecaster()
         self.resize_wh = check_non_negative("resize_wh", resize_wh)
-
-    @property
-    def agent_id(self) -> str:
-        """The agent's id, the prefix of its intent ids."""
-        return self._base.agent_id
-
-    @property
-    def dropped_total(self) -> int:
-        """Inputs dropped since the agent was created."""
-        return self._base.dropped_total
-
-    @property
-    def live_intents(self) -> tuple[OrderIntent, ...]:
-        """The asks this agent has on the book, by slot."""
-        return self._base.live_intents()
 
     def sold_wh(self, slot: int) -> int | None:
         """Energy sold in `slot`, or None before its result is known."""
