@@ -9,7 +9,6 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 
 from market import __version__ as engine_version
-from market.meter.frame import Mode
 from market.meter.reader import TicReader
 
 from .const import (
@@ -38,11 +37,8 @@ def node_data_dir(hass: HomeAssistant, entry_id: str) -> Path:
 def _meter_hub(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> TicMeterHub | None:
     if entry.data.get(CONF_METER_SOURCE) != METER_SOURCE_TIC:
         return None
-    mode_name = entry.data.get(CONF_TIC_MODE, "auto")
     reader = TicReader(
-        entry.data[CONF_SERIAL_PORT],
-        baudrate="auto",
-        mode=None if mode_name == "auto" else Mode(mode_name),
+        entry.data[CONF_SERIAL_PORT], baudrate="auto", mode=entry.data.get(CONF_TIC_MODE, "auto")
     )
     interval = entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL_S)
     return TicMeterHub(hass, reader, float(interval))

@@ -25,7 +25,6 @@ from market.meter.errors import (
     InvalidPortError,
     NoFrameError,
 )
-from market.meter.frame import Mode
 from market.meter.reader import read_one_frame
 from market.meter.state import state_from_values
 
@@ -217,10 +216,9 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _probe(self, port: str) -> dict[str, str]:
         """Read one valid frame from `port`; on success remember the dongle, else say why."""
-        mode = None if self._tic_mode == "auto" else Mode(self._tic_mode)
         try:
             frame = await read_one_frame(
-                port, baudrate="auto", mode=mode, wait_s=TIC_PROBE_TIMEOUT_S
+                port, baudrate="auto", mode=self._tic_mode, wait_s=TIC_PROBE_TIMEOUT_S
             )
         except (InvalidPortError, InvalidModeError, InvalidBaudrateError):
             return {"base": "invalid_port"}

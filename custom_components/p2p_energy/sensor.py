@@ -49,7 +49,6 @@ class MeterSensorDescription(SensorEntityDescription):
     """A sensor read from the merged meter state."""
 
     value_fn: Callable[[MeterState], StateType]
-    exists_fn: Callable[[MeterState], bool] = lambda state: True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +78,6 @@ def _energy(
         suggested_display_precision=3,
         entity_registry_enabled_default=label is None,
         value_fn=value_fn,
-        exists_fn=lambda state: value_fn(state) is not None,
     )
 
 
@@ -107,7 +105,6 @@ def _phase(
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=unit,
         value_fn=lambda state: value_fn(state)[phase],
-        exists_fn=lambda state: value_fn(state)[phase] is not None,
     )
 
 
@@ -129,7 +126,6 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
         value_fn=lambda s: s.apparent_power_va,
-        exists_fn=lambda s: s.apparent_power_va is not None,
     ),
     MeterSensorDescription(
         key="injected_power",
@@ -138,7 +134,6 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
         value_fn=lambda s: s.injected_power_va,
-        exists_fn=lambda s: s.injected_power_va is not None,
     ),
     MeterSensorDescription(
         # A Linky reports apparent power; PV injection runs at a power factor close to 1,
@@ -149,7 +144,6 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,
         value_fn=lambda s: s.surplus_power_va,
-        exists_fn=lambda s: s.apparent_power_va is not None,
     ),
     MeterSensorDescription(
         key="max_power_today",
@@ -158,7 +152,6 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
         value_fn=lambda s: s.max_power_today_va,
-        exists_fn=lambda s: s.max_power_today_va is not None,
         entity_registry_enabled_default=False,
     ),
     *(
@@ -185,14 +178,12 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         key="tariff_period",
         translation_key="tariff_period",
         value_fn=lambda s: s.tariff_period,
-        exists_fn=lambda s: s.tariff_period is not None,
     ),
     MeterSensorDescription(
         key="tariff_option",
         translation_key="tariff_option",
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda s: s.tariff_option,
-        exists_fn=lambda s: s.tariff_option is not None,
     ),
     MeterSensorDescription(
         key="tempo_today",
@@ -200,7 +191,6 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=TEMPO_OPTIONS,
         value_fn=lambda s: _tempo(s.tempo_today),
-        exists_fn=lambda s: s.tempo_today is not None,
     ),
     MeterSensorDescription(
         key="tempo_tomorrow",
@@ -208,7 +198,6 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=TEMPO_OPTIONS,
         value_fn=lambda s: _tempo(s.tempo_tomorrow),
-        exists_fn=lambda s: s.tempo_tomorrow is not None,
     ),
     MeterSensorDescription(
         key="reference_power",
@@ -217,7 +206,6 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda s: None if s.reference_power_kva is None else s.reference_power_kva * 1000,
-        exists_fn=lambda s: s.reference_power_kva is not None,
     ),
     MeterSensorDescription(
         key="cutoff_state",
@@ -235,7 +223,6 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=lambda s: None if s.status is None else s.status.cutoff.name.lower(),
-        exists_fn=lambda s: s.status is not None,
     ),
     MeterSensorDescription(
         key="status_register",
@@ -243,7 +230,6 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=lambda s: None if s.status is None else f"{s.status.raw:08X}",
-        exists_fn=lambda s: s.status is not None,
     ),
 )
 
@@ -336,7 +322,8 @@ def _add_when_seen(
         state = snapshot.meter
         if state is None:
             return
-        new = [d for d in METER_SENSORS if d.key not in added and d.exists_fn(state)]
+        # A sensor exists once the meter has said its value at least once.
+        new = [d for d in METER_SENSORS if d.key not in added and d.value_fn(state) is not None]
         if new:
             added.update(d.key for d in new)
             async_add_entities(MeterSensor(entry, hub, d) for d in new)
