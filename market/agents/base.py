@@ -33,7 +33,7 @@ class AgentBase:
         limits: HouseholdLimits,
         *,
         horizon_slots: int,
-        ramp: PriceRamp,
+        ramp: PriceRamp | None,
         min_order_wh: int,
     ) -> None:
         if not isinstance(agent_id, str) or not agent_id or ":" in agent_id:
@@ -44,7 +44,7 @@ class AgentBase:
         self.terms = terms
         self.limits = limits
         self.horizon_slots = horizon_slots
-        self.ramp = ramp
+        self.ramp = ramp or PriceRamp()
         self.book = IntentBook(agent_id, side, terms, min_order_wh=max(1, min_order_wh))
         self.dropped_total = 0
         self._last_now: int | None = None

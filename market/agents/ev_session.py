@@ -43,7 +43,7 @@ class EvChargingAgent(DelegatesToBase):
             terms,
             limits,
             horizon_slots=horizon_slots,
-            ramp=ramp or PriceRamp(),
+            ramp=ramp,
             min_order_wh=min_order_wh,
         )
         self.session = self._checked(session)

@@ -105,7 +105,7 @@ class FlexibleLoadBuyerAgent(DelegatesToBase):
             terms,
             limits,
             horizon_slots=horizon_slots,
-            ramp=ramp or PriceRamp(),
+            ramp=ramp,
             min_order_wh=min_order_wh,
         )
         self.power_w = power_w

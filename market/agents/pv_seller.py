@@ -41,7 +41,7 @@ class PvSellerAgent(DelegatesToBase):
             terms,
             limits,
             horizon_slots=horizon_slots,
-            ramp=ramp or PriceRamp(),
+            ramp=ramp,
             min_order_wh=min_order_wh,
         )
         self.forecaster = forecaster or PersistenceForecaster()

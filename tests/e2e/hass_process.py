@@ -88,12 +88,12 @@ class HassProcess:
 
     def problems_of(self, *names: str) -> list[str]:
         """ERROR or CRITICAL records that mention any of `names`."""
-        return [
-            record
-            for record in self.log_records()
-            if (" ERROR " in record.split("\n", 1)[0] or " CRITICAL " in record.split("\n", 1)[0])
-            and any(name in record for name in names)
-        ]
+        problems = []
+        for record in self.log_records():
+            head = record.split("\n", 1)[0]
+            if (" ERROR " in head or " CRITICAL " in head) and any(n in record for n in names):
+                problems.append(record)
+        return problems
 
     def request(
         self,
