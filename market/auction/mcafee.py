@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..model import ClearingResult, Order, Side, fills_from_rows
-from .allocation import pro_rata
+from .allocation import max_crossing, pro_rata
 from .book import Book
 from .params import ClearingParams
 
@@ -16,27 +16,6 @@ def _marginal_index(stack: list[tuple[int, str, Order]], volume: int) -> int:
         if left <= 0:
             return index
     raise ValueError(f"volume {volume} exceeds the stack")
-
-
-def _crossing_volume(bids: list[tuple[int, str, Order]], asks: list[tuple[int, str, Order]]) -> int:
-    volume = 0
-    i = j = 0
-    bid_left = bids[0][2].energy_wh if bids else 0
-    ask_left = asks[0][2].energy_wh if asks else 0
-    while i < len(bids) and j < len(asks) and -bids[i][0] >= asks[j][0]:
-        step = min(bid_left, ask_left)
-        volume += step
-        bid_left -= step
-        ask_left -= step
-        if not bid_left:
-            i += 1
-            if i < len(bids):
-                bid_left = bids[i][2].energy_wh
-        if not ask_left:
-            j += 1
-            if j < len(asks):
-                ask_left = asks[j][2].energy_wh
-    return volume
 
 
 def clear_mcafee(book: Book, params: ClearingParams) -> ClearingResult:
@@ -52,7 +31,8 @@ def clear_mcafee(book: Book, params: ClearingParams) -> ClearingResult:
     ask_pairs = zip(book.asks, book.ask_prices, strict=True)
     bids = sorted((-price, order.id, order) for order, price in bid_pairs)
     asks = sorted((price, order.id, order) for order, price in ask_pairs)
-    volume = _crossing_volume(bids, asks)
+    # Equal prices aggregate into one level without changing the volume that crosses.
+    volume, _, _ = max_crossing(book.bid_levels, book.ask_levels)
     empty = ClearingResult(mechanism=params.mechanism, price=None, volume_wh=0, fills=())
     if not volume:
         return empty
