@@ -1,0 +1,186 @@
+"""A community's market terms: its slot clock, price bounds, fee and clearing mechanism.
+
+They are part of the community descriptor (so part of the community id): two nodes that
+disagree on a term can never exchange entries, so they can never clear differently.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from .auction import MECHANISMS, ClearingParams
+
+# France, 2025 (DOMAIN.md): EDF Tarif Bleu Base 0.1952 EUR/kWh; S21 surplus buy-back
+# 0.04 EUR/kWh. In ticks of 0.0001 currency/kWh.
+FRENCH_RETAIL_TICKS = 1952
+FRENCH_FEED_IN_TICKS = 400
+
+MAX_SLOT_S = 86_400
+MAX_PRICE = 10**9
+
+
+class InvalidCommunityTermsError(ValueError):
+    """A market term breaks its rule; the message names the term and the value."""
+
+    def __init__(self, term: str, rule: str, value: object) -> None:
+        super().__init__(f"{term}: {rule} (got {value!r})")
+        self.term = term
+        self.value = value
+
+
+def _check_int(term: str, value: object, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidCommunityTermsError(term, f"an integer in [{low}, {high}]", value)
+    return value
+
+
+# Mechanism names on the wire, by code; the code, not the name, is in the descriptor.
+MECHANISM_CODES: dict[str, int] = {"uniform": 1, "pay_as_bid": 2, "midpoint": 3, "mcafee": 4}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommunityTerms:
+    """How a community trades. Times in seconds, prices in ticks per kWh.
+
+    Orders for slot s are accepted while their timestamp is before the gate closure
+    s - gate_lead_s; every node clears and seals at gate closure + seal_margin_s; a slot
+    not final by its start (s) is disputed.
+    """
+
+    slot_s: int = 900
+    gate_lead_s: int = 300
+    seal_margin_s: int = 60
+    floor: int = FRENCH_FEED_IN_TICKS
+    ceiling: int = FRENCH_RETAIL_TICKS
+    grid_fee: int = 0
+    currency: str = "EUR"
+    mechanism: str = "uniform"
+    k_num: int = 1
+    k_den: int = 2
+
+    LAYOUT = struct.Struct(">III QQQ 3s B HH")
+
+    def __post_init__(self) -> None:
+        _check_int("slot_s", self.slot_s, 60, MAX_SLOT_S)
+        if MAX_SLOT_S % self.slot_s:
+            raise InvalidCommunityTermsError("slot_s", "must divide a day", self.slot_s)
+        _check_int("gate_lead_s", self.gate_lead_s, 1, MAX_SLOT_S)
+        _check_int("seal_margin_s", self.seal_margin_s, 1, MAX_SLOT_S)
+        if self.seal_margin_s >= self.gate_lead_s:
+            raise InvalidCommunityTermsError(
+                "seal_margin_s", "must be shorter than gate_lead_s", self.seal_margin_s
+            )
+        _check_int("floor", self.floor, 0, MAX_PRICE)
+        _check_int("ceiling", self.ceiling, self.floor, MAX_PRICE)
+        _check_int("grid_fee", self.grid_fee, 0, MAX_PRICE)
+        currency: object = self.currency
+        if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii()) or not (
+            currency.isupper() and currency.isalpha()
+        ):
+            raise InvalidCommunityTermsError("currency", "an ISO 4217 code", currency)
+        if self.mechanism not in MECHANISM_CODES or self.mechanism not in MECHANISMS:
+            rule = f"one of {sorted(MECHANISM_CODES)}"
+            raise InvalidCommunityTermsError("mechanism", rule, self.mechanism)
+        _check_int("k_den", self.k_den, 1, 0xFFFF)
+        _check_int("k_num", self.k_num, 0, self.k_den)
+
+    def clearing_params(self) -> ClearingParams:
+        """The auction's parameters under these terms."""
+        return ClearingParams(
+            mechanism=self.mechanism,
+            k_num=self.k_num,
+            k_den=self.k_den,
+            floor=self.floor,
+            ceiling=self.ceiling,
+            grid_fee=self.grid_fee,
+        )
+
+    # ------------------------------------------------------------------ slot clock
+
+    def slot_of(self, t: int) -> int:
+        """Start (Unix s, UTC) of the slot containing `t`."""
+        return t - t % self.slot_s
+
+    def gate_closure(self, slot: int) -> int:
+        """Orders for `slot` must be timestamped before this second."""
+        return slot - self.gate_lead_s
+
+    def seal_time(self, slot: int) -> int:
+        """When each node clears `slot` and appends its seal."""
+        return slot - self.gate_lead_s + self.seal_margin_s
+
+    def first_open_slot(self, now: int) -> int:
+        """The earliest slot whose gate is still open at `now` (Unix s)."""
+        return self.slot_of(now + self.gate_lead_s) + self.slot_s
+
+    # ------------------------------------------------------------------ encoding
+
+    def to_bytes(self) -> bytes:
+        """Canonical bytes (see docs/protocol.md, "Community descriptor")."""
+        return self.LAYOUT.pack(
+            self.slot_s,
+            self.gate_lead_s,
+            self.seal_margin_s,
+            self.floor,
+            self.ceiling,
+            self.grid_fee,
+            self.currency.encode("ascii"),
+            MECHANISM_CODES[self.mechanism],
+            self.k_num,
+            self.k_den,
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CommunityTerms:
+        """Decode `to_bytes` output; raises InvalidCommunityTermsError otherwise."""
+        if len(data) != cls.LAYOUT.size:
+            raise InvalidCommunityTermsError("terms", f"{cls.LAYOUT.size} bytes", len(data))
+        slot_s, lead, margin, floor, ceiling, fee, currency, code, k_num, k_den = cls.LAYOUT.unpack(
+            data
+        )
+        names = {value: name for name, value in MECHANISM_CODES.items()}
+        if code not in names:
+            raise InvalidCommunityTermsError("mechanism", "a known code", code)
+        try:
+            currency_text = currency.decode("ascii")
+        except UnicodeDecodeError as err:
+            raise InvalidCommunityTermsError("currency", "ASCII", currency) from err
+        return cls(
+            slot_s=slot_s,
+            gate_lead_s=lead,
+            seal_margin_s=margin,
+            floor=floor,
+            ceiling=ceiling,
+            grid_fee=fee,
+            currency=currency_text,
+            mechanism=names[code],
+            k_num=k_num,
+            k_den=k_den,
+        )
+
+    def to_json_obj(self) -> dict[str, int | str]:
+        """A JSON-ready dict (also the form `from_json_obj` reads)."""
+        return {
+            "slot_s": self.slot_s,
+            "gate_lead_s": self.gate_lead_s,
+            "seal_margin_s": self.seal_margin_s,
+            "floor": self.floor,
+            "ceiling": self.ceiling,
+            "grid_fee": self.grid_fee,
+            "currency": self.currency,
+            "mechanism": self.mechanism,
+            "k_num": self.k_num,
+            "k_den": self.k_den,
+        }
+
+    @classmethod
+    def from_json_obj(cls, raw: object) -> CommunityTerms:
+        """Terms from a dict; missing keys take their defaults, unknown keys are refused."""
+        if not isinstance(raw, dict):
+            raise InvalidCommunityTermsError("terms", "a JSON object", raw)
+        known = set(cls.__dataclass_fields__)
+        unknown = set(raw) - known
+        if unknown:
+            raise InvalidCommunityTermsError("terms", "known keys only", sorted(unknown))
+        return cls(**raw)
