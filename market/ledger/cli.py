@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..terms import CommunityTerms
 from .codec import Entry
 from .community import Community
 from .equivocation import EquivocationProof
@@ -46,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     init.add_argument(
         "--member", action="append", default=[], help="another genesis member key (hex)"
     )
+    init.add_argument(
+        "--terms",
+        type=Path,
+        help="JSON file of market terms (slot_s, floor, ceiling, mechanism...); "
+        "omitted keys take their defaults",
+    )
     init.set_defaults(handler=_init)
 
     ident = commands.add_parser("id", help="print the node id and public key (creating them)")
@@ -79,7 +87,11 @@ def describe_body(entry: Entry) -> str:
             return f"author={proof.author.hex()[:16]} seq={proof.seq}"
         if entry.kind == Kind.GENESIS:
             community = Community.from_bytes(entry.body)
-            return f"name={community.name!r} members={len(community.genesis_members)}"
+            terms = community.terms
+            return (
+                f"name={community.name!r} members={len(community.genesis_members)} "
+                f"slot_s={terms.slot_s} mechanism={terms.mechanism}"
+            )
     except (InvalidBodyError, LedgerError) as err:
         return f"<invalid body: {err}>"
     return f"<{len(entry.body)} bytes>"
@@ -136,9 +148,12 @@ def _init(args: argparse.Namespace) -> int:
     directory: Path = args.directory
     identity = load_or_create_identity(directory)
     try:
+        terms = CommunityTerms()
+        if args.terms is not None:
+            terms = CommunityTerms.from_json_obj(json.loads(args.terms.read_text()))
         members = [identity.public_key, *(bytes.fromhex(key) for key in args.member)]
-        community = Community.create(args.name, now_ms(), members)
-    except (ValueError, LedgerError) as err:
+        community = Community.create(args.name, now_ms(), members, terms)
+    except (OSError, TypeError, ValueError, LedgerError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     (directory / COMMUNITY_FILE_NAME).write_text(community.to_json() + "\n")

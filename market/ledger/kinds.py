@@ -189,26 +189,36 @@ class ReadingBody:
         return cls(slot, import_wh, export_wh)
 
 
+NO_INVITE = bytes(32)
+
+
 @dataclass(frozen=True, slots=True)
 class AdmitBody:
-    """Makes `member` (an Ed25519 public key) a member of the community."""
+    """Makes `member` (an Ed25519 public key) a member of the community.
 
-    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">32s")
+    invite_tag is SHA-256 of the secret of the invite that was redeemed (NO_INVITE for
+    an admission made by hand): nodes refuse a second redemption of a tag they hold.
+    """
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">32s32s")
     member: bytes
+    invite_tag: bytes = NO_INVITE
 
     def __post_init__(self) -> None:
         if len(self.member) != 32:
             raise InvalidBodyError(f"admit needs a 32-byte key: {self.member.hex()}")
+        if len(self.invite_tag) != 32:
+            raise InvalidBodyError(f"admit needs a 32-byte invite tag: {self.invite_tag.hex()}")
 
     def encode(self) -> bytes:
         """Body bytes."""
-        return self.LAYOUT.pack(self.member)
+        return self.LAYOUT.pack(self.member, self.invite_tag)
 
     @classmethod
     def decode(cls, body: bytes) -> Self:
         """Check and decode body bytes."""
-        (member,) = _unpack(cls.LAYOUT, body, "admit")
-        return cls(member)
+        member, invite_tag = _unpack(cls.LAYOUT, body, "admit")
+        return cls(member, invite_tag)
 
 
 SimpleBody = OrderBody | CancelBody | SealBody | ReadingBody | AdmitBody

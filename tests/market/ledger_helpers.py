@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from market.ledger.codec import ZERO_HASH, encode_frame, encode_header, entry_hash
-from market.ledger.community import Community
+from market.ledger.community import DEFAULT_TERMS, Community
 from market.ledger.identity import Identity
 from market.ledger.kinds import Kind, OrderBody, Side
+from market.terms import CommunityTerms
 
 T0_MS = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 SLOT = 1_764_000_900
@@ -16,9 +17,11 @@ def identities(count: int, base: int = 1) -> list[Identity]:
     return [Identity(bytes([base + i]) * 32) for i in range(count)]
 
 
-def community_of(members: list[Identity], name: str = "rue-des-lilas") -> Community:
+def community_of(
+    members: list[Identity], name: str = "rue-des-lilas", terms: CommunityTerms = DEFAULT_TERMS
+) -> Community:
     """A community whose genesis members are the given identities."""
-    return Community.create(name, T0_MS, [m.public_key for m in members])
+    return Community.create(name, T0_MS, [m.public_key for m in members], terms)
 
 
 def order(energy_wh: int = 1500, price: int = 1952, side: Side = Side.SELL) -> bytes:

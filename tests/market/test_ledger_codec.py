@@ -24,6 +24,7 @@ from market.ledger.community import Community
 from market.ledger.errors import InvalidBodyError, MalformedBatchError
 from market.ledger.identity import Identity
 from market.ledger.kinds import (
+    AdmitBody,
     CancelBody,
     Kind,
     OrderBody,
@@ -31,6 +32,8 @@ from market.ledger.kinds import (
     SealBody,
     Side,
 )
+from market.terms import CommunityTerms
+from tests.market.ledger_helpers import T0_MS
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 
@@ -153,13 +156,15 @@ def test_other_bodies_round_trip() -> None:
         CancelBody(b"\x01" * 32),
         SealBody(1764000900, b"\x02" * 32, b"\x03" * 32),
         ReadingBody(1764000900, 420, 1337),
+        AdmitBody(b"\x04" * 32),
+        AdmitBody(b"\x04" * 32, b"\x05" * 32),
     ):
         assert type(body).decode(body.encode()) == body
 
 
 @given(st.binary(max_size=80))
 def test_body_decoders_refuse_garbage_with_one_error_type(data: bytes) -> None:
-    for decoder in (OrderBody, CancelBody, SealBody, ReadingBody):
+    for decoder in (OrderBody, CancelBody, SealBody, ReadingBody, AdmitBody):
         with contextlib.suppress(InvalidBodyError):
             decoder.decode(data)
 
@@ -170,3 +175,41 @@ def test_community_descriptor_is_canonical() -> None:
     assert list(community.genesis_members) == sorted(set(keys))
     assert Community.from_bytes(community.to_bytes()) == community
     assert Community.from_json(community.to_json()).community_id == community.community_id
+
+
+def test_terms_are_part_of_the_community_id() -> None:
+    keys = [Identity(bytes([i]) * 32).public_key for i in (1, 2)]
+    default = Community.create("rue", 5, keys)
+    pay_as_bid = Community.create("rue", 5, keys, CommunityTerms(mechanism="pay_as_bid"))
+    hourly = Community.create("rue", 5, keys, CommunityTerms(slot_s=3600, gate_lead_s=600))
+    assert default.terms == CommunityTerms()
+    ids = {c.community_id for c in (default, pay_as_bid, hourly)}
+    assert len(ids) == 3
+    for community in (pay_as_bid, hourly):
+        assert Community.from_bytes(community.to_bytes()) == community
+        assert Community.from_json(community.to_json()) == community
+
+
+@given(
+    slot_s=st.sampled_from([60, 300, 900, 3600]),
+    floor=st.integers(0, 10**6),
+    spread=st.integers(0, 10**6),
+    grid_fee=st.integers(0, 10**4),
+    mechanism=st.sampled_from(["uniform", "pay_as_bid", "midpoint", "mcafee"]),
+    name=st.text(min_size=1, max_size=16),
+)
+def test_descriptors_with_any_terms_round_trip(
+    slot_s: int, floor: int, spread: int, grid_fee: int, mechanism: str, name: str
+) -> None:
+    terms = CommunityTerms(
+        slot_s=slot_s,
+        gate_lead_s=30,
+        seal_margin_s=10,
+        floor=floor,
+        ceiling=floor + spread,
+        grid_fee=grid_fee,
+        mechanism=mechanism,
+    )
+    community = Community.create(name, T0_MS, [IDENTITY.public_key], terms)
+    assert Community.from_bytes(community.to_bytes()) == community
+    assert Community.from_json(community.to_json()) == community

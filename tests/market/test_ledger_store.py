@@ -22,6 +22,7 @@ from market.ledger.kinds import Kind
 from market.ledger.ledger import Ledger
 from market.ledger.store import DB_FILE_NAME, LedgerStore
 from market.ledger.verify import verify_store
+from market.terms import CommunityTerms
 from tests.market.ledger_helpers import T0_MS, ChainWriter, community_of, identities, order
 
 REPO = Path(__file__).resolve().parents[2]
@@ -168,6 +169,29 @@ def test_cli_init_creates_a_usable_node(tmp_path: Path, capsys: pytest.CaptureFi
     me = load_or_create_identity(tmp_path)
     assert set(community.genesis_members) == {me.public_key, other.public_key}
     assert community.community_id.hex() in capsys.readouterr().out
+    assert community.terms == CommunityTerms()
+
+
+def test_cli_init_takes_the_market_terms_from_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terms_file = tmp_path / "terms.json"
+    terms_file.write_text('{"slot_s": 3600, "gate_lead_s": 600, "mechanism": "pay_as_bid"}')
+    node = tmp_path / "node"
+    assert (
+        market_main(["ledger", "init", str(node), "--name", "rue", "--terms", str(terms_file)]) == 0
+    )
+    community = Community.load(node / "community.json")
+    assert community.terms == CommunityTerms(slot_s=3600, gate_lead_s=600, mechanism="pay_as_bid")
+    assert community.community_id.hex() in capsys.readouterr().out
+    terms_file.write_text('{"slot_s": 7}')
+    assert (
+        market_main(
+            ["ledger", "init", str(tmp_path / "bad"), "--name", "rue", "--terms", str(terms_file)]
+        )
+        == 2
+    )
+    assert "slot_s" in capsys.readouterr().err
 
 
 def test_cli_reports_a_missing_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

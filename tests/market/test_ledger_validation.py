@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import struct
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ from market.ledger.kinds import (
     Side,
 )
 from market.ledger.store import LedgerStore
+from market.terms import CommunityTerms
 from tests.market.ledger_helpers import SLOT, T0_MS, ChainWriter, community_of, identities, order
 
 NOW = T0_MS + 3_600_000
@@ -254,13 +256,16 @@ def test_admit_makes_a_new_key_a_member(
     newcomer_writer = ChainWriter(newcomer, community)
     first = newcomer_writer.frame()
     _assert_refused(store, first, RejectReason.NOT_MEMBER)
+    tag = bytes(range(32))
     admit = ChainWriter(members[1], community).frame(
-        AdmitBody(newcomer.public_key).encode(), kind=Kind.ADMIT
+        AdmitBody(newcomer.public_key, tag).encode(), kind=Kind.ADMIT
     )
     # the newcomer's entry comes first in the batch: it is retried once the admit is in
     result = store.ingest(first + admit, now=NOW)
     assert len(result.accepted) == 2 and not result.rejected
     assert store.membership.is_member(newcomer.public_key)
+    (stored,) = store.entries(kind=Kind.ADMIT)
+    assert AdmitBody.decode(stored.body) == AdmitBody(newcomer.public_key, tag)
 
 
 def test_admit_by_an_outsider_is_refused(store: LedgerStore, community: Community) -> None:
@@ -399,6 +404,7 @@ def test_market_kinds_are_accepted(
         (Kind.READING, struct.pack(">QQQ", SLOT, 10**13, 0)),
         (Kind.CANCEL, bytes(31)),
         (Kind.ADMIT, bytes(33)),
+        (Kind.ADMIT, bytes(32)),  # the version-1 layout, without the invite tag
     ],
 )
 def test_market_kinds_with_bad_bodies_are_refused(
@@ -426,8 +432,43 @@ def test_invalid_community_descriptors_are_refused(build: Callable[[bytes], Comm
 
 def test_non_canonical_descriptor_bytes_are_refused(community: Community) -> None:
     data = community.to_bytes()
-    for bad in (data + b"\x00", data[:-1], b"\x02" + data[1:], b""):
+    for bad in (data + b"\x00", data[:-1], b"\x01" + data[1:], b"\x03" + data[1:], b""):
         with pytest.raises(InvalidCommunityError):
             Community.from_bytes(bad)
     with pytest.raises(InvalidCommunityError):
         Community.from_json('{"name": "x"}')
+
+
+def _terms_offset(community: Community) -> int:
+    return 2 + len(community.name.encode()) + 8
+
+
+def test_descriptor_with_invalid_terms_names_the_term(community: Community) -> None:
+    data = bytearray(community.to_bytes())
+    data[_terms_offset(community) : _terms_offset(community) + 4] = (7).to_bytes(4, "big")
+    with pytest.raises(InvalidCommunityError, match="slot_s"):
+        Community.from_bytes(bytes(data))
+
+
+def test_descriptor_with_non_canonical_terms_is_refused(community: Community) -> None:
+    data = bytearray(community.to_bytes())
+    currency = _terms_offset(community) + CommunityTerms.LAYOUT.size - 8
+    assert data[currency : currency + 3] == b"EUR"
+    data[currency : currency + 3] = b"\xffUR"
+    with pytest.raises(InvalidCommunityError, match="currency"):
+        Community.from_bytes(bytes(data))
+
+
+def test_community_json_terms_default_and_are_checked(community: Community) -> None:
+    raw = json.loads(community.to_json())
+    del raw["terms"]
+    assert Community.from_json(json.dumps(raw)).terms == CommunityTerms()
+    raw["terms"] = {"mechanism": "lottery"}
+    with pytest.raises(InvalidCommunityError, match="mechanism"):
+        Community.from_json(json.dumps(raw))
+    raw["terms"] = {"colour": "green"}
+    with pytest.raises(InvalidCommunityError, match="known keys"):
+        Community.from_json(json.dumps(raw))
+    raw["terms"] = ["not", "an", "object"]
+    with pytest.raises(InvalidCommunityError, match="terms"):
+        Community.from_json(json.dumps(raw))

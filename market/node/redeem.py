@@ -1,0 +1,293 @@
+"""Redeeming an invite over HTTP, at any member's node.
+
+The newcomer posts the code, its public key and a signature proving it holds that key;
+the node checks the invite and writes `admit(newcomer, invite tag)` to its own chain,
+from where gossip spreads it. Redemptions at one node are serialised, so one code never
+admits two keys there; see docs/protocol.md, "Redeeming an invite", for the race
+between two nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import struct
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from ..ledger.codec import verify
+from ..ledger.community import Community
+from ..ledger.errors import InvalidCommunityError, LedgerError
+from ..ledger.identity import Identity
+from ..ledger.kinds import AdmitBody, Kind
+from ..ledger.ledger import Ledger
+from .errors import (
+    INVITE_ERRORS,
+    InviteError,
+    InviteUsedError,
+    InviteWrongCommunityError,
+    RedeemFailedError,
+    RedeemRefusedError,
+)
+from .invite import KEY_BYTES, SIGNATURE_BYTES, Invite, verify_invite
+
+_LOGGER = logging.getLogger(__name__)
+
+REDEEM_DOMAIN = b"p2p-energy redeem v1"
+DEFAULT_PATH_PREFIX = "/p2p/v1"
+REDEEM_ROUTE = "/redeem"
+MAX_REQUEST_BYTES = 16 * 1024
+# A newcomer's clock is often off; five minutes tolerates that and still makes a
+# captured request useless soon after.
+MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+# The reply carries the descriptor in hex: up to 1,024 genesis keys fit.
+MAX_REPLY_BYTES = 128 * 1024
+DEFAULT_TIMEOUT_S = 10.0
+
+UNAVAILABLE = "unavailable"
+STATUS_OF_REASON: dict[str, int] = {
+    "malformed": 400,
+    "mistyped": 400,
+    "bad_request": 400,
+    "forged": 403,
+    "wrong_community": 403,
+    "used": 409,
+    "expired": 410,
+}
+
+_TS = struct.Struct(">Q")
+
+
+def redeem_message(community_id: bytes, tag: bytes, member: bytes, ts_ms: int) -> bytes:
+    """The bytes a newcomer signs to prove it holds `member`'s secret key."""
+    return REDEEM_DOMAIN + community_id + tag + member + _TS.pack(ts_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemResult:
+    """A successful redemption: `member` is admitted by the node whose key is `by`."""
+
+    member: bytes
+    by: bytes
+    community: Community
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    invite: Invite
+    member: bytes
+    ts_ms: int
+    signature: bytes
+
+
+def _hex_field(raw: dict[str, object], name: str, size: int) -> bytes:
+    value = raw.get(name)
+    if not isinstance(value, str):
+        raise RedeemRefusedError(f"{name} must be a hex string")
+    try:
+        data = bytes.fromhex(value)
+    except ValueError as err:
+        raise RedeemRefusedError(f"{name} must be hex: {err}") from err
+    if len(data) != size:
+        raise RedeemRefusedError(f"{name} must be {size} bytes, got {len(data)}")
+    return data
+
+
+def _parse_request(data: bytes) -> _Request:
+    try:
+        raw = json.loads(data)
+    except ValueError as err:
+        raise RedeemRefusedError(f"the request is not JSON: {err}") from err
+    if not isinstance(raw, dict):
+        raise RedeemRefusedError("the request must be a JSON object")
+    code, ts_ms = raw.get("invite"), raw.get("ts")
+    if not isinstance(code, str):
+        raise RedeemRefusedError("invite must be the code as a string")
+    if type(ts_ms) is not int or not 0 <= ts_ms < 2**64:
+        raise RedeemRefusedError("ts must be Unix milliseconds")
+    member = _hex_field(raw, "member", KEY_BYTES)
+    signature = _hex_field(raw, "signature", SIGNATURE_BYTES)
+    return _Request(Invite.decode(code), member, ts_ms, signature)
+
+
+class RedeemService:
+    """Serves `POST {prefix}/redeem` for a member node's ledger."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        clock_s: Callable[[], int],
+        path_prefix: str = DEFAULT_PATH_PREFIX,
+    ) -> None:
+        if ledger.identity is None:
+            raise ValueError("redeeming invites needs a ledger with an identity")
+        self._ledger = ledger
+        self._own_key = ledger.identity.public_key
+        self._clock_s = clock_s
+        self._path_prefix = path_prefix
+        self._lock = asyncio.Lock()
+        self._stats: Counter[str] = Counter()
+
+    def routes(self) -> web.RouteTableDef:
+        """The redeem route under the path prefix."""
+        routes = web.RouteTableDef()
+        routes.post(self._path_prefix + REDEEM_ROUTE)(self._handle)
+        return routes
+
+    def counters(self) -> dict[str, int]:
+        """`admitted`, `readmitted` (idempotent repeats) and `refused_<reason>` counts."""
+        return dict(self._stats)
+
+    def _refuse(self, reason: str, detail: str, status: int) -> web.Response:
+        self._stats[f"refused_{reason}"] += 1
+        return web.json_response({"reason": reason, "detail": detail}, status=status)
+
+    async def _read(self, request: web.Request) -> bytes | None:
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            return None
+        body = bytearray()
+        async for chunk in request.content.iter_chunked(4096):
+            body += chunk
+            if len(body) > MAX_REQUEST_BYTES:
+                return None
+        return bytes(body)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        data = await self._read(request)
+        if data is None:
+            detail = f"a redeem request is at most {MAX_REQUEST_BYTES} bytes"
+            return self._refuse(RedeemRefusedError.reason, detail, 413)
+        try:
+            parsed = _parse_request(data)
+            self._check_proof(parsed)
+            if not self._ledger.is_member(self._own_key):
+                detail = "this node is not a member yet and cannot admit anyone"
+                return self._refuse(UNAVAILABLE, detail, 503)
+            async with self._lock:
+                await self._admit(parsed)
+        except InviteError as err:
+            return self._refuse(err.reason, err.detail, STATUS_OF_REASON[err.reason])
+        except (sqlite3.Error, LedgerError) as err:
+            _LOGGER.exception("could not record an admission")
+            return self._refuse(UNAVAILABLE, f"the node could not store the admission: {err}", 503)
+        return web.json_response(
+            {
+                "admitted": parsed.member.hex(),
+                "by": self._own_key.hex(),
+                "community": self._ledger.community.to_bytes().hex(),
+            }
+        )
+
+    def _check_proof(self, request: _Request) -> None:
+        invite = request.invite
+        if invite.community.community_id != self._ledger.community_id:
+            raise InviteWrongCommunityError(
+                f"the invite is for community {invite.community.name!r}, "
+                f"this node serves {self._ledger.community.name!r}"
+            )
+        now_ms = self._clock_s() * 1000
+        if abs(request.ts_ms - now_ms) > MAX_CLOCK_SKEW_MS:
+            raise RedeemRefusedError(
+                f"the request time {request.ts_ms} is more than 5 minutes from this node's "
+                f"clock ({now_ms}): check the newcomer's clock"
+            )
+        message = redeem_message(
+            self._ledger.community_id, invite.tag, request.member, request.ts_ms
+        )
+        if not verify(request.member, message, request.signature):
+            raise RedeemRefusedError("the newcomer's signature does not match its key")
+
+    async def _admit(self, request: _Request) -> None:
+        invite, member = request.invite, request.member
+        admits = [AdmitBody.decode(e.body) for e in await self._ledger.entries(kind=Kind.ADMIT)]
+        if self._ledger.is_member(member):
+            # A retry after a lost reply must succeed, but only for the same invite:
+            # otherwise a member could burn other people's invites.
+            if any(a.member == member and a.invite_tag == invite.tag for a in admits):
+                self._stats["readmitted"] += 1
+                return
+            raise InviteUsedError("this key is already a member of the community")
+        verify_invite(
+            invite,
+            community=self._ledger.community,
+            is_member=self._ledger.is_member,
+            used_tags={admit.invite_tag for admit in admits},
+            now_s=self._clock_s(),
+        )
+        await self._ledger.append(Kind.ADMIT, AdmitBody(member, invite.tag).encode())
+        self._stats["admitted"] += 1
+        _LOGGER.info("admitted %s with invite of %s", member.hex()[:16], invite.inviter.hex()[:16])
+
+
+async def redeem_invite(
+    session: aiohttp.ClientSession,
+    invite: Invite,
+    identity: Identity,
+    *,
+    now_ms: int,
+    url: str | None = None,
+    path_prefix: str = DEFAULT_PATH_PREFIX,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> RedeemResult:
+    """Redeem `invite` for `identity` at the invite's address (or at base `url`).
+
+    Raises the InviteError subclass named by the node's refusal, or RedeemFailedError
+    when there is no usable answer.
+    """
+    base = f"http://{invite.address}" if url is None else url.rstrip("/")
+    target = base + path_prefix + REDEEM_ROUTE
+    message = redeem_message(invite.community.community_id, invite.tag, identity.public_key, now_ms)
+    payload = {
+        "invite": invite.encode(),
+        "member": identity.public_key.hex(),
+        "ts": now_ms,
+        "signature": identity.sign(message).hex(),
+    }
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    try:
+        async with session.post(target, json=payload, timeout=timeout) as response:
+            status = response.status
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(65536):
+                data += chunk
+                if len(data) > MAX_REPLY_BYTES:
+                    raise RedeemFailedError(f"{target} replied with over {MAX_REPLY_BYTES} bytes")
+    except (aiohttp.ClientError, TimeoutError, OSError) as err:
+        raise RedeemFailedError(f"{target}: {type(err).__name__}: {err}") from err
+    if status == 200:
+        return _result(bytes(data), invite, identity, target)
+    raise _refusal(bytes(data), status, target)
+
+
+def _result(data: bytes, invite: Invite, identity: Identity, target: str) -> RedeemResult:
+    try:
+        raw = json.loads(data)
+        member = bytes.fromhex(raw["admitted"])
+        by = bytes.fromhex(raw["by"])
+        community = Community.from_bytes(bytes.fromhex(raw["community"]))
+    except (ValueError, KeyError, TypeError, InvalidCommunityError) as err:
+        raise RedeemFailedError(f"{target} sent a malformed reply: {err}") from err
+    if member != identity.public_key or len(by) != KEY_BYTES:
+        raise RedeemFailedError(f"{target} admitted another key than ours")
+    if community.community_id != invite.community.community_id:
+        raise RedeemFailedError(f"{target} answered for another community")
+    return RedeemResult(member, by, community)
+
+
+def _refusal(data: bytes, status: int, target: str) -> InviteError:
+    try:
+        raw = json.loads(data)
+        reason, detail = str(raw["reason"]), str(raw["detail"])
+    except (ValueError, KeyError, TypeError):
+        return RedeemFailedError(f"{target} answered {status}")
+    error_class = INVITE_ERRORS.get(reason)
+    if error_class is None:
+        return RedeemFailedError(f"{target} answered {status} ({reason}): {detail}")
+    return error_class(detail)
