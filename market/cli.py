@@ -17,10 +17,17 @@ from .agents import cli as agents_cli
 from .auction import cli as auction_cli
 from .ledger import cli as ledger_cli
 from .meter import cli as meter_cli
+from .node import cli as node_cli
 
 Handler = Callable[[argparse.Namespace], int]
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (agents_cli, auction_cli, ledger_cli, meter_cli)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    agents_cli,
+    auction_cli,
+    ledger_cli,
+    meter_cli,
+    node_cli,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

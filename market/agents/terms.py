@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..auction.params import ClearingParams
+from ..terms import CommunityTerms
 from .errors import (
     InvalidTermsError,
     NegativeValueError,
@@ -72,6 +73,17 @@ class MarketTerms:
             grid_fee=params.grid_fee,
             slot_s=slot_s,
             gate_lead_s=gate_lead_s,
+        )
+
+    @classmethod
+    def of_community(cls, terms: CommunityTerms) -> MarketTerms:
+        """The agents' view of a community's terms."""
+        return cls(
+            floor=terms.floor,
+            ceiling=terms.ceiling,
+            grid_fee=terms.grid_fee,
+            slot_s=terms.slot_s,
+            gate_lead_s=terms.gate_lead_s,
         )
 
     def slot_of(self, t: int) -> int:

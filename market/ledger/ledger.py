@@ -14,7 +14,7 @@ from .community import Community
 from .equivocation import EquivocationProof
 from .errors import StoreClosedError
 from .identity import Identity
-from .store import DB_FILE_NAME, DEFAULT_MAX_FUTURE_MS, Frontier, IngestResult, LedgerStore
+from .store import DB_FILE_NAME, DEFAULT_MAX_FUTURE_MS, Frontier, IngestResult, LedgerStore, now_ms
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,11 +48,13 @@ class Ledger:
         max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
         synchronous: str = "FULL",
         ingest_synchronous: str = "NORMAL",
+        clock_ms: Callable[[], int] = now_ms,
     ) -> Ledger:
         """Open (creating if needed) the store `directory/ledger.sqlite3`.
 
         `synchronous` applies to own appends, `ingest_synchronous` to entries from peers
-        (SQLite PRAGMA synchronous values; see LedgerStore).
+        (SQLite PRAGMA synchronous values; see LedgerStore). `clock_ms` stamps own
+        entries and bounds peers' timestamps (the node's clock; wall clock by default).
         """
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
 
@@ -66,6 +68,7 @@ class Ledger:
                 max_future_ms=max_future_ms,
                 synchronous=synchronous,
                 ingest_synchronous=ingest_synchronous,
+                clock_ms=clock_ms,
             )
 
         try:

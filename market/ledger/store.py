@@ -9,7 +9,7 @@ import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +99,7 @@ class LedgerStore:
         max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
         synchronous: str = "FULL",
         ingest_synchronous: str = "NORMAL",
+        clock_ms: Callable[[], int] = now_ms,
     ) -> None:
         for mode in (synchronous, ingest_synchronous):
             if mode not in _SYNC_MODES:
@@ -116,6 +117,9 @@ class LedgerStore:
         self.identity = identity
         self.limits = limits
         self.max_future_ms = max_future_ms
+        # Timestamps and the future check follow the node's clock, which a simulation
+        # runs faster than the wall clock.
+        self.clock_ms = clock_ms
         self.rejected: Counter[RejectReason] = Counter()
         self.stats: Counter[str] = Counter()
         self._conn = sqlite3.connect(path, isolation_level=None)
@@ -202,7 +206,7 @@ class LedgerStore:
             return result
         for reason in frame_rejects:
             self._reject(result, reason)
-        now = now_ms() if now is None else now
+        now = self.clock_ms() if now is None else now
         in_batch: dict[tuple[bytes, int], Entry] = {}
         new_proofs: list[tuple[EquivocationProof, bool]] = []
         self._check_all(entries, now, in_batch, result, new_proofs)
@@ -382,7 +386,7 @@ class LedgerStore:
         author = identity.public_key
         if not self.membership.is_member(author):
             raise NotAMemberError(f"{identity.node_id} is not a member of the community")
-        now = now_ms() if now is None else now
+        now = self.clock_ms() if now is None else now
         head = self.heads.get(author)
         seq, prev, ts = (0, ZERO_HASH, now) if head is None else head
         ts = max(ts, now)

@@ -51,7 +51,7 @@ def test_cli_help_lists_the_subcommands() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "usage: python -m market" in proc.stdout
-    for command in ("agents", "auction", "ledger", "tic"):
+    for command in ("agents", "auction", "invite", "ledger", "node", "tic"):
         assert command in proc.stdout
 
 

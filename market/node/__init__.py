@@ -1,0 +1,58 @@
+"""market.node: a household's market node (ledger + gossip + slot clock + clearing +
+agents), and the invites that let a neighbour join its community. See docs/node.md.
+"""
+
+from .clock import Clock, ManualClock, ScaledClock, SystemClock
+from .datadir import DataDir
+from .errors import InviteError, NodeError, NodeSetupError, OrderRejectedError
+from .events import (
+    AgentSchedule,
+    EquivocationSeen,
+    NodeEvent,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    OwnFill,
+    PeerDown,
+    PeerUp,
+    SlotCleared,
+    SlotDisputed,
+)
+from .finality import SlotState, Verdict
+from .index import OrderStatus
+from .invite import Invite, create_invite
+from .node import BookOrder, Node, NodeConfig, NodeStatus, PeerStatus, SlotOutcome
+
+__all__ = [
+    "AgentSchedule",
+    "BookOrder",
+    "Clock",
+    "DataDir",
+    "EquivocationSeen",
+    "Invite",
+    "InviteError",
+    "ManualClock",
+    "Node",
+    "NodeConfig",
+    "NodeError",
+    "NodeEvent",
+    "NodeSetupError",
+    "NodeStatus",
+    "OrderAccepted",
+    "OrderCancelled",
+    "OrderRejected",
+    "OrderRejectedError",
+    "OrderStatus",
+    "OwnFill",
+    "PeerDown",
+    "PeerStatus",
+    "PeerUp",
+    "ScaledClock",
+    "SlotCleared",
+    "SlotDisputed",
+    "SlotOutcome",
+    "SlotState",
+    "SystemClock",
+    "Verdict",
+    "create_invite",
+]

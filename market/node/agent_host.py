@@ -1,0 +1,137 @@
+"""Runs a household's agents inside a node: feeds them readings and results, and keeps
+the mapping between their intent ids and the order entries signed for them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..agents import AgentDecision, Observation, SlotResult
+
+_LOGGER = logging.getLogger(__name__)
+
+ObservationSource = Callable[[int], Observation]
+
+
+class Agent(Protocol):
+    """What the node needs of an agent (see market.agents)."""
+
+    @property
+    def agent_id(self) -> str:
+        """Unique among the node's agents; the prefix of its intent ids."""
+        ...
+
+    def decide(
+        self, now: int, observation: Observation, cleared: Iterable[SlotResult]
+    ) -> AgentDecision:
+        """Orders to place and cancel at `now`."""
+        ...
+
+
+@dataclass(slots=True)
+class _Hosted:
+    agent: Agent
+    enabled: bool = True
+    results: list[SlotResult] = field(default_factory=list)
+    last_schedule: dict[str, Any] | None = None
+
+
+class AgentHost:
+    """The node's agents, their pending results and the intent <-> order mapping."""
+
+    def __init__(self) -> None:
+        self._agents: dict[str, _Hosted] = {}
+        self._order_of_intent: dict[str, bytes] = {}
+        self._intent_of_order: dict[bytes, tuple[str, str]] = {}
+
+    def add(self, agent: Agent, *, enabled: bool = True) -> None:
+        """Host `agent` (replacing one with the same id)."""
+        self._agents[agent.agent_id] = _Hosted(agent, enabled)
+
+    def remove(self, agent_id: str) -> Agent | None:
+        """Stop hosting an agent; its orders stay on the book until cancelled."""
+        hosted = self._agents.pop(agent_id, None)
+        return None if hosted is None else hosted.agent
+
+    def get(self, agent_id: str) -> Agent | None:
+        """A hosted agent by id."""
+        hosted = self._agents.get(agent_id)
+        return None if hosted is None else hosted.agent
+
+    def ids(self) -> list[str]:
+        """Ids of the hosted agents."""
+        return list(self._agents)
+
+    def set_enabled(self, agent_id: str, enabled: bool) -> None:
+        """Pause or resume an agent (a paused agent places nothing new)."""
+        hosted = self._agents.get(agent_id)
+        if hosted is not None:
+            hosted.enabled = enabled
+
+    def is_enabled(self, agent_id: str) -> bool:
+        """Whether the agent runs."""
+        hosted = self._agents.get(agent_id)
+        return hosted is not None and hosted.enabled
+
+    def record_order(self, agent_id: str, intent_id: str, order_hash: bytes) -> None:
+        """Remember which order entry carries an agent's intent."""
+        self._order_of_intent[intent_id] = order_hash
+        self._intent_of_order[order_hash] = (agent_id, intent_id)
+
+    def order_of(self, intent_id: str) -> bytes | None:
+        """The order entry of an intent, if it was placed."""
+        return self._order_of_intent.get(intent_id)
+
+    def source_of(self, order_hash: bytes) -> str | None:
+        """The id of the agent that placed an order, if an agent did."""
+        owner = self._intent_of_order.get(order_hash)
+        return None if owner is None else owner[0]
+
+    def deliver(self, slot: int, fills: dict[bytes, int], price: int | None) -> None:
+        """Hand a slot's outcome (fills per own order hash; empty when disputed) to the
+        agents whose intents it concerns, as `SlotResult`s keyed by intent id."""
+        by_agent: dict[str, dict[str, int]] = {agent_id: {} for agent_id in self._agents}
+        for order_hash, energy in fills.items():
+            owner = self._intent_of_order.get(order_hash)
+            if owner is not None and owner[0] in by_agent:
+                by_agent[owner[0]][owner[1]] = energy
+        for agent_id, hosted in self._agents.items():
+            hosted.results.append(SlotResult(slot=slot, fills=by_agent[agent_id], price=price))
+
+    def decide(self, now_s: int, observation: Observation) -> list[tuple[str, AgentDecision]]:
+        """Run every enabled agent once; results delivered since its last run go with it."""
+        decisions: list[tuple[str, AgentDecision]] = []
+        for agent_id, hosted in self._agents.items():
+            results, hosted.results = hosted.results, []
+            if not hosted.enabled:
+                continue
+            try:
+                decision = hosted.agent.decide(now_s, observation, results)
+            except Exception:  # one faulty agent must not stop the node or the others
+                _LOGGER.exception("agent %s failed", agent_id)
+                continue
+            decisions.append((agent_id, decision))
+        return decisions
+
+    def schedule_changes(self) -> list[tuple[str, dict[str, Any]]]:
+        """Agents (EV sessions) whose published schedule changed since last asked."""
+        changed: list[tuple[str, dict[str, Any]]] = []
+        for agent_id, hosted in self._agents.items():
+            schedule = getattr(hosted.agent, "schedule", None)
+            if schedule is None:
+                continue
+            as_json: dict[str, Any] = schedule.to_json_obj()
+            # "now" changes on every run; only a changed plan is news
+            if {**as_json, "now": None} != {**(hosted.last_schedule or {}), "now": None}:
+                hosted.last_schedule = as_json
+                changed.append((agent_id, as_json))
+        return changed
+
+    def forget_orders(self, hashes: Iterable[bytes]) -> None:
+        """Drop the mapping of orders whose slots are long decided."""
+        for order_hash in hashes:
+            owner = self._intent_of_order.pop(order_hash, None)
+            if owner is not None:
+                self._order_of_intent.pop(owner[1], None)

@@ -1,0 +1,264 @@
+"""`python -m market node` (a headless node) and `python -m market invite`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from ..agents import HouseholdLimits, MarketTerms, Observation, PvSellerAgent, Reading
+from ..terms import CommunityTerms, InvalidCommunityTermsError
+from .clock import Clock, ScaledClock
+from .datadir import DataDir
+from .errors import InviteError, NodeError
+from .events import NodeEvent
+from .node import Node, NodeConfig
+from .setup import create_community, join_with_invite
+
+if TYPE_CHECKING:
+    from ..meter import MeterSnapshot
+
+_LOGGER = logging.getLogger("market.node")
+_READINGS_KEPT = 32
+
+
+class LogfmtFormatter(logging.Formatter):
+    """One `key=value` line per record: greppable, and parsed by log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, object] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            fields["exc"] = self.formatException(record.exc_info)
+        return " ".join(f"{key}={_logfmt(value)}" for key, value in fields.items())
+
+
+def _logfmt(value: object) -> str:
+    text = str(value)
+    if text and not any(char in text for char in ' "=\n\t'):
+        return text
+    return json.dumps(text)
+
+
+def _split_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host or "0.0.0.0", int(port)  # noqa: S104 - an empty host means every interface
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `node` and `invite` to the market CLI."""
+    node = subparsers.add_parser(
+        "node",
+        help="run a headless market node until SIGTERM",
+        description="Run a household's market node: gossip, clearing, seals and agents.",
+    )
+    node.add_argument("--data-dir", type=Path, required=True, help="the node's directory")
+    node.add_argument(
+        "--listen",
+        type=_split_address,
+        default=("0.0.0.0", 8765),  # noqa: S104 - a node serves its LAN neighbours
+        help="HOST:PORT to serve",
+    )
+    node.add_argument("--advertise", help="address given to neighbours (default: LAN address)")
+    node.add_argument(
+        "--peer", action="append", default=[], help="HOST:PORT of a neighbour (repeatable)"
+    )
+    node.add_argument("--meter", help="tic:PATH (Linky TIC dongle or socket:// URL) or sim")
+    node.add_argument("--name", default="", help="a human name for this node")
+    setup = node.add_mutually_exclusive_group()
+    setup.add_argument("--join", metavar="INVITE", help="join with a neighbour's invite code")
+    setup.add_argument("--create", metavar="NAME", help="create a community")
+    node.add_argument("--terms", help="market terms of a new community, as JSON")
+    node.add_argument("--no-zeroconf", action="store_true", help="do not announce on the LAN")
+    node.add_argument(
+        "--sim-clock",
+        type=ScaledClock.parse,
+        metavar="START_S:ANCHOR_S:SPEED",
+        help="run on an accelerated clock that reads START_S at wall time ANCHOR_S "
+        "(demos and tests; every node of the neighbourhood must get the same value)",
+    )
+    node.add_argument("--log-level", default="info")
+    node.set_defaults(handler=_run_node)
+
+    invite = subparsers.add_parser(
+        "invite",
+        help="print a single-use invite code for a neighbour",
+        description="Sign an invite with this node's key; the running node redeems it.",
+    )
+    invite.add_argument("--data-dir", type=Path, required=True)
+    invite.add_argument("--ttl", type=int, default=86_400, help="validity in seconds")
+    invite.set_defaults(handler=_print_invite)
+
+
+def _print_invite(args: argparse.Namespace) -> int:
+    from .invite import create_invite  # noqa: PLC0415
+
+    data = DataDir(args.data_dir)
+    try:
+        community = data.community()
+        identity = data.identity()
+    except NodeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    address = data.address()
+    if address is None:
+        print(f"error: no running node has recorded its address in {data.path}", file=sys.stderr)
+        return 2
+    invite = create_invite(identity, community, address, now_s=int(time.time()), ttl_s=args.ttl)
+    print(invite.encode())
+    return 0
+
+
+def _run_node(args: argparse.Namespace) -> int:
+    handler = logging.StreamHandler()
+    handler.setFormatter(LogfmtFormatter())
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler], force=True)
+    try:
+        return asyncio.run(_node_main(args))
+    except (NodeError, InviteError, InvalidCommunityTermsError) as err:
+        _LOGGER.error("cannot start: %s", err)  # noqa: TRY400 - a clear reason, no trace
+        return 2
+
+
+async def _setup(args: argparse.Namespace, session: aiohttp.ClientSession) -> None:
+    data = DataDir(args.data_dir)
+    if (args.create or args.join) and data.has_community():
+        _LOGGER.info("the data dir already holds a community; --create/--join ignored")
+        return
+    now_ms = int(time.time() * 1000)
+    if args.create:
+        terms = CommunityTerms.from_json_obj(json.loads(args.terms)) if args.terms else None
+        community = await create_community(
+            data, args.create, terms or CommunityTerms(), now_ms=now_ms
+        )
+        _LOGGER.info("created community %r", community.name)
+    elif args.join:
+        invite, _result = await join_with_invite(data, args.join, session, now_ms=now_ms)
+        _LOGGER.info("joined community %r through %s", invite.community.name, invite.address)
+
+
+async def _node_main(args: argparse.Namespace) -> int:
+    host, port = args.listen
+    async with aiohttp.ClientSession() as session:
+        await _setup(args, session)
+        zeroconf = None
+        if not args.no_zeroconf:
+            from ..gossip.discovery import open_zeroconf  # noqa: PLC0415
+
+            try:
+                zeroconf = open_zeroconf()
+            except OSError as err:
+                _LOGGER.warning("zeroconf unavailable (%s); static peers only", err)
+        config = NodeConfig(
+            data_dir=args.data_dir,
+            host=host,
+            port=port,
+            advertise_host=args.advertise,
+            peers=tuple(args.peer),
+            name=args.name,
+        )
+        node = await Node.open(config, clock=args.sim_clock, session=session, zeroconf=zeroconf)
+        meter = await _attach_meter(node, args.meter)
+        node.subscribe(_log_event)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await node.start()
+            _LOGGER.info(
+                "node running",
+                extra={"fields": {"node": node.identity.node_id, "address": node.address}},
+            )
+            await stop.wait()
+        finally:
+            _LOGGER.info("stopping")
+            if meter is not None:
+                await meter.stop()
+            await node.stop()
+            if zeroconf is not None:
+                await zeroconf.async_close()
+    _LOGGER.info("stopped cleanly")
+    return 0
+
+
+def _log_event(event: NodeEvent) -> None:
+    fields: dict[str, Any] = {"event": type(event).__name__}
+    for name in getattr(event, "__slots__", ()):
+        value = getattr(event, name)
+        fields[name] = len(value) if isinstance(value, tuple | dict) else value
+    _LOGGER.info("event", extra={"fields": fields})
+
+
+class _MeterReadings:
+    """Keeps the last readings of a meter for the agents' forecasts."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.readings: deque[Reading] = deque(maxlen=_READINGS_KEPT)
+
+    def on_snapshot(self, snapshot: MeterSnapshot) -> None:
+        meter = snapshot.meter
+        if meter is None or not snapshot.available:
+            return
+        # A Linky sees the net flow only: what is exported is the surplus the house can
+        # sell, what is imported its uncovered load (VA taken as W, see README).
+        self.readings.append(
+            Reading(
+                at=self.clock.now_ms() // 1000,
+                pv_w=meter.injected_power_va or 0,
+                load_w=meter.apparent_power_va or 0,
+            )
+        )
+
+    def observe(self, _now_s: int) -> Observation:
+        return Observation(readings=tuple(self.readings))
+
+
+async def _attach_meter(node: Node, spec: str | None) -> Any:
+    if spec is None:
+        return None
+    limits = HouseholdLimits(
+        max_buy_price=node.terms.ceiling,
+        min_sell_price=node.terms.floor,
+        max_import_w=12_000,
+        max_export_w=9_000,
+    )
+    terms = MarketTerms.of_community(node.terms)
+    if spec == "sim":
+        from ..sim.live import simulated_household  # noqa: PLC0415
+
+        seed = int.from_bytes(node.identity.public_key[:4], "big")
+        source = simulated_household(seed, node.terms.slot_s)
+        node.set_observation_source(source)
+        node.add_agent(PvSellerAgent("pv", terms, limits))
+        return None
+    if not spec.startswith("tic:"):
+        raise NodeError(f"--meter must be tic:PATH or sim, got {spec!r}")
+    from ..meter import TicReader  # noqa: PLC0415
+
+    readings = _MeterReadings(node.clock)
+    reader = TicReader(spec.removeprefix("tic:"))
+    reader.add_listener(readings.on_snapshot)
+    await reader.start()
+    node.set_observation_source(readings.observe)
+    node.add_agent(PvSellerAgent("pv", terms, limits))
+    _LOGGER.info("meter %s", reader.status)
+    return reader

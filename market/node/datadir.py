@@ -1,0 +1,107 @@
+"""A node's data directory: key, community descriptor, ledger, address and known peers.
+
+DIR/node.key          Ed25519 seed (0600), created on first start
+DIR/community.json    the community descriptor (terms included)
+DIR/ledger/           the SQLite ledger
+DIR/node.json         where the running node listens (read by `market invite`)
+DIR/peers.json        peers learned from invites and discovery, kept across restarts
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..ledger.community import Community
+from ..ledger.errors import InvalidCommunityError
+from ..ledger.identity import Identity, load_or_create_identity
+from .errors import NodeSetupError
+
+COMMUNITY_FILE = "community.json"
+LEDGER_DIR = "ledger"
+ADDRESS_FILE = "node.json"
+PEERS_FILE = "peers.json"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a crash never leaves half a file behind."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+@dataclass(frozen=True, slots=True)
+class DataDir:
+    """Paths and small files of one node."""
+
+    path: Path
+
+    @property
+    def ledger_dir(self) -> Path:
+        """Where the ledger's SQLite file lives."""
+        return self.path / LEDGER_DIR
+
+    def identity(self) -> Identity:
+        """The node's key, created on first use."""
+        return load_or_create_identity(self.path)
+
+    def has_community(self) -> bool:
+        """Whether this node has created or joined a community."""
+        return (self.path / COMMUNITY_FILE).exists()
+
+    def community(self) -> Community:
+        """The community this node belongs to."""
+        path = self.path / COMMUNITY_FILE
+        if not path.exists():
+            raise NodeSetupError(
+                f"{self.path} holds no community: create one (--create NAME) "
+                "or join one (--join INVITE)"
+            )
+        try:
+            return Community.load(path)
+        except (InvalidCommunityError, OSError) as err:
+            raise NodeSetupError(f"unreadable community descriptor {path}: {err}") from err
+
+    def save_community(self, community: Community) -> None:
+        """Record the community; refuses to switch a node to another one."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self.has_community():
+            current = self.community()
+            if current.community_id != community.community_id:
+                raise NodeSetupError(
+                    f"{self.path} already belongs to community {current.name!r}; "
+                    "use another data directory"
+                )
+            return
+        write_atomically(self.path / COMMUNITY_FILE, community.to_json())
+
+    def save_address(self, address: str) -> None:
+        """Record the address peers and invitees reach this node at."""
+        write_atomically(self.path / ADDRESS_FILE, json.dumps({"address": address}))
+
+    def address(self) -> str | None:
+        """The address a running (or the last) node recorded."""
+        try:
+            raw = json.loads((self.path / ADDRESS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        address = raw.get("address") if isinstance(raw, dict) else None
+        return address if isinstance(address, str) else None
+
+    def peers(self) -> list[str]:
+        """Peer URLs remembered from earlier runs."""
+        try:
+            raw = json.loads((self.path / PEERS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        return [url for url in raw if isinstance(url, str)] if isinstance(raw, list) else []
+
+    def save_peers(self, urls: list[str]) -> None:
+        """Remember peer URLs for the next start."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.path / PEERS_FILE, json.dumps(sorted(set(urls))))

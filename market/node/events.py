@@ -1,0 +1,137 @@
+"""What a node tells its host (Home Assistant, the CLI, the simulator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import Side
+
+
+@dataclass(frozen=True, slots=True)
+class OwnFill:
+    """Energy this household traded in a slot, for one of its orders."""
+
+    order_id: str
+    side: Side
+    energy_wh: int
+    price: int
+    source: str  # "api" or the id of the agent that placed the order
+
+    @property
+    def amount(self) -> int:
+        """Money exchanged, in Wh x ticks (divide by 10^7 for currency units)."""
+        return self.energy_wh * self.price
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted:
+    """One of this node's orders is signed and on the ledger."""
+
+    order_id: str
+    slot: int
+    side: Side
+    energy_wh: int
+    price: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected:
+    """An order the host or an agent asked for was refused; `reason` is a stable key."""
+
+    slot: int
+    reason: str
+    detail: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled:
+    """One of this node's orders was withdrawn before its gate closure."""
+
+    order_id: str
+    slot: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlotCleared:
+    """A slot is final: more than two thirds of the electorate sealed this result.
+
+    `late` is set when the node learned it after the slot started (it was offline or
+    cut off); the household then did not act on it in time.
+    """
+
+    slot: int
+    price: int | None
+    volume_wh: int
+    mechanism: str
+    fills: tuple[OwnFill, ...]
+    late: bool = False
+
+    @property
+    def bought_wh(self) -> int:
+        """Energy this household bought in the slot."""
+        return sum(fill.energy_wh for fill in self.fills if fill.side is Side.BUY)
+
+    @property
+    def sold_wh(self) -> int:
+        """Energy this household sold in the slot."""
+        return sum(fill.energy_wh for fill in self.fills if fill.side is Side.SELL)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotDisputed:
+    """No result reached the quorum before the slot started: nobody trades in it."""
+
+    slot: int
+    reason: str
+    seals: int
+    electorate: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerUp:
+    """A peer answered after being unknown or unreachable."""
+
+    url: str
+    node_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerDown:
+    """A peer stopped answering."""
+
+    url: str
+    node_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EquivocationSeen:
+    """A member signed two different entries with one sequence number; its orders are
+    excluded from every slot from now on."""
+
+    node_id: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSchedule:
+    """An agent's plan changed (the EV session's slots to charge in)."""
+
+    agent_id: str
+    schedule: dict[str, Any]
+
+
+NodeEvent = (
+    OrderAccepted
+    | OrderRejected
+    | OrderCancelled
+    | SlotCleared
+    | SlotDisputed
+    | PeerUp
+    | PeerDown
+    | EquivocationSeen
+    | AgentSchedule
+)

@@ -1,0 +1,296 @@
+"""What the node knows about the market, indexed from ledger entries.
+
+Every node applies the same rules to the same entries, so the order set of a slot, its
+root and the seals counted for it depend only on the ledger's content — never on the
+order in which entries arrived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ..ledger.codec import Entry
+from ..ledger.equivocation import EquivocationProof
+from ..ledger.kinds import AdmitBody, CancelBody, Kind, OrderBody, SealBody
+from ..ledger.kinds import Side as LedgerSide
+from ..model import Order, Side
+from ..terms import CommunityTerms
+
+_ROOT_DOMAIN = b"p2p-energy order-set v1"
+_COUNT = struct.Struct(">I")
+# How far back an author's entries make it active for a slot (in slots before the gate).
+ACTIVITY_SLOTS = 2
+# Activity is kept per minute: fine enough for any slot length, small in memory.
+_BUCKET_S = 60
+
+
+class OrderStatus(StrEnum):
+    """Why an order held for a slot is or is not in the slot's order set."""
+
+    LIVE = "live"
+    LATE = "late"  # timestamped at or after the gate closure
+    CANCELLED = "cancelled"  # cancelled by its author before the gate closure
+    EXPIRED = "expired"  # its own expiry falls before the gate closure
+    EQUIVOCATOR = "equivocator"  # its author signed two entries with one seq
+
+
+def to_model_side(side: int) -> Side:
+    """The ledger's integer side as the auction's side."""
+    return Side.BUY if side == LedgerSide.BUY else Side.SELL
+
+
+def to_ledger_side(side: Side) -> LedgerSide:
+    """The auction's side as the ledger's integer side."""
+    return LedgerSide.BUY if side is Side.BUY else LedgerSide.SELL
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOrder:
+    """An order entry as the node holds it."""
+
+    hash: bytes
+    author: bytes
+    timestamp_ms: int
+    slot: int
+    side: Side
+    energy_wh: int
+    price: int
+    expires_s: int
+
+    @property
+    def order_id(self) -> str:
+        """The order's id in clearing results: its entry hash in hex."""
+        return self.hash.hex()
+
+    def to_order(self) -> Order:
+        """The auction's view of this order."""
+        return Order(
+            id=self.order_id,
+            author=self.author.hex(),
+            slot=self.slot,
+            side=self.side,
+            energy_wh=self.energy_wh,
+            price=self.price,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSeal:
+    """One member's seal of a slot."""
+
+    author: bytes
+    seq: int
+    timestamp_ms: int
+    order_root: bytes
+    result_hash: bytes
+
+
+def order_root(hashes: Iterable[bytes]) -> bytes:
+    """Commitment to an order set: SHA-256 over the sorted entry hashes and their count."""
+    ordered = sorted(hashes)
+    digest = hashlib.sha256(_ROOT_DOMAIN)
+    digest.update(_COUNT.pack(len(ordered)))
+    for entry_hash in ordered:
+        digest.update(entry_hash)
+    return digest.digest()
+
+
+@dataclass(slots=True)
+class _SlotEntries:
+    orders: dict[bytes, HeldOrder] = field(default_factory=dict)
+    seals: dict[bytes, HeldSeal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexUpdate:
+    """What a batch of entries changed: slots with new orders or seals, new equivocators."""
+
+    order_slots: frozenset[int]
+    seal_slots: frozenset[int]
+    equivocators: tuple[tuple[bytes, int], ...]
+
+
+class MarketIndex:
+    """Orders, cancels, seals, equivocators and member activity, by slot."""
+
+    def __init__(self, terms: CommunityTerms, genesis: Iterable[bytes], created_ms: int) -> None:
+        self.terms = terms
+        # member key -> timestamp of its admission (the descriptor's for genesis members)
+        self._admitted: dict[bytes, int] = dict.fromkeys(genesis, created_ms)
+        self._slots: dict[int, _SlotEntries] = {}
+        self._orders: dict[bytes, HeldOrder] = {}
+        # order hash -> timestamp of the author's earliest cancel of it
+        self._cancels: dict[bytes, int] = {}
+        # cancels seen before their order (gossip is per author, so rare but possible)
+        self._cancel_authors: dict[bytes, bytes] = {}
+        self.equivocators: dict[bytes, int] = {}
+        # author -> slot-length buckets in which it wrote anything
+        self._activity: dict[bytes, set[int]] = {}
+
+    # ------------------------------------------------------------------ ingest
+
+    def add(self, entries: Iterable[Entry]) -> IndexUpdate:
+        """Index a batch of stored entries (any kinds; irrelevant ones only mark activity)."""
+        order_slots: set[int] = set()
+        seal_slots: set[int] = set()
+        equivocators: list[tuple[bytes, int]] = []
+        for entry in entries:
+            self._activity.setdefault(entry.author, set()).add(
+                entry.timestamp_ms // 1000 // _BUCKET_S
+            )
+            if entry.kind == Kind.ORDER:
+                order = self._add_order(entry)
+                order_slots.add(order.slot)
+            elif entry.kind == Kind.CANCEL:
+                slot = self._add_cancel(entry)
+                if slot is not None:
+                    order_slots.add(slot)
+            elif entry.kind == Kind.ADMIT:
+                member = AdmitBody.decode(entry.body).member
+                since = self._admitted.get(member)
+                if since is None or entry.timestamp_ms < since:
+                    self._admitted[member] = entry.timestamp_ms
+            elif entry.kind == Kind.SEAL:
+                seal_slots.add(self._add_seal(entry))
+            elif entry.kind == Kind.EQUIVOCATION:
+                proof = EquivocationProof.decode(entry.body)
+                if proof.author not in self.equivocators:
+                    self.equivocators[proof.author] = proof.seq
+                    equivocators.append((proof.author, proof.seq))
+        return IndexUpdate(frozenset(order_slots), frozenset(seal_slots), tuple(equivocators))
+
+    def _add_order(self, entry: Entry) -> HeldOrder:
+        body = OrderBody.decode(entry.body)
+        order = HeldOrder(
+            hash=entry.hash,
+            author=entry.author,
+            timestamp_ms=entry.timestamp_ms,
+            slot=body.slot,
+            side=to_model_side(body.side),
+            energy_wh=body.energy_wh,
+            price=body.price,
+            expires_s=body.expires_s,
+        )
+        self._orders[entry.hash] = order
+        self._slot(order.slot).orders[entry.hash] = order
+        if self._cancel_authors.get(entry.hash, entry.author) != entry.author:
+            # a cancel by someone else never counted; forget it
+            self._cancels.pop(entry.hash, None)
+        self._cancel_authors.pop(entry.hash, None)
+        return order
+
+    def _add_cancel(self, entry: Entry) -> int | None:
+        target = CancelBody.decode(entry.body).order_hash
+        order = self._orders.get(target)
+        if order is not None and order.author != entry.author:
+            return None  # only the author may withdraw its order
+        if order is None:
+            self._cancel_authors[target] = entry.author
+        previous = self._cancels.get(target)
+        if previous is None or entry.timestamp_ms < previous:
+            self._cancels[target] = entry.timestamp_ms
+        return None if order is None else order.slot
+
+    def _add_seal(self, entry: Entry) -> int:
+        body = SealBody.decode(entry.body)
+        seals = self._slot(body.slot).seals
+        held = seals.get(entry.author)
+        # One seal per member and slot: the first of its chain counts, so a member who
+        # re-seals can never be counted for two results.
+        if held is None or entry.seq < held.seq:
+            seals[entry.author] = HeldSeal(
+                entry.author, entry.seq, entry.timestamp_ms, body.order_root, body.result_hash
+            )
+        return body.slot
+
+    def _slot(self, slot: int) -> _SlotEntries:
+        held = self._slots.get(slot)
+        if held is None:
+            held = self._slots[slot] = _SlotEntries()
+        return held
+
+    # ------------------------------------------------------------------ rules
+
+    def status(self, order: HeldOrder) -> OrderStatus:
+        """The rule every node applies to decide whether an order is in its slot's set."""
+        gate_ms = self.terms.gate_closure(order.slot) * 1000
+        if order.author in self.equivocators:
+            return OrderStatus.EQUIVOCATOR
+        if order.timestamp_ms >= gate_ms:
+            return OrderStatus.LATE
+        cancelled_at = self._cancels.get(order.hash)
+        if cancelled_at is not None and cancelled_at < gate_ms:
+            return OrderStatus.CANCELLED
+        if order.expires_s and order.expires_s <= self.terms.gate_closure(order.slot):
+            return OrderStatus.EXPIRED
+        return OrderStatus.LIVE
+
+    def book(self, slot: int) -> list[tuple[HeldOrder, OrderStatus]]:
+        """Every order held for `slot` with its status, oldest first."""
+        held = self._slots.get(slot)
+        if held is None:
+            return []
+        orders = sorted(held.orders.values(), key=lambda o: (o.timestamp_ms, o.hash))
+        return [(order, self.status(order)) for order in orders]
+
+    def order_set(self, slot: int) -> list[HeldOrder]:
+        """The live orders of `slot`, the ones its clearing uses."""
+        return [order for order, status in self.book(slot) if status is OrderStatus.LIVE]
+
+    def get_order(self, order_hash: bytes) -> HeldOrder | None:
+        """An order held, by entry hash."""
+        return self._orders.get(order_hash)
+
+    def seals(self, slot: int) -> dict[bytes, HeldSeal]:
+        """The counted seal of each member for `slot`."""
+        held = self._slots.get(slot)
+        return {} if held is None else dict(held.seals)
+
+    def electorate(self, slot: int) -> frozenset[bytes]:
+        """The members whose seals make `slot` final.
+
+        The activity window is the ACTIVITY_SLOTS slot lengths that end one slot length
+        before the slot's gate closure. A member counts when it was admitted before the
+        window ends and either wrote anything within it or was admitted within it: a
+        household whose node has been off for a while stops blocking finality, and a
+        newcomer counts at once. Read from entry timestamps only, so nodes holding the
+        same entries count the same electorate; the window ends a whole slot before
+        anyone seals so that its entries have time to reach everyone.
+        """
+        slot_s = self.terms.slot_s
+        end_s = self.terms.gate_closure(slot) - slot_s
+        start_s = end_s - ACTIVITY_SLOTS * slot_s
+        window = range(start_s // _BUCKET_S, end_s // _BUCKET_S)
+        return frozenset(
+            key
+            for key, admitted_ms in self._admitted.items()
+            if key not in self.equivocators
+            and admitted_ms < end_s * 1000
+            and (
+                admitted_ms >= start_s * 1000
+                or any(bucket in window for bucket in self._activity.get(key, ()))
+            )
+        )
+
+    def members(self) -> frozenset[bytes]:
+        """Every member key indexed (genesis and admitted)."""
+        return frozenset(self._admitted)
+
+    def slots_with_entries(self) -> list[int]:
+        """Slots for which anything is held, ascending."""
+        return sorted(self._slots)
+
+    def prune(self, before_slot: int) -> None:
+        """Forget slots before `before_slot` (their outcome is decided)."""
+        for slot in [slot for slot in self._slots if slot < before_slot]:
+            for order_hash in self._slots.pop(slot).orders:
+                self._orders.pop(order_hash, None)
+                self._cancels.pop(order_hash, None)
+        bucket = (before_slot - 2 * ACTIVITY_SLOTS * self.terms.slot_s) // _BUCKET_S
+        for buckets in self._activity.values():
+            for old in [b for b in buckets if b < bucket]:
+                buckets.discard(old)

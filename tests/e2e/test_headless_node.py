@@ -1,0 +1,137 @@
+"""`python -m market node` runs as a real process, trades with a second node, and
+stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from market.gossip import GossipConfig
+from market.ledger import Kind, Ledger
+from market.model import Side
+from market.node import DataDir, Node, NodeConfig, ScaledClock, SlotCleared
+from market.node.setup import join_with_invite
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEED = 120  # a 15-minute slot passes in 7.5 s
+# Midsummer noon in Lyon: the simulated household has surplus to sell.
+SIM_START_S = int(datetime(2026, 6, 21, 10, 0, tzinfo=UTC).timestamp())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _market(*args: str) -> list[str]:
+    return [sys.executable, "-m", "market", *args]
+
+
+async def _wait_for(check: object, limit_s: float, what: str) -> None:
+    deadline = time.monotonic() + limit_s
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def test_headless_node_trades_with_a_second_node_and_stops_cleanly(tmp_path: Path) -> None:
+    anchor_s = int(time.time())
+    sim_clock = f"{SIM_START_S}:{anchor_s}:{SPEED}"
+    port = _free_port()
+    seller_dir = tmp_path / "seller"
+    log_path = tmp_path / "seller.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log_path.open("w") as log:
+        seller = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, waited on below
+            _market(
+                "node",
+                "--data-dir",
+                str(seller_dir),
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--create",
+                "Rue des Tests",
+                "--meter",
+                "sim",
+                "--no-zeroconf",
+                "--sim-clock",
+                sim_clock,
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+    buyer: Node | None = None
+    try:
+        await _wait_for(lambda: "node running" in log_path.read_text(), 30, "the node to start")
+        invite = subprocess.run(  # noqa: ASYNC221 - a short CLI call
+            _market("invite", "--data-dir", str(seller_dir)),
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        ).stdout.strip()
+        assert invite.startswith("p2pe1-")
+
+        buyer_data = DataDir(tmp_path / "buyer")
+        async with aiohttp.ClientSession() as session:
+            await join_with_invite(buyer_data, invite, session, now_ms=int(time.time() * 1000))
+        clock = ScaledClock(SIM_START_S * 1000, SPEED, anchor_s * 1000)
+        buyer = await Node.open(
+            NodeConfig(data_dir=buyer_data.path, port=0, gossip=GossipConfig(pull_interval_s=0.3)),
+            clock=clock,
+        )
+        events: list[object] = []
+        buyer.subscribe(events.append)
+        await buyer.start()
+        await _wait_for(
+            lambda: buyer is not None and buyer.ledger.is_member(buyer.identity.public_key),
+            20,
+            "the admission to reach the buyer",
+        )
+        terms = buyer.terms
+        first = terms.first_open_slot(clock.now_ms() // 1000 + 30)
+        slots = [first + i * terms.slot_s for i in range(3)]
+        for slot in slots:
+            await buyer.place_order(Side.BUY, 3000, terms.ceiling, slot)
+
+        def bought() -> int:
+            return sum(e.bought_wh for e in events if isinstance(e, SlotCleared))
+
+        await _wait_for(lambda: bought() > 0, 90, "a slot cleared with energy bought")
+    finally:
+        if buyer is not None:
+            await buyer.stop()
+        seller.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(seller.wait, 20)
+    log_text = log_path.read_text()
+    assert code == 0, log_text
+    assert "stopped cleanly" in log_text
+    assert json.loads((seller_dir / "node.json").read_text())["address"] == f"127.0.0.1:{port}"
+
+    # The seller's ledger closed cleanly and holds its seals and the buyer's orders.
+    seller_data = DataDir(seller_dir)
+    ledger = await Ledger.open(seller_data.ledger_dir, seller_data.community(), None)
+    try:
+        seals = await ledger.entries(author=seller_data.identity().public_key, kind=Kind.SEAL)
+        orders = await ledger.entries(kind=Kind.ORDER)
+    finally:
+        await ledger.close()
+    assert seals
+    assert {entry.author for entry in orders} >= {buyer_data.identity().public_key}

@@ -1,0 +1,102 @@
+"""Real market nodes on loopback sharing one manual clock, for the node tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from market.gossip import GossipConfig
+from market.ledger.community import Community
+from market.node.clock import ManualClock
+from market.node.datadir import DataDir
+from market.node.events import NodeEvent
+from market.node.node import Node, NodeConfig
+from market.terms import CommunityTerms
+
+FAST_GOSSIP = GossipConfig(
+    pull_interval_s=0.1, push_delay_s=0.002, backoff_base_s=0.05, backoff_max_s=0.2
+)
+# A Thursday, aligned to 15 min; the tests' slots start from here.
+T0 = 1_800_000_000 - 1_800_000_000 % 900
+
+
+@dataclass
+class Household:
+    """A running node and the events it emitted."""
+
+    node: Node
+    events: list[NodeEvent] = field(default_factory=list)
+
+    def of_type[E](self, kind: type[E]) -> list[E]:
+        return [event for event in self.events if isinstance(event, kind)]
+
+
+def make_community(
+    root: Path, count: int, terms: CommunityTerms | None = None, name: str = "Rue Test"
+) -> tuple[list[DataDir], Community]:
+    """Data dirs with keys, and a community whose genesis members are all of them."""
+    dirs = [DataDir(root / f"house{i}") for i in range(count)]
+    keys = [data.identity().public_key for data in dirs]
+    community = Community.create(name, T0 * 1000, keys, terms or CommunityTerms())
+    for data in dirs:
+        data.save_community(community)
+    return dirs, community
+
+
+async def start_household(data: DataDir, clock: ManualClock, **config: object) -> Household:
+    node = await Node.open(
+        NodeConfig(data_dir=data.path, gossip=FAST_GOSSIP, **config),  # type: ignore[arg-type]
+        clock=clock,
+    )
+    household = Household(node)
+    node.subscribe(household.events.append)
+    await node.start()
+    return household
+
+
+def mesh(households: list[Household]) -> None:
+    for house in households:
+        for other in households:
+            if other is not house and other.node.address is not None:
+                house.node.add_peer(other.node.address)
+
+
+async def wait_until(check: Callable[[], bool], limit_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def frontiers_equal(households: list[Household], limit_s: float = 10.0) -> None:
+    """Wait until every node holds the same entries."""
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while True:
+        frontiers = [await house.node.ledger.frontier() for house in households]
+        if all(frontier == frontiers[0] for frontier in frontiers):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("ledgers did not converge")
+        await asyncio.sleep(0.02)
+
+
+async def advance(clock: ManualClock, households: list[Household], t_s: int) -> None:
+    """Let the nodes sync, move the shared clock to `t_s`, and let every node act and sync
+    (gossip on a LAN takes milliseconds; the seal margin gives it a minute)."""
+    await frontiers_equal(households)
+    clock.advance_to(t_s * 1000)
+    for _ in range(5):
+        await asyncio.sleep(0.01)
+    await frontiers_equal(households)
+    for _ in range(5):
+        await asyncio.sleep(0.01)
+
+
+async def run_slot(clock: ManualClock, households: list[Household], slot: int) -> None:
+    """Seal `slot` on every node, sync, then pass its start (the finality deadline)."""
+    terms = households[0].node.terms
+    await advance(clock, households, terms.seal_time(slot))
+    await advance(clock, households, slot)
