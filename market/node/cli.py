@@ -88,6 +88,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     node.add_argument("--terms", help="market terms of a new community, as JSON")
     node.add_argument("--no-zeroconf", action="store_true", help="do not announce on the LAN")
     node.add_argument(
+        "--zeroconf-interface",
+        action="append",
+        default=[],
+        metavar="IP",
+        help="announce and browse only on this interface address (repeatable)",
+    )
+    node.add_argument(
         "--sim-clock",
         type=ScaledClock.parse,
         metavar="START_S:ANCHOR_S:SPEED",
@@ -163,7 +170,11 @@ async def _node_main(args: argparse.Namespace) -> int:
             from ..gossip.discovery import open_zeroconf  # noqa: PLC0415
 
             try:
-                zeroconf = open_zeroconf()
+                zeroconf = (
+                    open_zeroconf(args.zeroconf_interface)
+                    if args.zeroconf_interface
+                    else open_zeroconf()
+                )
             except OSError as err:
                 _LOGGER.warning("zeroconf unavailable (%s); static peers only", err)
         config = NodeConfig(

@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from market.gossip import GossipConfig
+from market.gossip.discovery import NodeAnnouncement, ZeroconfBrowser, open_zeroconf
 from market.ledger import Kind, Ledger
 from market.model import Side
 from market.node import DataDir, Node, NodeConfig, ScaledClock, SlotCleared
@@ -135,3 +136,47 @@ async def test_headless_node_trades_with_a_second_node_and_stops_cleanly(tmp_pat
         await ledger.close()
     assert seals
     assert {entry.author for entry in orders} >= {buyer_data.identity().public_key}
+
+
+async def test_headless_node_announces_itself_by_zeroconf_until_it_stops(tmp_path: Path) -> None:
+    data_dir = tmp_path / "node"
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log_path = tmp_path / "node.log"
+    with log_path.open("w") as log:
+        node = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, waited on below
+            _market(
+                "node",
+                "--data-dir",
+                str(data_dir),
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--create",
+                "Rue Zeroconf",
+                "--zeroconf-interface",
+                "127.0.0.1",
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    found: list[NodeAnnouncement] = []
+    gone: list[str] = []
+    aiozc = open_zeroconf(["127.0.0.1"])
+    try:
+        await _wait_for(lambda: "node running" in log_path.read_text(), 30, "the node to start")
+        data = DataDir(data_dir)
+        community_id = data.community().community_id
+        browser = ZeroconfBrowser(aiozc, community_id, b"\0" * 32, found.append, gone.append)
+        await browser.start()
+        await _wait_for(lambda: bool(found), 20, "the announcement")
+        assert found[0].port == port
+        assert found[0].node_id == data.identity().public_key
+        node.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(node.wait, 20) == 0
+        await _wait_for(lambda: bool(gone), 20, "the goodbye")
+        await browser.stop()
+    finally:
+        if node.poll() is None:
+            node.kill()
+        await aiozc.async_close()
