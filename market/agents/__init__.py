@@ -7,6 +7,7 @@ and intent ids to cancel. Integers only: Wh, W, ticks. See docs/agents.md.
 """
 
 from .base import InvalidAgentIdError
+from .consumption_buyer import ConsumptionBuyerAgent
 from .errors import (
     InvalidAgentInputError,
     InvalidPowerRangeError,
@@ -29,6 +30,7 @@ from .terms import HouseholdLimits, MarketTerms
 
 __all__ = [
     "AgentDecision",
+    "ConsumptionBuyerAgent",
     "EvChargingAgent",
     "EvSchedule",
     "EvSession",

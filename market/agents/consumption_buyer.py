@@ -1,0 +1,78 @@
+"""The consumption buyer: bids for the forecast deficit of the coming slots, bid ramping
+up — what a household without steerable loads still gains from its neighbours' surplus."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..model import Side
+from .base import AgentBase, DelegatesToBase
+from .inputs import EMPTY_OBSERVATION, Observation, SlotResult
+from .intents import AgentDecision, Target
+from .ramp import PriceRamp, bid_bounds
+from .terms import HouseholdLimits, MarketTerms, check_int, check_non_negative
+
+
+class ConsumptionBuyerAgent(DelegatesToBase):
+    """Buy the forecast deficit (base load minus PV) of the next `horizon_slots` slots.
+
+    Needs a per-slot forecast (slots it does not cover get no bid). Per open slot:
+    energy = min(deficit, max_import_w x slot length); bid = the `PriceRamp` from the
+    lowest bid that can trade up to min(max_buy_price, ceiling) as gate closure nears.
+    Bidding at most the retail price, the household never pays more than the grid.
+    """
+
+    def __init__(
+        self,
+        agent_id: str,
+        terms: MarketTerms,
+        limits: HouseholdLimits,
+        *,
+        horizon_slots: int = 4,
+        ramp: PriceRamp | None = None,
+        min_order_wh: int = 10,
+        resize_wh: int = 50,
+    ) -> None:
+        self._base = AgentBase(
+            agent_id,
+            Side.BUY,
+            terms,
+            limits,
+            horizon_slots=horizon_slots,
+            ramp=ramp,
+            min_order_wh=min_order_wh,
+        )
+        self.resize_wh = check_non_negative("resize_wh", resize_wh)
+
+    def bid_price(self, slot: int, now: int) -> int:
+        """The bid for `slot` at `now`."""
+        base = self._base
+        start, end = bid_bounds(base.terms, base.limits, base.limits.max_buy_price)
+        return base.ramp.price(start, end, now, base.terms.gate_closure(slot))
+
+    def decide(
+        self,
+        now: int,
+        observation: Observation = EMPTY_OBSERVATION,
+        cleared: Iterable[SlotResult] = (),
+    ) -> AgentDecision:
+        """Bids to place and cancel at `now` (Unix seconds, UTC)."""
+        base = self._base
+        dropped = base.begin(now, cleared)
+        if dropped is None:
+            return AgentDecision(dropped=1)
+        terms = base.terms
+        wanted = set(terms.open_slots(now, base.horizon_slots))
+        cap = terms.slot_energy_wh(base.limits.max_import_w)
+        deficits: dict[int, int] = {}
+        for entry in observation.forecast or ():
+            if check_int("slot", entry.slot) in wanted and entry.slot not in deficits:
+                deficits[entry.slot] = min(max(0, entry.load_wh - entry.pv_wh), cap)
+            elif entry.slot % terms.slot_s:
+                dropped += 1
+        targets = {
+            slot: Target(energy, self.bid_price(slot, now)) for slot, energy in deficits.items()
+        }
+        decision = base.book.reconcile(now, targets, resize_wh=self.resize_wh)
+        base.dropped_total += dropped
+        return AgentDecision(place=decision.place, cancel=decision.cancel, dropped=dropped)
