@@ -12,8 +12,14 @@ class GossipConfig:
     """Settings of one node's gossip. Defaults suit a LAN of Raspberry Pi-class nodes."""
 
     fanout: int = 2
+    own_rounds: int | None = None  # push rounds for own entries (None: until known)
+    forward_rounds: int = 1  # push rounds for entries learnt from peers
     push_delay_s: float = 0.02  # gather entries appended together into one push
     pull_interval_s: float = 2.0
+    pull_idle_max_s: float = 10.0  # anti-entropy slows down to this while nothing moves
+    # Anti-entropy pushes what the peer lacks as well as pulling. Pull-only halves the
+    # requests when every node syncs at once (a lockstep simulation).
+    push_on_sync: bool = True
     pull_jitter: float = 0.25  # fraction of the interval, so nodes do not sync in lockstep
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0

@@ -64,6 +64,7 @@ class Gossip:
         self._rng = rng or random.Random()  # noqa: S311 - peer choice, not secrets
         self._queue: deque[tuple[bytes, object]] = deque(maxlen=self.config.max_push_queue)
         self._wakeup = asyncio.Event()
+        self._news = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._push_locks: dict[str, asyncio.Lock] = {}
         self._unsubscribe: list[Callable[[], None]] = []
@@ -125,6 +126,8 @@ class Gossip:
                 self.stats["push_dropped"] += 1  # anti-entropy will carry it instead
             queue.append((entry.raw, origin))
         self._wakeup.set()
+        if origin is None:
+            self._news.set()  # our own entries: spread them now, not at the next round
 
     # ----------------------------------------------------------------- push
 
@@ -137,19 +140,30 @@ class Gossip:
             self._queue.clear()
             if not pending:
                 continue
-            origins = {origin for _raw, origin in pending if isinstance(origin, bytes)}
-            # Never send entries back to the single peer they all came from.
-            exclude = origins if len(origins) == 1 else set()
-            batches = self._chunk([raw for raw, _origin in pending])
-            self._spawn(self._spread(batches, exclude))
+            own = [raw for raw, origin in pending if origin is None]
+            forwarded = [(raw, origin) for raw, origin in pending if origin is not None]
+            if own:
+                self._spawn(self._spread(self._chunk(own), set(), self.config.own_rounds))
+            if forwarded:
+                origins = {origin for _raw, origin in forwarded if isinstance(origin, bytes)}
+                # Never send entries back to the single peer they all came from.
+                exclude = origins if len(origins) == 1 else set()
+                batches = self._chunk([raw for raw, _origin in forwarded])
+                self._spawn(self._spread(batches, exclude, self.config.forward_rounds))
 
-    async def _spread(self, batches: list[bytes], exclude: set[bytes]) -> None:
+    async def _spread(self, batches: list[bytes], exclude: set[bytes], rounds: int | None) -> None:
         """Rumour mongering with feedback: push to `fanout` random peers, and go on with
         fresh peers while a round still taught someone something. Blind fanout-2 pushing
         leaves about e^-2 of the nodes waiting for anti-entropy; this leaves almost none.
+
+        The author of entries goes on until its peers know them (`own_rounds` None by
+        default); nodes that forward them stop after `forward_rounds` rounds, which keeps
+        the pushes per entry near a few per node instead of a few per link.
         """
         tried: set[str] = set()
-        while self._running:
+        while self._running and (rounds is None or rounds > 0):
+            if rounds is not None:
+                rounds -= 1
             candidates = [
                 p for p in self.peers.sample(len(self.peers), exclude) if p.url not in tried
             ]
@@ -206,18 +220,31 @@ class Gossip:
     # ----------------------------------------------------------------- anti-entropy
 
     async def _anti_entropy_loop(self) -> None:
-        interval = self.config.pull_interval_s
-        jitter = self.config.pull_jitter
+        """Sync with one random peer per round. Rounds come every `pull_interval_s` while
+        entries move, slow down (doubling, up to `pull_idle_max_s`) while nothing does,
+        and come at once when this node writes something: quick to converge after
+        activity, cheap when the community is quiet."""
+        config = self.config
+        interval = config.pull_interval_s
         while self._running:
-            await asyncio.sleep(interval * self._rng.uniform(1 - jitter, 1 + jitter))
+            wait = interval * self._rng.uniform(1 - config.pull_jitter, 1 + config.pull_jitter)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._news.wait(), wait)
+            had_news = self._news.is_set()
+            self._news.clear()
             targets = self.peers.sample(1)
             if not targets:
                 continue
             try:
-                await self.sync_with(targets[0])
+                result = await self.sync_with(targets[0])
             except Exception:  # keep the loop alive: the next round may well succeed
                 self.stats["task_errors"] += 1
                 _LOGGER.exception("anti-entropy round with %s failed", targets[0].url)
+                continue
+            if had_news or result.pulled or result.pushed:
+                interval = config.pull_interval_s
+            else:
+                interval = min(interval * 2, max(config.pull_idle_max_s, config.pull_interval_s))
 
     async def sync_with(self, peer: Peer) -> SyncResult:
         """Exchange frontiers with peer, pull what we lack, push what it lacks."""
@@ -226,7 +253,8 @@ class Gossip:
             mine = await self.ledger.frontier()
             theirs = await self.client.exchange_frontier(peer.url, mine)
             result.pulled = await self._pull_from(peer, mine, theirs)
-            result.pushed = await self._push_missing(peer, theirs)
+            if self.config.push_on_sync:
+                result.pushed = await self._push_missing(peer, theirs)
         except PeerRequestError as err:
             _LOGGER.debug("sync with %s failed: %s", peer.url, err)
             self.peers.mark_failed(peer)

@@ -16,13 +16,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
-from ..agents import AgentDecision, Observation
+from ..agents import AgentDecision, Observation, OrderIntent
 from ..agents.inputs import EMPTY_OBSERVATION
 from ..auction import clear
 from ..gossip import Gossip, GossipConfig, PeerTable, start_site
@@ -86,6 +87,9 @@ class NodeConfig:
     gossip: GossipConfig = field(default_factory=GossipConfig)
     agent_interval_s: int = 60
     name: str = ""
+    # SQLite synchronous mode of own appends: FULL survives a power cut (see
+    # LedgerStore); a simulation, which has no power to lose, uses NORMAL.
+    synchronous: str = "FULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +203,9 @@ class Node:
         self._next_seal_slot = 0
         self._next_judge_slot = 0
         self._next_agent_ms = 0
+        # The instant the slot clock sleeps until (None while it works): lets a
+        # simulation step many nodes in lockstep and know when all of them are done.
+        self.sleeping_until: int | None = None
         self.stats: dict[str, int] = {
             "seals": 0,
             "orders_placed": 0,
@@ -227,7 +234,13 @@ class Node:
         identity, community = await loop.run_in_executor(
             None, lambda: (data.identity(), data.community())
         )
-        ledger = await Ledger.open(data.ledger_dir, community, identity, clock_ms=clock.now_ms)
+        ledger = await Ledger.open(
+            data.ledger_dir,
+            community,
+            identity,
+            clock_ms=clock.now_ms,
+            synchronous=config.synchronous,
+        )
         owns_session = session is None
         node = cls(
             config,
@@ -467,6 +480,14 @@ class Node:
 
     async def cancel_order(self, order_id: str, *, source: str = "api") -> None:
         """Withdraw one of this node's orders before its gate closure."""
+        order = self._check_cancel(order_id)
+        if order is None:
+            return
+        await self.ledger.append(Kind.CANCEL, CancelBody(order.hash).encode())
+        self._emit(OrderCancelled(order_id, order.slot, source))
+
+    def _check_cancel(self, order_id: str) -> HeldOrder | None:
+        """The order to cancel, None when it is already cancelled; raises otherwise."""
         try:
             order_hash = bytes.fromhex(order_id)
         except ValueError:
@@ -479,9 +500,8 @@ class Node:
         if self.clock.now_ms() // 1000 >= self.terms.gate_closure(order.slot):
             raise OrderRejectedError("gate_closed", f"the gate of slot {order.slot} has closed")
         if self.index.status(order) is OrderStatus.CANCELLED:
-            return
-        await self.ledger.append(Kind.CANCEL, CancelBody(order.hash).encode())
-        self._emit(OrderCancelled(order_id, order.slot, source))
+            return None
+        return order
 
     def order_book(self, slot: int) -> list[BookOrder]:
         """Every order held for `slot`, with the rule's verdict on each."""
@@ -598,7 +618,11 @@ class Node:
                 self._next_judge_slot * 1000,
                 self._next_agent_ms,
             )
-            await self.clock.sleep_until(wake_at)
+            self.sleeping_until = wake_at
+            try:
+                await self.clock.sleep_until(wake_at)
+            finally:
+                self.sleeping_until = None
 
     async def _seal_due(self, now: int) -> None:
         terms = self.terms
@@ -726,24 +750,61 @@ class Node:
         except Exception:  # a failing meter must not stop trading decisions for good
             _LOGGER.exception("observation source failed")
             return
-        for agent_id, decision in self.agents.decide(now_s, observation):
-            await self._apply(agent_id, decision)
+        await self._apply(self.agents.decide(now_s, observation))
         for agent_id, schedule in self.agents.schedule_changes():
             self._emit(AgentSchedule(agent_id, schedule))
 
-    async def _apply(self, agent_id: str, decision: AgentDecision) -> None:
-        for intent_id in decision.cancel:
-            order_hash = self.agents.order_of(intent_id)
-            if order_hash is None:
-                continue
-            with contextlib.suppress(OrderRejectedError):
-                await self.cancel_order(order_hash.hex(), source=agent_id)
-        for intent in decision.place:
-            with contextlib.suppress(OrderRejectedError):
-                order_id = await self.place_order(
-                    intent.side, intent.energy_wh, intent.price, intent.slot, source=agent_id
+    async def _apply(self, decisions: list[tuple[str, AgentDecision]]) -> None:
+        """Sign every agent's cancels and orders of one run in a single append: one
+        commit and one gossip batch instead of one per order."""
+        items: list[tuple[int, bytes]] = []
+        done: list[Callable[[Entry], None]] = []
+        for agent_id, decision in decisions:
+            for intent_id in decision.cancel:
+                order_hash = self.agents.order_of(intent_id)
+                if order_hash is None:
+                    continue
+                try:
+                    order = self._check_cancel(order_hash.hex())
+                except OrderRejectedError:
+                    continue
+                if order is not None:
+                    items.append((Kind.CANCEL, CancelBody(order.hash).encode()))
+                    done.append(partial(self._cancelled, order, agent_id))
+            for intent in decision.place:
+                try:
+                    self._check_order(intent.side, intent.energy_wh, intent.price, intent.slot, 0)
+                except OrderRejectedError as err:
+                    self._reject(intent.slot, err, agent_id)
+                    continue
+                body = OrderBody(
+                    intent.slot, to_ledger_side(intent.side), intent.energy_wh, intent.price
                 )
-                self.agents.record_order(agent_id, intent.id, bytes.fromhex(order_id))
+                items.append((Kind.ORDER, body.encode()))
+                done.append(partial(self._placed, agent_id, intent))
+        if not items:
+            return
+        try:
+            entries = await self.ledger.append_many(items)
+        except LedgerError as err:
+            self.stats["append_failures"] += 1
+            _LOGGER.warning("could not sign the agents' orders: %s", err)
+            return
+        for entry, finish in zip(entries, done, strict=True):
+            finish(entry)
+
+    def _cancelled(self, order: HeldOrder, source: str, _entry: Entry) -> None:
+        self._emit(OrderCancelled(order.order_id, order.slot, source))
+
+    def _placed(self, agent_id: str, intent: OrderIntent, entry: Entry) -> None:
+        self._sources[entry.hash] = agent_id
+        self.agents.record_order(agent_id, intent.id, entry.hash)
+        self.stats["orders_placed"] += 1
+        self._emit(
+            OrderAccepted(
+                entry.hash.hex(), intent.slot, intent.side, intent.energy_wh, intent.price, agent_id
+            )
+        )
 
     async def run_agents_now(self) -> None:
         """Let the agents decide at once (after a new reading or a changed session)."""
@@ -769,6 +830,15 @@ class Node:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), _PEER_CHECK_S)
             self._wake.clear()
+
+    @property
+    def entries_held(self) -> int:
+        """Entries in the ledger (kept in memory: cheap to read)."""
+        return self._entries
+
+    def is_idle(self) -> bool:
+        """Whether the slot clock has done everything due at the current time."""
+        return self.sleeping_until is not None and self.sleeping_until > self.clock.now_ms()
 
     def own_order(self, order: HeldOrder) -> bool:
         """Whether this household placed `order`."""

@@ -88,11 +88,8 @@ async def advance(clock: ManualClock, households: list[Household], t_s: int) -> 
     (gossip on a LAN takes milliseconds; the seal margin gives it a minute)."""
     await frontiers_equal(households)
     clock.advance_to(t_s * 1000)
-    for _ in range(5):
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: all(house.node.is_idle() for house in households))
     await frontiers_equal(households)
-    for _ in range(5):
-        await asyncio.sleep(0.01)
 
 
 async def run_slot(clock: ManualClock, households: list[Household], slot: int) -> None:
