@@ -38,3 +38,38 @@ METER_ENTITY_KEYS: Final = (
 # Options.
 CONF_UPDATE_INTERVAL: Final = "update_interval"
 DEFAULT_UPDATE_INTERVAL_S: Final = 10
+
+# The market node of the entry.
+CONF_NODE_DIR: Final = "node_dir"  # directory name under .storage/p2p_energy/
+CONF_PORT: Final = "port"
+DEFAULT_PORT: Final = 8765
+CONF_COMMUNITY_ID: Final = "community_id"  # hex; also the entry's unique id
+CONF_NODE_ID: Final = "node_id"  # hex public key of the node
+CONF_PEERS: Final = "peers"  # "host:port" of neighbours on another network
+
+# Options: what the household allows its agents (prices in ticks of 0.0001/kWh).
+CONF_MAX_BUY_PRICE: Final = "max_buy_price"
+CONF_MIN_SELL_PRICE: Final = "min_sell_price"
+CONF_SELL_SURPLUS: Final = "sell_surplus"
+CONF_FLEXIBLE_LOAD: Final = "flexible_load"
+CONF_FLEXIBLE_LOAD_W: Final = "flexible_load_w"
+CONF_MAX_IMPORT_W: Final = "max_import_w"
+CONF_MAX_EXPORT_W: Final = "max_export_w"
+TICKS_PER_UNIT: Final = 10_000  # 1 currency/kWh = 10,000 ticks
+DEFAULT_SELL_SURPLUS: Final = True
+DEFAULT_FLEXIBLE_LOAD: Final = False
+DEFAULT_FLEXIBLE_LOAD_W: Final = 2000
+DEFAULT_MAX_IMPORT_W: Final = 9000
+DEFAULT_MAX_EXPORT_W: Final = 6000
+
+# Config flow fields that are not stored as such.
+CONF_COMMUNITY_NAME: Final = "community_name"
+CONF_SLOT_MINUTES: Final = "slot_minutes"
+SLOT_MINUTES: Final = (15, 30, 60)
+CONF_FLOOR_PRICE: Final = "floor_price"  # currency/kWh, stored in the terms as ticks
+CONF_CEILING_PRICE: Final = "ceiling_price"
+CONF_INVITE: Final = "invite_code"
+
+# Demo and end-to-end tests only: run the node on an accelerated clock shared with
+# headless nodes ("START_S:ANCHOR_S:SPEED", see market.node.clock.ScaledClock).
+ENV_SIM_CLOCK: Final = "P2P_ENERGY_SIM_CLOCK"

@@ -1,134 +1,318 @@
-"""The config flow a resident walks through."""
+"""The config flow a resident walks through: name the node, create a community, say
+where the meter readings come from; then reconfigure and options."""
 
 from __future__ import annotations
 
-from unittest.mock import patch
+from collections.abc import Iterator
+from typing import Any
+from unittest.mock import AsyncMock, patch
 
 import pytest
 from conftest import TicLine
-from homeassistant.config_entries import SOURCE_USB, SOURCE_USER
+from flow_support import (
+    assert_flow_title,
+    configure,
+    configure_options,
+    field_selector,
+    flow_env_fixture,  # noqa: F401 - the flow_env fixture
+    form_values,
+    nodes_dir,
+    placeholders,
+    start,
+    start_options,
+    to_community_menu,
+)
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_USB,
+    ConfigEntry,
+    ConfigFlowResult,
+)
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResult, FlowResultType
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.p2p_energy.const import (
+    CONF_CEILING_PRICE,
+    CONF_COMMUNITY_ID,
+    CONF_COMMUNITY_NAME,
+    CONF_FLEXIBLE_LOAD,
+    CONF_FLEXIBLE_LOAD_W,
+    CONF_FLOOR_PRICE,
     CONF_IMPORT_POWER,
     CONF_MANUAL_PATH,
+    CONF_MAX_BUY_PRICE,
+    CONF_MAX_EXPORT_W,
+    CONF_MAX_IMPORT_W,
     CONF_METER_ADDRESS,
     CONF_METER_SOURCE,
+    CONF_MIN_SELL_PRICE,
+    CONF_NODE_DIR,
+    CONF_NODE_ID,
     CONF_NODE_NAME,
+    CONF_PEERS,
+    CONF_PORT,
+    CONF_SELL_SURPLUS,
     CONF_SERIAL_PORT,
+    CONF_SLOT_MINUTES,
     CONF_TIC_MODE,
     CONF_UPDATE_INTERVAL,
     DOMAIN,
     METER_SOURCE_ENTITIES,
     METER_SOURCE_TIC,
 )
+from market.ledger.community import Community
+from market.node.datadir import DataDir
 
 FLOW = "custom_components.p2p_energy.config_flow"
+DASH = " \N{EN DASH} "
+
+pytestmark = pytest.mark.usefixtures("flow_env")
 
 
 @pytest.fixture(autouse=True)
-def short_probe() -> None:
+def short_probe() -> Iterator[None]:
     """A dongle that sends nothing is given up on quickly in tests."""
     with patch(f"{FLOW}.TIC_PROBE_TIMEOUT_S", 1.5):
         yield
 
 
-async def _to_meter_menu(hass: HomeAssistant, name: str = "Maison") -> FlowResult:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    return await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_NODE_NAME: name})
+COMMUNITY = {CONF_COMMUNITY_NAME: "Rue des Lilas", CONF_PORT: 0}
 
 
-async def test_node_name_is_tidied_then_meter_menu(hass: HomeAssistant) -> None:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NODE_NAME: "  12 rue   des Lilas "}
-    )
+async def _to_meter_menu(hass: HomeAssistant, name: str = "Maison") -> ConfigFlowResult:
+    result = await to_community_menu(hass, name)
+    result = await configure(hass, result, {"next_step_id": "create"})
+    result = await configure(hass, result, COMMUNITY)
     assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "meter"
-    assert result["menu_options"] == ["tic", "entities"]
+    return result
+
+
+async def _create_entry(hass: HomeAssistant, name: str = "Maison") -> ConfigEntry:
+    result = await _to_meter_menu(hass, name)
+    result = await configure(hass, result, {"next_step_id": "entities"})
+    result = await configure(hass, result, {CONF_IMPORT_POWER: "sensor.grid_power"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    return result["result"]  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------- the node's name
+
+
+async def test_node_name_is_tidied_then_community_menu(hass: HomeAssistant) -> None:
+    result = await start(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    result = await configure(hass, result, {CONF_NODE_NAME: "  12 rue \x07  des Lilas "})
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "community"
+    assert result["menu_options"] == ["create", "join"]
+    result = await configure(hass, result, {"next_step_id": "create"})
+    result = await configure(hass, result, COMMUNITY)
+    result = await configure(hass, result, {"next_step_id": "entities"})
+    result = await configure(hass, result, {CONF_IMPORT_POWER: "sensor.grid_power"})
+    assert result["data"][CONF_NODE_NAME] == "12 rue des Lilas"
 
 
 async def test_form_suggests_the_home_name(hass: HomeAssistant) -> None:
     hass.config.location_name = "Maison Dupont"
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start(hass)
     schema = result["data_schema"]
     assert schema is not None
     assert schema({})[CONF_NODE_NAME] == "Maison Dupont"
 
 
 async def test_blank_and_overlong_names_are_refused(hass: HomeAssistant) -> None:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NODE_NAME: "   "}
-    )
+    result = await start(hass)
+    result = await configure(hass, result, {CONF_NODE_NAME: "   "})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_NODE_NAME: "name_required"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NODE_NAME: "x" * 65}
-    )
+    result = await configure(hass, result, {CONF_NODE_NAME: "x" * 65})
     assert result["errors"] == {CONF_NODE_NAME: "name_too_long"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NODE_NAME: "x" * 64}
-    )
+    # Neighbours' nodes receive the name as UTF-8: accented letters count double.
+    result = await configure(hass, result, {CONF_NODE_NAME: "é" * 33})
+    assert result["errors"] == {CONF_NODE_NAME: "name_too_long"}
+    result = await configure(hass, result, {CONF_NODE_NAME: "x" * 64})
     assert result["type"] is FlowResultType.MENU
 
 
-async def test_same_name_twice_aborts(hass: HomeAssistant) -> None:
-    MockConfigEntry(domain=DOMAIN, unique_id="maison", data={CONF_NODE_NAME: "Maison"}).add_to_hass(
-        hass
+# ---------------------------------------------------------------------- create
+
+
+async def test_creating_a_community_makes_this_node_its_first_member(
+    hass: HomeAssistant, flow_env: AsyncMock
+) -> None:
+    result = await to_community_menu(hass)
+    result = await configure(hass, result, {"next_step_id": "create"})
+    assert result["step_id"] == "create"
+    assert placeholders(result) == {"currency": "EUR"}
+    defaults = form_values(result, {CONF_COMMUNITY_NAME: "x"})
+    assert defaults[CONF_SLOT_MINUTES] == "15"
+    assert defaults[CONF_FLOOR_PRICE] == pytest.approx(0.04)
+    assert defaults[CONF_CEILING_PRICE] == pytest.approx(0.1952)
+    assert defaults[CONF_PORT] == 8765
+
+    result = await configure(
+        hass,
+        result,
+        {
+            CONF_COMMUNITY_NAME: " Rue des  Lilas ",
+            CONF_SLOT_MINUTES: "30",
+            CONF_FLOOR_PRICE: 0.05,
+            CONF_CEILING_PRICE: 0.1799,
+            CONF_PORT: 0,
+        },
     )
-    result = await _to_meter_menu(hass, "MAISON")
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["step_id"] == "meter"
+    result = await configure(hass, result, {"next_step_id": "entities"})
+    result = await configure(hass, result, {CONF_IMPORT_POWER: "sensor.grid_power"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"Rue des Lilas{DASH}Maison"
+
+    data = result["data"]
+    path = nodes_dir(hass) / data[CONF_NODE_DIR]
+    community = Community.load(path / "community.json")
+    key = DataDir(path).identity().public_key
+    assert community.name == "Rue des Lilas"
+    assert community.genesis_members == (key,)
+    assert (community.terms.slot_s, community.terms.floor, community.terms.ceiling) == (
+        1800,
+        500,
+        1799,
+    )
+    assert community.terms.currency == "EUR"
+    assert (path / "node_key").stat().st_mode & 0o077 == 0  # the key is private
+    assert data == {
+        CONF_NODE_NAME: "Maison",
+        CONF_NODE_DIR: data[CONF_NODE_DIR],
+        CONF_PORT: 0,
+        CONF_COMMUNITY_ID: community.community_id.hex(),
+        CONF_NODE_ID: key.hex(),
+        CONF_PEERS: [],
+        CONF_METER_SOURCE: METER_SOURCE_ENTITIES,
+        CONF_IMPORT_POWER: "sensor.grid_power",
+    }
+    assert len(data[CONF_NODE_DIR]) == 32
+    entry = result["result"]
+    assert entry.unique_id == community.community_id.hex()
+    # The agents may trade anywhere between the community's bounds until told otherwise.
+    assert entry.options == {
+        CONF_UPDATE_INTERVAL: 10,
+        CONF_MAX_BUY_PRICE: 1799,
+        CONF_MIN_SELL_PRICE: 500,
+        CONF_SELL_SURPLUS: True,
+        CONF_FLEXIBLE_LOAD: False,
+        CONF_FLEXIBLE_LOAD_W: 2000,
+        CONF_MAX_IMPORT_W: 9000,
+        CONF_MAX_EXPORT_W: 6000,
+    }
+    await hass.async_block_till_done()
+    assert flow_env.call_count == 1
+
+
+async def test_floor_above_ceiling_is_refused(hass: HomeAssistant) -> None:
+    result = await to_community_menu(hass)
+    result = await configure(hass, result, {"next_step_id": "create"})
+    result = await configure(
+        hass, result, COMMUNITY | {CONF_FLOOR_PRICE: 0.25, CONF_CEILING_PRICE: 0.1952}
+    )
+    assert result["step_id"] == "create"
+    assert result["errors"] == {"base": "floor_above_ceiling"}
+    # What was typed stays in the form, and nothing was written yet.
+    assert form_values(result, {CONF_COMMUNITY_NAME: "x"})[CONF_FLOOR_PRICE] == 0.25
+    assert not nodes_dir(hass).exists()
+    result = await configure(
+        hass, result, COMMUNITY | {CONF_FLOOR_PRICE: 0.1952, CONF_CEILING_PRICE: 0.1952}
+    )
+    assert result["step_id"] == "meter"  # equal bounds: a fixed price is allowed
+
+
+async def test_community_name_must_fit(hass: HomeAssistant) -> None:
+    result = await to_community_menu(hass)
+    result = await configure(hass, result, {"next_step_id": "create"})
+    result = await configure(hass, result, COMMUNITY | {CONF_COMMUNITY_NAME: "  "})
+    assert result["errors"] == {CONF_COMMUNITY_NAME: "name_required"}
+    result = await configure(hass, result, COMMUNITY | {CONF_COMMUNITY_NAME: "Rue " * 17})
+    assert result["errors"] == {CONF_COMMUNITY_NAME: "name_too_long"}
+
+
+async def test_terms_the_market_refuses_are_reported(hass: HomeAssistant) -> None:
+    hass.config.currency = "EURO"  # not an ISO 4217 code: no community can use it
+    result = await to_community_menu(hass)
+    result = await configure(hass, result, {"next_step_id": "create"})
+    result = await configure(hass, result, COMMUNITY)
+    assert result["errors"] == {"base": "invalid_terms"}
+
+
+async def test_a_port_another_node_uses_is_refused(hass: HomeAssistant) -> None:
+    MockConfigEntry(domain=DOMAIN, unique_id="other", data={CONF_PORT: 8765}).add_to_hass(hass)
+    result = await to_community_menu(hass)
+    result = await configure(hass, result, {"next_step_id": "create"})
+    assert form_values(result, {CONF_COMMUNITY_NAME: "x"})[CONF_PORT] == 8766
+    result = await configure(hass, result, COMMUNITY | {CONF_PORT: 8765})
+    assert result["errors"] == {CONF_PORT: "port_in_use"}
+
+
+async def test_an_abandoned_flow_leaves_no_node_behind(hass: HomeAssistant) -> None:
+    result = await _to_meter_menu(hass)
+    (node,) = nodes_dir(hass).iterdir()
+    assert (node / "community.json").exists()
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert not node.exists()
+
+
+async def test_two_communities_live_side_by_side(hass: HomeAssistant) -> None:
+    first = await _create_entry(hass, "Maison")
+    second = await _create_entry(hass, "Maison")
+    assert first.unique_id != second.unique_id
+    assert first.data[CONF_NODE_DIR] != second.data[CONF_NODE_DIR]
+    assert first.data[CONF_NODE_ID] != second.data[CONF_NODE_ID]
+
+
+# ---------------------------------------------------------------------- the meter
 
 
 async def test_tic_dongle_typed_as_url_is_read_before_accepting(
     hass: HomeAssistant, tic_line: TicLine
 ) -> None:
     result = await _to_meter_menu(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "tic"}
-    )
+    result = await configure(hass, result, {"next_step_id": "tic"})
     assert result["step_id"] == "tic"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_SERIAL_PORT: "manual", CONF_TIC_MODE: "auto"}
-    )
+    result = await configure(hass, result, {CONF_SERIAL_PORT: "manual", CONF_TIC_MODE: "auto"})
     assert result["step_id"] == "tic_manual"
 
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_MANUAL_PATH: "COM-not-a-port", CONF_TIC_MODE: "auto"}
+    result = await configure(
+        hass, result, {CONF_MANUAL_PATH: "COM-not-a-port", CONF_TIC_MODE: "auto"}
     )
     assert result["errors"] == {"base": "invalid_port"}
 
     with patch(f"{FLOW}.TIC_PROBE_TIMEOUT_S", 0.5):
         await tic_line.stop()  # nothing listens there any more
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_MANUAL_PATH: tic_line.url, CONF_TIC_MODE: "standard"}
+        result = await configure(
+            hass, result, {CONF_MANUAL_PATH: tic_line.url, CONF_TIC_MODE: "standard"}
         )
     assert result["errors"] == {"base": "no_frame"}
 
     await tic_line.start()
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_MANUAL_PATH: f" {tic_line.url} ", CONF_TIC_MODE: "auto"}
+    result = await configure(
+        hass, result, {CONF_MANUAL_PATH: f" {tic_line.url} ", CONF_TIC_MODE: "auto"}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Maison"
-    assert result["data"] == {
-        CONF_NODE_NAME: "Maison",
+    assert result["title"] == f"Rue des Lilas{DASH}Maison"
+    data = result["data"]
+    assert {key: data[key] for key in _METER_KEYS} == {
         CONF_METER_SOURCE: METER_SOURCE_TIC,
         CONF_SERIAL_PORT: tic_line.url,
         CONF_TIC_MODE: "auto",
         CONF_METER_ADDRESS: "064468368739",  # the capture's ADSC
     }
-    entry = hass.config_entries.async_entries(DOMAIN)[0]
-    assert entry.unique_id == "maison"
-    await hass.config_entries.async_unload(entry.entry_id)
+
+
+_METER_KEYS = (CONF_METER_SOURCE, CONF_SERIAL_PORT, CONF_TIC_MODE, CONF_METER_ADDRESS)
 
 
 async def test_historic_mode_on_a_standard_meter_finds_no_frame(
@@ -136,11 +320,9 @@ async def test_historic_mode_on_a_standard_meter_finds_no_frame(
 ) -> None:
     result = await _to_meter_menu(hass)
     with patch(f"{FLOW}.list_serial_ports", return_value={tic_line.url: "TIC dongle"}):
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"next_step_id": "tic"}
-        )
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_SERIAL_PORT: tic_line.url, CONF_TIC_MODE: "historic"}
+        result = await configure(hass, result, {"next_step_id": "tic"})
+        result = await configure(
+            hass, result, {CONF_SERIAL_PORT: tic_line.url, CONF_TIC_MODE: "historic"}
         )
     assert result["step_id"] == "tic"
     assert result["errors"] == {"base": "no_frame"}
@@ -149,59 +331,32 @@ async def test_historic_mode_on_a_standard_meter_finds_no_frame(
 async def test_tic_dongle_picked_from_the_port_list(hass: HomeAssistant, tic_line: TicLine) -> None:
     result = await _to_meter_menu(hass)
     with patch(f"{FLOW}.list_serial_ports", return_value={tic_line.url: "TIC dongle (FTDI)"}):
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"next_step_id": "tic"}
-        )
-        options = result["data_schema"].schema[CONF_SERIAL_PORT].config["options"]
+        result = await configure(hass, result, {"next_step_id": "tic"})
+        options = field_selector(result, CONF_SERIAL_PORT).config["options"]
         assert [o["value"] for o in options] == [tic_line.url, "manual"]
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_SERIAL_PORT: tic_line.url, CONF_TIC_MODE: "standard"}
+        result = await configure(
+            hass, result, {CONF_SERIAL_PORT: tic_line.url, CONF_TIC_MODE: "standard"}
         )
-    await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_SERIAL_PORT] == tic_line.url
     assert result["data"][CONF_TIC_MODE] == "standard"
-    entry = hass.config_entries.async_entries(DOMAIN)[0]
-    await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_existing_entities_need_an_import_sensor(hass: HomeAssistant) -> None:
     result = await _to_meter_menu(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "entities"}
-    )
+    result = await configure(hass, result, {"next_step_id": "entities"})
     assert result["step_id"] == "entities"
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await configure(hass, result, {})
     assert result["errors"] == {"base": "import_required"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_IMPORT_POWER: "sensor.grid_power"}
-    )
+    result = await configure(hass, result, {CONF_IMPORT_POWER: "sensor.grid_power"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {
-        CONF_NODE_NAME: "Maison",
-        CONF_METER_SOURCE: METER_SOURCE_ENTITIES,
-        CONF_IMPORT_POWER: "sensor.grid_power",
-    }
-
-
-async def test_options_set_the_update_interval(hass: HomeAssistant) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id="maison",
-        data={CONF_NODE_NAME: "Maison", CONF_METER_SOURCE: METER_SOURCE_ENTITIES},
-    )
-    entry.add_to_hass(hass)
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["step_id"] == "init"
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_UPDATE_INTERVAL: 30}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {CONF_UPDATE_INTERVAL: 30}
+    assert result["data"][CONF_METER_SOURCE] == METER_SOURCE_ENTITIES
+    assert result["data"][CONF_IMPORT_POWER] == "sensor.grid_power"
 
 
 async def test_plugged_dongle_is_offered_and_read(hass: HomeAssistant, tic_line: TicLine) -> None:
-    """USB discovery of a TIC dongle starts the flow with the port pre-selected."""
+    """USB discovery of a TIC dongle: name the node, create or join, then the dongle is
+    the meter without a menu."""
     discovery = UsbServiceInfo(
         device=tic_line.url,
         vid="0403",
@@ -210,27 +365,177 @@ async def test_plugged_dongle_is_offered_and_read(hass: HomeAssistant, tic_line:
         manufacturer="FTDI",
         description="uTInfo-V3.0",
     )
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USB}, data=discovery
-    )
+    result = await start(hass, SOURCE_USB, discovery)
     assert result["step_id"] == "user"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NODE_NAME: "Maison"}
-    )
+    assert assert_flow_title(hass, result["flow_id"]) == {"name": tic_line.url}
+    result = await configure(hass, result, {CONF_NODE_NAME: "Maison"})
+    result = await configure(hass, result, {"next_step_id": "create"})
+    result = await configure(hass, result, COMMUNITY)
     assert result["step_id"] == "tic"  # no menu: the dongle is the meter source
-    assert result["data_schema"]({CONF_TIC_MODE: "auto"})[CONF_SERIAL_PORT] == tic_line.url
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_SERIAL_PORT: tic_line.url, CONF_TIC_MODE: "auto"}
-    )
-    await hass.async_block_till_done()
+    assert form_values(result, {CONF_TIC_MODE: "auto"})[CONF_SERIAL_PORT] == tic_line.url
+    result = await configure(hass, result, {CONF_SERIAL_PORT: tic_line.url, CONF_TIC_MODE: "auto"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_SERIAL_PORT] == tic_line.url
 
     # The same dongle seen again is not offered twice.
-    again = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USB}, data=discovery
-    )
+    again = await start(hass, SOURCE_USB, discovery)
     assert again["type"] is FlowResultType.ABORT
-    assert again["reason"] == "already_configured"
-    entry = hass.config_entries.async_entries(DOMAIN)[0]
-    await hass.config_entries.async_unload(entry.entry_id)
+    assert again["reason"] == "already_configured_dongle"
+
+
+# ---------------------------------------------------------------------- reconfigure
+
+
+async def _reconfigure(hass: HomeAssistant, entry: ConfigEntry) -> ConfigFlowResult:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    assert result["step_id"] == "reconfigure"
+    return result
+
+
+async def test_reconfigure_renames_moves_and_sets_peers(
+    hass: HomeAssistant, flow_env: AsyncMock
+) -> None:
+    entry = await _create_entry(hass)
+    other = MockConfigEntry(domain=DOMAIN, unique_id="other", data={CONF_PORT: 8800})
+    other.add_to_hass(hass)
+    community_id = entry.unique_id
+    result = await _reconfigure(hass, entry)
+    shown = form_values(result, {})
+    assert (shown[CONF_NODE_NAME], shown[CONF_PORT]) == ("Maison", 0)
+
+    change: dict[str, Any] = {
+        CONF_NODE_NAME: "Maison bleue",
+        CONF_PORT: 8800,
+        CONF_PEERS: ["10.0.0.7:8765", "not a peer"],
+    }
+    result = await configure(hass, result, change)
+    assert result["errors"] == {CONF_PEERS: "invalid_peer", CONF_PORT: "port_in_use"}
+    assert placeholders(result) == {"peer": "not a peer"}
+
+    change |= {CONF_PORT: 8801, CONF_PEERS: ["10.0.0.7:8765", " ", "http://node.example.org:9000/"]}
+    result = await configure(hass, result, change)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.title == f"Rue des Lilas{DASH}Maison bleue"
+    assert entry.unique_id == community_id
+    assert entry.data[CONF_NODE_NAME] == "Maison bleue"
+    assert entry.data[CONF_PORT] == 8801
+    assert entry.data[CONF_PEERS] == ["10.0.0.7:8765", "node.example.org:9000"]
+    assert entry.data[CONF_COMMUNITY_ID] == community_id
+    assert flow_env.call_count == 2  # set up again with the new settings
+
+
+# ---------------------------------------------------------------------- options
+
+
+async def test_options_show_prices_per_kwh_and_store_ticks(hass: HomeAssistant) -> None:
+    entry = await _create_entry(hass)
+    result = await start_options(hass, entry.entry_id)
+    assert result["step_id"] == "init"
+    assert placeholders(result) == {
+        "currency": "EUR",
+        "floor": "0.0400",
+        "ceiling": "0.1952",
+    }
+    shown = form_values(result, {})
+    assert shown[CONF_MAX_BUY_PRICE] == pytest.approx(0.1952)
+    assert shown[CONF_MIN_SELL_PRICE] == pytest.approx(0.04)
+    assert shown[CONF_SELL_SURPLUS] is True
+    assert shown[CONF_FLEXIBLE_LOAD] is False
+    assert shown[CONF_UPDATE_INTERVAL] == 10
+
+    result = await configure_options(
+        hass,
+        result,
+        {
+            CONF_MAX_BUY_PRICE: 0.1501,
+            CONF_MIN_SELL_PRICE: 0.0823,
+            CONF_SELL_SURPLUS: False,
+            CONF_FLEXIBLE_LOAD: True,
+            CONF_FLEXIBLE_LOAD_W: 3000,
+            CONF_MAX_IMPORT_W: 12000,
+            CONF_MAX_EXPORT_W: 3000,
+            CONF_PEERS: [" 192.168.1.20:8765 ", "", "192.168.1.20:8765", "[fd00::7]:8765"],
+            CONF_UPDATE_INTERVAL: 30,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {
+        CONF_MAX_BUY_PRICE: 1501,
+        CONF_MIN_SELL_PRICE: 823,
+        CONF_SELL_SURPLUS: False,
+        CONF_FLEXIBLE_LOAD: True,
+        CONF_FLEXIBLE_LOAD_W: 3000,
+        CONF_MAX_IMPORT_W: 12000,
+        CONF_MAX_EXPORT_W: 3000,
+        CONF_PEERS: ["192.168.1.20:8765", "[fd00::7]:8765"],
+        CONF_UPDATE_INTERVAL: 30,
+    }
+    assert all(type(entry.options[key]) is int for key in (CONF_MAX_BUY_PRICE, CONF_MAX_IMPORT_W))
+
+    # Shown again as they were stored.
+    result = await start_options(hass, entry.entry_id)
+    shown = form_values(result, {})
+    assert shown[CONF_MAX_BUY_PRICE] == pytest.approx(0.1501)
+    assert shown[CONF_FLEXIBLE_LOAD] is True
+
+
+@pytest.mark.parametrize(
+    ("change", "errors", "placeholder"),
+    [
+        ({CONF_PEERS: ["192.168.1.20"]}, {CONF_PEERS: "invalid_peer"}, "192.168.1.20"),
+        ({CONF_PEERS: ["host:99999"]}, {CONF_PEERS: "invalid_peer"}, "host:99999"),
+        ({CONF_PEERS: ["bad host:8765"]}, {CONF_PEERS: "invalid_peer"}, "bad host:8765"),
+        (
+            {CONF_FLEXIBLE_LOAD: True, CONF_FLEXIBLE_LOAD_W: 7400, CONF_MAX_IMPORT_W: 6000},
+            {CONF_FLEXIBLE_LOAD_W: "flexible_load_over_import"},
+            None,
+        ),
+    ],
+)
+async def test_options_refuse_what_cannot_work(
+    hass: HomeAssistant, change: dict[str, Any], errors: dict[str, str], placeholder: str | None
+) -> None:
+    entry = await _create_entry(hass)
+    before = dict(entry.options)
+    result = await start_options(hass, entry.entry_id)
+    user_input = form_values(result, {}) | change
+    result = await configure_options(hass, result, user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    assert placeholders(result).get("peer") == placeholder
+    assert entry.options == before
+
+
+async def test_options_of_a_node_without_its_files_fall_back_to_defaults(
+    hass: HomeAssistant,
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="ab" * 32,
+        data={CONF_NODE_NAME: "Maison", CONF_NODE_DIR: "missing", CONF_PEERS: ["10.0.0.2:8765"]},
+    )
+    entry.add_to_hass(hass)
+    result = await start_options(hass, entry.entry_id)
+    assert placeholders(result)["currency"] == "EUR"
+    shown = form_values(result, {})
+    assert shown[CONF_MIN_SELL_PRICE] == pytest.approx(0.04)
+    result = await configure_options(hass, result, shown)
+    # The peers are suggested, not defaults: a list the user emptied stays empty.
+    assert entry.options[CONF_PEERS] == []
+
+
+def test_translations_name_every_flow_key() -> None:
+    """Keys only reached through rare failures are translated too."""
+    from flow_support import TRANSLATIONS
+
+    from custom_components.p2p_energy.flow_helpers import INVITE_ERROR_KEYS
+
+    for strings in TRANSLATIONS:
+        errors = strings["config"]["error"]
+        assert INVITE_ERROR_KEYS | {"unknown", "storage_failed"} <= set(errors)
+        assert {"no_community", "already_in_progress"} <= set(strings["config"]["abort"])
+        assert set(strings["selector"]["slot_minutes"]["options"]) == {"15", "30", "60"}

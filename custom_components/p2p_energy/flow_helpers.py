@@ -1,0 +1,269 @@
+"""What the config flow does besides asking: tidy names, convert prices, check peer
+addresses, prepare the node's data directory and redeem an invite.
+
+Functions marked blocking touch the disk: run them in the executor.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shutil
+import time
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from market.ledger.codec import verify
+from market.ledger.community import Community
+from market.ledger.errors import InvalidCommunityError
+from market.ledger.identity import Identity
+from market.node.datadir import DataDir
+from market.node.errors import (
+    InviteError,
+    InviteExpiredError,
+    InviteForgedError,
+    NodeSetupError,
+    RedeemFailedError,
+)
+from market.node.invite import Invite
+from market.node.redeem import redeem_invite
+from market.terms import CommunityTerms
+
+from .const import (
+    CONF_FLEXIBLE_LOAD,
+    CONF_FLEXIBLE_LOAD_W,
+    CONF_MAX_BUY_PRICE,
+    CONF_MAX_EXPORT_W,
+    CONF_MAX_IMPORT_W,
+    CONF_MIN_SELL_PRICE,
+    CONF_PEERS,
+    CONF_SELL_SURPLUS,
+    CONF_UPDATE_INTERVAL,
+    DEFAULT_FLEXIBLE_LOAD,
+    DEFAULT_FLEXIBLE_LOAD_W,
+    DEFAULT_MAX_EXPORT_W,
+    DEFAULT_MAX_IMPORT_W,
+    DEFAULT_SELL_SURPLUS,
+    DEFAULT_UPDATE_INTERVAL_S,
+    TICKS_PER_UNIT,
+)
+
+# Community names are at most 64 UTF-8 bytes in the descriptor; node names are announced
+# on the LAN and shown to neighbours, so the same bound keeps both short.
+NAME_MAX_BYTES = 64
+
+# Why an invite was refused, as the flow's translated error keys.
+INVITE_ERROR_KEYS = frozenset(
+    {
+        "malformed",
+        "mistyped",
+        "forged",
+        "expired",
+        "used",
+        "wrong_community",
+        "unreachable",
+        "bad_request",
+    }
+)
+
+# Errors a node directory may raise while it is written or read.
+STORAGE_ERRORS = (OSError, NodeSetupError, InvalidCommunityError)
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def tidy_name(raw: object) -> str:
+    """A name as typed, without control characters and with single spaces."""
+    text = "".join(ch for ch in str(raw) if unicodedata.category(ch) != "Cc" or ch.isspace())
+    return " ".join(text.split())
+
+
+def name_error(name: str) -> str | None:
+    """The error key for a tidied name, or None when it can be used."""
+    if not name:
+        return "name_required"
+    if len(name.encode()) > NAME_MAX_BYTES:
+        return "name_too_long"
+    return None
+
+
+def to_ticks(price: float) -> int:
+    """Currency per kWh (as the UI shows it) to integer ticks of 0.0001."""
+    return round(price * TICKS_PER_UNIT)
+
+
+def to_price(ticks: int) -> float:
+    """Ticks to currency per kWh, for the UI."""
+    return ticks / TICKS_PER_UNIT
+
+
+class InvalidPeerError(ValueError):
+    """A peer address that is not host:port."""
+
+    def __init__(self, peer: str) -> None:
+        super().__init__(f"not a host:port address: {peer!r}")
+        self.peer = peer
+
+
+def parse_peer(text: str) -> str:
+    """`host:port` from what a person typed (an `http://host:port/` URL is accepted too).
+
+    Raises InvalidPeerError.
+    """
+    address = text.strip()
+    if address.lower().startswith("http://"):
+        address = address[len("http://") :]
+    address = address.rstrip("/")
+    host, sep, port = address.rpartition(":")
+    if not sep or not _PORT.fullmatch(port) or not 1 <= int(port) <= 0xFFFF:
+        raise InvalidPeerError(text.strip())
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise InvalidPeerError(text.strip()) from None
+    elif not _HOSTNAME.fullmatch(host) or len(host) > 253:
+        raise InvalidPeerError(text.strip())
+    return f"{host}:{int(port)}"
+
+
+def parse_peers(values: Iterable[str]) -> list[str]:
+    """Peer addresses without blanks or repeats, in the order given.
+
+    Raises InvalidPeerError naming the first one that is not host:port.
+    """
+    peers: list[str] = []
+    for value in values:
+        if not value.strip():
+            continue
+        peer = parse_peer(value)
+        if peer not in peers:
+            peers.append(peer)
+    return peers
+
+
+def entry_peers(data: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
+    """The peers a node of a config entry should sync with ("host:port").
+
+    The options flow edits them in the options; the set-up and reconfigure steps
+    write them in the data (reconfigure keeps both in step). Options win.
+    """
+    peers = options.get(CONF_PEERS, data.get(CONF_PEERS, []))
+    return [peer for peer in peers if isinstance(peer, str)]
+
+
+def default_options(terms: CommunityTerms) -> dict[str, Any]:
+    """A new entry's options: trade anywhere between the community's price bounds."""
+    return {
+        CONF_UPDATE_INTERVAL: DEFAULT_UPDATE_INTERVAL_S,
+        CONF_MAX_BUY_PRICE: terms.ceiling,
+        CONF_MIN_SELL_PRICE: terms.floor,
+        CONF_SELL_SURPLUS: DEFAULT_SELL_SURPLUS,
+        CONF_FLEXIBLE_LOAD: DEFAULT_FLEXIBLE_LOAD,
+        CONF_FLEXIBLE_LOAD_W: DEFAULT_FLEXIBLE_LOAD_W,
+        CONF_MAX_IMPORT_W: DEFAULT_MAX_IMPORT_W,
+        CONF_MAX_EXPORT_W: DEFAULT_MAX_EXPORT_W,
+    }
+
+
+# ---------------------------------------------------------------- the node's data dir
+
+
+def open_identity(path: Path) -> Identity:
+    """The node key of the data dir at `path`, created (0600) on first use. Blocking."""
+    return DataDir(path).identity()
+
+
+def create_community(
+    path: Path, name: str, created_ms: int, terms: CommunityTerms
+) -> tuple[Identity, Community]:
+    """A new community whose single genesis member is the node of `path`. Blocking."""
+    data = DataDir(path)
+    identity = data.identity()
+    community = Community.create(name, created_ms, [identity.public_key], terms)
+    data.save_community(community)
+    return identity, community
+
+
+def record_membership(path: Path, community: Community, peers: Sequence[str]) -> None:
+    """Remember the community joined and the members met on the way. Blocking."""
+    data = DataDir(path)
+    data.save_community(community)
+    data.save_peers([f"http://{peer}" for peer in peers])
+
+
+def read_community(path: Path) -> Community | None:
+    """The community of the data dir at `path`, None if it holds none. Blocking."""
+    data = DataDir(path)
+    if not data.has_community():
+        return None
+    try:
+        return data.community()
+    except NodeSetupError:
+        return None
+
+
+def remove_node_dir(path: Path) -> None:
+    """Forget a node that never became a config entry. Blocking."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- invites
+
+
+def invite_error_key(err: InviteError) -> str:
+    """The flow's error key for a refused invite."""
+    return err.reason if err.reason in INVITE_ERROR_KEYS else "unknown"
+
+
+def check_invite(invite: Invite, *, now_s: int) -> None:
+    """Refuse what needs no network: an expired invite or a signature that does not
+    match. Whether the inviter is a member only the community's nodes know."""
+    if now_s >= invite.expires_s:
+        raise InviteExpiredError(f"the invite expired at {invite.expires_s} (now {now_s})")
+    if not verify(invite.inviter, invite.message, invite.signature):
+        raise InviteForgedError("the inviter's signature does not match the invite")
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    """Where an invite was redeemed: the member that admitted this node."""
+
+    address: str
+    by: bytes
+
+
+async def redeem_at_first(
+    session: aiohttp.ClientSession,
+    invite: Invite,
+    identity: Identity,
+    addresses: Sequence[str],
+) -> Redeemed:
+    """Redeem `invite` at the first of `addresses` ("host:port") that answers.
+
+    A member that refuses the invite ends the search (any member would refuse it too);
+    only an unreachable node, or one that cannot admit yet, moves on to the next.
+    Raises the InviteError of the refusal, or the last RedeemFailedError.
+    """
+    failure = RedeemFailedError("no member address to redeem the invite at")
+    for address in dict.fromkeys(addresses):
+        try:
+            result = await redeem_invite(
+                session,
+                invite,
+                identity,
+                now_ms=time.time_ns() // 1_000_000,
+                url=f"http://{address}",
+            )
+        except RedeemFailedError as err:
+            failure = err
+            continue
+        return Redeemed(address, result.by)
+    raise failure
