@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
 
 from market import __version__ as engine_version
 from market.meter.reader import TicReader
 
 from .const import (
     CONF_METER_SOURCE,
+    CONF_NODE_DIR,
     CONF_NODE_NAME,
     CONF_SERIAL_PORT,
     CONF_TIC_MODE,
@@ -21,17 +26,28 @@ from .const import (
     DOMAIN,
     METER_SOURCE_TIC,
 )
+from .issues import async_delete_entry_issues
+from .market_hub import AGENT_OPTIONS, async_open_hub
 from .meter import TicMeterHub
 from .runtime import P2PEnergyConfigEntry, P2PEnergyRuntime
+from .services import async_setup_services
 
 _LOGGER = logging.getLogger(__name__)
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
-def node_data_dir(hass: HomeAssistant, entry_id: str) -> Path:
-    """Where the node of a config entry keeps its ledger and keys."""
-    return Path(hass.config.path(".storage", DOMAIN, entry_id))
+def node_data_dir(hass: HomeAssistant, node_dir: str) -> Path:
+    """Where the node of a config entry keeps its key, community and ledger."""
+    return Path(hass.config.path(".storage", DOMAIN, node_dir))
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the market's services (they name the node they act on)."""
+    async_setup_services(hass)
+    return True
 
 
 def _meter_hub(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> TicMeterHub | None:
@@ -45,18 +61,32 @@ def _meter_hub(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> TicMeterHub 
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> bool:
-    """Start the household node of a config entry."""
-    data_dir = node_data_dir(hass, entry.entry_id)
-    # mkdir touches the disk: keep it off the event loop.
-    await hass.async_add_executor_job(lambda: data_dir.mkdir(parents=True, exist_ok=True))
+    """Open and start the household's node, then its entities and meter."""
+    data_dir = node_data_dir(hass, entry.data[CONF_NODE_DIR])
     meter = _meter_hub(hass, entry)
+    hub = await async_open_hub(hass, entry, data_dir, meter)
+    # Serving first: a port already taken must fail the set-up before any platform.
+    await hub.async_start()
     entry.runtime_data = P2PEnergyRuntime(
         node_name=entry.data[CONF_NODE_NAME],
         data_dir=data_dir,
         engine_version=engine_version,
+        market=hub,
         meter=meter,
+        started_options=dict(entry.options),
     )
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+
+    async def _stop_on_shutdown(_event: Event) -> None:
+        await hub.async_stop()
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop_on_shutdown))
+    try:
+        await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    except BaseException:
+        await hub.async_stop()
+        raise
+    # Today's totals were restored by the sensors; later restores are stale.
+    hub.accepts_restore = False
     if meter is not None:
         # Started after the platforms so that the first snapshot finds its entities.
         await meter.async_start()
@@ -65,13 +95,31 @@ async def async_setup_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) ->
     return True
 
 
+def _without_agent_switches(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in options.items() if key not in AGENT_OPTIONS.values()}
+
+
 async def _async_options_updated(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> None:
-    await hass.config_entries.async_reload(entry.entry_id)
+    runtime = entry.runtime_data
+    if _without_agent_switches(entry.options) != _without_agent_switches(runtime.started_options):
+        await hass.config_entries.async_reload(entry.entry_id)
+        return
+    # Only agents were switched on or off: no need to restart the node for that.
+    for agent_id, option in AGENT_OPTIONS.items():
+        if option in entry.options:
+            await runtime.market.async_set_agent_enabled(agent_id, bool(entry.options[option]))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> bool:
-    """Stop the household node of a config entry."""
+    """Stop the household's node and meter."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    if unloaded and entry.runtime_data.meter is not None:
-        await entry.runtime_data.meter.async_stop()
+    if unloaded:
+        if entry.runtime_data.meter is not None:
+            await entry.runtime_data.meter.async_stop()
+        await entry.runtime_data.market.async_stop()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> None:
+    """Forget the repair issues of a removed node (its data directory stays)."""
+    async_delete_entry_issues(hass, entry.entry_id)

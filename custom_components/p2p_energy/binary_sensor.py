@@ -1,4 +1,4 @@
-"""Binary sensors of the household's Linky meter."""
+"""Binary sensors: energy bought from neighbours right now, and the Linky meter's flags."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from market.meter.state import MeterState
 
-from .entity import MeterEntity
+from .entity import MarketEntity, MeterEntity
+from .market_hub import MarketHub
 from .runtime import P2PEnergyConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -58,12 +59,42 @@ class MeterBinarySensor(MeterEntity, BinarySensorEntity):
         return self.entity_description.value_fn(snapshot.meter)
 
 
+@dataclass(frozen=True, kw_only=True)
+class MarketBinarySensorDescription(BinarySensorEntityDescription):
+    """A yes/no of the household's market."""
+
+    value_fn: Callable[[MarketHub], bool]
+
+
+MARKET_BINARY_SENSORS: tuple[MarketBinarySensorDescription, ...] = (
+    # On while the slot being delivered has energy bought from neighbours (the EV
+    # blueprint charges on it).
+    MarketBinarySensorDescription(
+        key="bought_now",
+        translation_key="bought_now",
+        value_fn=lambda hub: hub.current_trade.bought_wh > 0,
+    ),
+)
+
+
+class MarketBinarySensor(MarketEntity, BinarySensorEntity):
+    """A yes/no of the household's market."""
+
+    entity_description: MarketBinarySensorDescription
+
+    @property
+    def is_on(self) -> bool:
+        """The hub's current value."""
+        return self.entity_description.value_fn(self.hub)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: P2PEnergyConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the meter's binary sensors (a TIC dongle only)."""
-    hub = entry.runtime_data.meter
-    if hub is not None:
-        async_add_entities(MeterBinarySensor(entry, hub, d) for d in BINARY_SENSORS)
+    """Add the market's binary sensors, and the meter's (a TIC dongle only)."""
+    runtime = entry.runtime_data
+    async_add_entities(MarketBinarySensor(runtime.market, d) for d in MARKET_BINARY_SENSORS)
+    if runtime.meter is not None:
+        async_add_entities(MeterBinarySensor(entry, runtime.meter, d) for d in BINARY_SENSORS)

@@ -8,24 +8,60 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_METER_ADDRESS, CONF_NODE_NAME, CONF_SERIAL_PORT
+from .const import (
+    CONF_COMMUNITY_ID,
+    CONF_METER_ADDRESS,
+    CONF_NODE_DIR,
+    CONF_NODE_ID,
+    CONF_NODE_NAME,
+    CONF_PEERS,
+    CONF_SERIAL_PORT,
+)
 from .runtime import P2PEnergyConfigEntry
 
-# The meter's address is the household's delivery point; the port may be a LAN address.
-TO_REDACT = {CONF_METER_ADDRESS, CONF_SERIAL_PORT, CONF_NODE_NAME, "address"}
+# The meter's address is the household's delivery point; the port may be a LAN address;
+# keys, node ids and addresses would let anyone find the household and its neighbours.
+TO_REDACT = {
+    CONF_METER_ADDRESS,
+    CONF_SERIAL_PORT,
+    CONF_NODE_NAME,
+    CONF_NODE_DIR,
+    CONF_NODE_ID,
+    CONF_COMMUNITY_ID,
+    CONF_PEERS,
+    "address",
+}
 
 
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: P2PEnergyConfigEntry
 ) -> dict[str, Any]:
-    """Return the entry's settings and the meter link's health."""
+    """Return the entry's settings, the node's status and the meter link's health."""
     runtime = entry.runtime_data
+    hub = runtime.market
+    status = await hub.node.status()
     data: dict[str, Any] = {
         "entry": {
             "data": async_redact_data(dict(entry.data), TO_REDACT),
-            "options": dict(entry.options),
+            "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
         "engine_version": runtime.engine_version,
+        # The node's ids, address and peers' addresses are left out altogether.
+        "node": {
+            "is_member": status.is_member,
+            "members": status.members,
+            "peers_online": status.peers_online,
+            "peer_links": [
+                {"online": peer.online, "last_ok_s_ago": peer.last_ok_s_ago}
+                for peer in status.peers
+            ],
+            "ledger_entries": status.ledger_entries,
+            "last_sync_s_ago": status.last_sync_s_ago,
+            "clock_skew_ms": status.clock_skew_ms,
+            "counters": status.counters,
+            "terms": hub.node.terms.to_json_obj(),
+        },
+        "market": hub.as_dict(),
     }
     if runtime.meter is not None and (snapshot := runtime.meter.snapshot) is not None:
         data["meter"] = {

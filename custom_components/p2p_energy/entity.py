@@ -1,4 +1,5 @@
-"""Base entities: one device per Linky meter, values pushed by the meter hub."""
+"""Base entities: the Linky meter's device, the node's and the community's; values are
+pushed by the meter hub and the market hub."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from market.meter.snapshot import MeterSnapshot
 
 from .const import CONF_METER_ADDRESS, DOMAIN
+from .market_hub import MarketHub
 from .meter import TicMeterHub
 from .runtime import P2PEnergyConfigEntry
 
@@ -58,4 +60,30 @@ class MeterEntity(Entity):
 
     @callback
     def _on_snapshot(self, _snapshot: MeterSnapshot) -> None:
+        self.async_write_ha_state()
+
+
+class MarketEntity(Entity):
+    """An entity of the household's node, or of its community, pushed by the hub."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self, hub: MarketHub, description: EntityDescription, *, community: bool = False
+    ) -> None:
+        """Describe the entity on the node's device, or on the community's."""
+        self.entity_description = description
+        self.hub = hub
+        owner = hub.community_id if community else hub.node_id
+        self._attr_unique_id = f"{owner}_{description.key}"
+        self._attr_device_info = hub.community_device if community else hub.node_device
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the hub's updates."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.hub.async_add_listener(self._on_hub_update))
+
+    @callback
+    def _on_hub_update(self) -> None:
         self.async_write_ha_state()

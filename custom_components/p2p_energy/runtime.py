@@ -1,13 +1,21 @@
-"""What a loaded config entry holds while it runs."""
+"""What a loaded config entry holds while it runs, and the node's test hooks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 
+from market.gossip import GossipConfig
+from market.node.clock import Clock
+
 from .meter import TicMeterHub
+
+if TYPE_CHECKING:
+    from .market_hub import MarketHub
 
 
 @dataclass(slots=True)
@@ -17,7 +25,29 @@ class P2PEnergyRuntime:
     node_name: str
     data_dir: Path
     engine_version: str
+    market: MarketHub
     meter: TicMeterHub | None = None
+    # The options the node was started with (those a reload must apply).
+    started_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 type P2PEnergyConfigEntry = ConfigEntry[P2PEnergyRuntime]
+
+
+@dataclass(slots=True)
+class NodeHooks:
+    """How an entry's node is built, for tests and demos only.
+
+    Home Assistant runs the node on the wall clock (or on `ENV_SIM_CLOCK`); a test that
+    steps a neighbourhood in lockstep sets `clock_factory` to return its shared
+    `ManualClock`, and may shorten the gossip timings, then resets both afterwards:
+
+        monkeypatch.setattr(runtime.NODE_HOOKS, "clock_factory", lambda: clock)
+    """
+
+    clock_factory: Callable[[], Clock] | None = None
+    gossip: GossipConfig | None = None
+    host: str = "0.0.0.0"  # noqa: S104 - the node serves its LAN neighbours
+
+
+NODE_HOOKS = NodeHooks()

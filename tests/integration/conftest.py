@@ -4,15 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest.mock import PropertyMock, patch
+from typing import Any
+from unittest.mock import MagicMock, PropertyMock, patch
 
 import pytest
 from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
+
+from custom_components.p2p_energy.const import (
+    CONF_COMMUNITY_ID,
+    CONF_NODE_DIR,
+    CONF_NODE_ID,
+    CONF_NODE_NAME,
+    CONF_PEERS,
+    CONF_PORT,
+    DOMAIN,
+)
+from custom_components.p2p_energy.runtime import NODE_HOOKS
+from market.gossip import GossipConfig
+from market.ledger.community import Community
+from market.ledger.identity import KEY_FILE_NAME
+from market.node.clock import ManualClock
+from market.node.datadir import DataDir
+from market.terms import CommunityTerms
 
 TIC_CAPTURES = Path(__file__).resolve().parents[1] / "market" / "data" / "tic"
 
@@ -101,3 +122,107 @@ async def tic_line(socket_enabled: None) -> AsyncIterator[TicLine]:
     await line.start()
     yield line
     await line.stop()
+
+
+# ---------------------------------------------------------------- the market node
+
+# A Thursday, aligned to 15 min (as in tests/market/node_harness.py): local midnight in
+# the test time zone (US/Pacific), so "today" starts with the tests' first slot.
+T0 = 1_800_000_000 - 1_800_000_000 % 900
+COMMUNITY_NAME = "Rue des Lilas"
+FAST_GOSSIP = GossipConfig(
+    pull_interval_s=0.1, push_delay_s=0.002, backoff_base_s=0.05, backoff_max_s=0.2
+)
+
+
+@pytest.fixture(autouse=True)
+def market_clock(mock_async_zeroconf: MagicMock) -> Iterator[ManualClock]:
+    """Every entry's node runs on this manual clock, with a LAN's quick gossip, and
+    announces itself through Home Assistant's (mocked) shared zeroconf instance."""
+    clock = ManualClock(T0 * 1000)
+    # Like Home Assistant's: the goodbye packets are awaited once the service is gone.
+    mock_async_zeroconf.async_unregister_service.side_effect = lambda *_a, **_k: asyncio.sleep(0)
+    with (
+        patch.object(NODE_HOOKS, "clock_factory", lambda: clock),
+        patch.object(NODE_HOOKS, "gossip", FAST_GOSSIP),
+        # Home Assistant's fixture mocks its own browser; the node brings its own.
+        patch("market.gossip.discovery.AsyncServiceBrowser", autospec=True),
+    ):
+        yield clock
+
+
+def _with_key(data: DataDir, name: str) -> DataDir:
+    """A node key derived from `name`: the same ids (and snapshots) on every run."""
+    data.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = data.path / KEY_FILE_NAME
+    key.write_bytes(hashlib.sha256(name.encode()).digest())
+    key.chmod(0o600)
+    return data
+
+
+@dataclass
+class NodeDirs:
+    """Node data directories and the community they belong to."""
+
+    hass: HomeAssistant
+    root: Path
+    terms: CommunityTerms = field(default_factory=CommunityTerms)
+
+    def headless(self, name: str = "headless") -> DataDir:
+        """A data dir for a headless neighbour, with its key."""
+        return _with_key(DataDir(self.root / name), name)
+
+    def entry(
+        self,
+        *,
+        title: str = "Maison",
+        data: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
+        neighbours: tuple[DataDir, ...] = (),
+        member: bool = True,
+    ) -> MockConfigEntry:
+        """A config entry whose node directory holds a key and a community of which it
+        (unless not a `member` yet) and `neighbours` are the genesis members: what the
+        config flow leaves behind."""
+        node_dir = uuid.uuid4().hex
+        data_dir = _with_key(
+            DataDir(Path(self.hass.config.path(".storage", DOMAIN, node_dir))), title
+        )
+        key = data_dir.identity().public_key
+        members = [*([key] if member else []), *(n.identity().public_key for n in neighbours)]
+        community = Community.create(COMMUNITY_NAME, T0 * 1000, members, self.terms)
+        for node in (data_dir, *neighbours):
+            node.save_community(community)
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=title,
+            entry_id=f"entry_{hashlib.sha256(title.encode()).hexdigest()[:12]}",
+            unique_id=community.community_id.hex(),
+            data={
+                CONF_NODE_NAME: title,
+                CONF_NODE_DIR: node_dir,
+                CONF_PORT: 0,
+                CONF_COMMUNITY_ID: community.community_id.hex(),
+                CONF_NODE_ID: key.hex(),
+                CONF_PEERS: [],
+                **(data or {}),
+            },
+            options=options or {},
+        )
+        entry.add_to_hass(self.hass)
+        return entry
+
+
+@pytest.fixture
+def node_dirs(hass: HomeAssistant, tmp_path: Path, socket_enabled: None) -> NodeDirs:
+    """Builds entries with prepared node directories under a per-test config dir."""
+    hass.config.config_dir = str(tmp_path / "config")
+    return NodeDirs(hass, tmp_path)
+
+
+async def advance_to(hass: HomeAssistant, clock: ManualClock, t_s: int) -> None:
+    """Move the market's clock to `t_s` and let the node act on it (seal, clear, tick)."""
+    clock.advance_to(t_s * 1000)
+    for _ in range(5):
+        await asyncio.sleep(0.01)
+    await hass.async_block_till_done()

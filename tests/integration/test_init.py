@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import NodeDirs
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.p2p_energy.const import CONF_NODE_NAME, DOMAIN
+from custom_components.p2p_energy.const import CONF_NODE_DIR, DOMAIN
 from market import __version__ as engine_version
 
 
-async def test_setup_and_unload(hass: HomeAssistant) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, unique_id="maison", data={CONF_NODE_NAME: "Maison"})
-    entry.add_to_hass(hass)
+async def test_setup_and_unload(hass: HomeAssistant, node_dirs: NodeDirs) -> None:
+    entry = node_dirs.entry()
 
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -23,7 +22,10 @@ async def test_setup_and_unload(hass: HomeAssistant) -> None:
     assert runtime.node_name == "Maison"
     assert runtime.engine_version == engine_version
     assert runtime.data_dir.is_dir()
-    assert runtime.data_dir == Path(hass.config.path(".storage", DOMAIN, entry.entry_id))
+    assert runtime.data_dir == Path(hass.config.path(".storage", DOMAIN, entry.data[CONF_NODE_DIR]))
+    assert runtime.market.node.data.path == runtime.data_dir
+    for service in ("place_order", "cancel_order", "create_invite", "start_ev_session"):
+        assert hass.services.has_service(DOMAIN, service)
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from unittest.mock import patch
 
 import pytest
-from conftest import TicLine, wait_until
+from conftest import NodeDirs, TicLine, wait_until
 from homeassistant.const import STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.p2p_energy.config_flow import list_serial_ports
@@ -18,11 +18,9 @@ from custom_components.p2p_energy.const import (
     CONF_IMPORT_POWER,
     CONF_METER_ADDRESS,
     CONF_METER_SOURCE,
-    CONF_NODE_NAME,
     CONF_SERIAL_PORT,
     CONF_TIC_MODE,
     CONF_UPDATE_INTERVAL,
-    DOMAIN,
     METER_SOURCE_ENTITIES,
     METER_SOURCE_TIC,
 )
@@ -32,13 +30,9 @@ from market.meter.frame import Mode
 IMPORT = "sensor.linky_energy_imported"
 
 
-def _tic_entry(hass: HomeAssistant, url: str, interval: int = 1) -> MockConfigEntry:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Maison",
-        unique_id="maison",
+def _tic_entry(node_dirs: NodeDirs, url: str, interval: int = 1) -> MockConfigEntry:
+    return node_dirs.entry(
         data={
-            CONF_NODE_NAME: "Maison",
             CONF_METER_SOURCE: METER_SOURCE_TIC,
             CONF_SERIAL_PORT: url,
             CONF_TIC_MODE: "auto",
@@ -46,30 +40,38 @@ def _tic_entry(hass: HomeAssistant, url: str, interval: int = 1) -> MockConfigEn
         },
         options={CONF_UPDATE_INTERVAL: interval},
     )
-    entry.add_to_hass(hass)
-    return entry
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_sensor_states(
     hass: HomeAssistant,
     tic_line: TicLine,
+    node_dirs: NodeDirs,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
 ) -> None:
     """Every sensor the capture supports, with device classes, units and values."""
-    entry = _tic_entry(hass, tic_line.url, interval=60)  # one write: stable counters
+    entry = _tic_entry(node_dirs, tic_line.url, interval=60)  # one write: stable counters
     with patch("custom_components.p2p_energy.PLATFORMS", [Platform.SENSOR]):
         assert await hass.config_entries.async_setup(entry.entry_id)
         await wait_until(hass, lambda: hass.states.get(IMPORT) is not None)
-    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+    # The meter's sensors (the market's are in test_market_entities).
+    meter = [
+        entity
+        for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        if entity.unique_id.startswith("064468368739_")
+    ]
+    assert meter
+    for entity in meter:
+        assert entity == snapshot(name=f"{entity.entity_id}-entry")
+        assert hass.states.get(entity.entity_id) == snapshot(name=f"{entity.entity_id}-state")
     await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_values_match_the_capture_and_go_unavailable_when_unplugged(
-    hass: HomeAssistant, tic_line: TicLine
+    hass: HomeAssistant, tic_line: TicLine, node_dirs: NodeDirs
 ) -> None:
-    entry = _tic_entry(hass, tic_line.url)
+    entry = _tic_entry(node_dirs, tic_line.url)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await wait_until(hass, lambda: hass.states.get(IMPORT) is not None)
 
@@ -104,9 +106,11 @@ async def test_values_match_the_capture_and_go_unavailable_when_unplugged(
     assert hass.states.get(IMPORT).state == STATE_UNAVAILABLE
 
 
-async def test_updates_are_throttled(hass: HomeAssistant, tic_line: TicLine) -> None:
+async def test_updates_are_throttled(
+    hass: HomeAssistant, tic_line: TicLine, node_dirs: NodeDirs
+) -> None:
     """Frames arrive every 50 ms here; entities are written once per interval."""
-    entry = _tic_entry(hass, tic_line.url, interval=60)
+    entry = _tic_entry(node_dirs, tic_line.url, interval=60)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await wait_until(hass, lambda: hass.states.get(IMPORT) is not None)
     hub = entry.runtime_data.meter
@@ -117,20 +121,16 @@ async def test_updates_are_throttled(hass: HomeAssistant, tic_line: TicLine) -> 
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_surplus_from_existing_entities(hass: HomeAssistant) -> None:
+async def test_surplus_from_existing_entities(hass: HomeAssistant, node_dirs: NodeDirs) -> None:
     hass.states.async_set("sensor.grid_in", "0.5", {"unit_of_measurement": "kW"})
     hass.states.async_set("sensor.grid_out", "1800", {"unit_of_measurement": "W"})
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id="maison",
+    entry = node_dirs.entry(
         data={
-            CONF_NODE_NAME: "Maison",
             CONF_METER_SOURCE: METER_SOURCE_ENTITIES,
             CONF_IMPORT_POWER: "sensor.grid_in",
             CONF_EXPORT_POWER: "sensor.grid_out",
         },
     )
-    entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     surplus = "sensor.grid_meter_surplus_power"
@@ -153,7 +153,9 @@ async def test_serial_ports_are_listed_with_their_stable_paths(hass: HomeAssista
         assert label.startswith(path)
 
 
-async def test_overcurrent_is_shown_at_once(hass: HomeAssistant, tic_line: TicLine) -> None:
+async def test_overcurrent_is_shown_at_once(
+    hass: HomeAssistant, tic_line: TicLine, node_dirs: NodeDirs
+) -> None:
     """An overcurrent warning is not held back by a long update interval."""
     normal = encode_frame(
         Mode.HISTORIC,
@@ -183,7 +185,7 @@ async def test_overcurrent_is_shown_at_once(hass: HomeAssistant, tic_line: TicLi
         ],
     )
     tic_line.data = normal
-    entry = _tic_entry(hass, tic_line.url, interval=300)
+    entry = _tic_entry(node_dirs, tic_line.url, interval=300)
     assert await hass.config_entries.async_setup(entry.entry_id)
     overcurrent = "binary_sensor.linky_overcurrent"
     await wait_until(hass, lambda: getattr(hass.states.get(overcurrent), "state", None) == "off")

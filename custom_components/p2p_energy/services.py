@@ -1,0 +1,271 @@
+"""The market's services: orders, invites and EV charging sessions, on a chosen node.
+
+Each service names its node with `config_entry_id`. Values are converted at this
+boundary: kWh to Wh, currency/kWh to ticks, datetimes (local when naive) to Unix
+seconds; refusals become translated errors.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Final, cast
+
+import voluptuous as vol
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.util import dt as dt_util
+from homeassistant.util.json import JsonValueType
+
+from market.agents import EvSession, InvalidAgentInputError
+from market.ledger.kinds import MAX_ENERGY_WH
+from market.model import Side
+from market.node.errors import OrderRejectedError
+
+from .const import DOMAIN, TICKS_PER_UNIT
+from .market_hub import MarketHub, slot_datetime
+from .runtime import P2PEnergyConfigEntry
+
+SERVICE_PLACE_ORDER: Final = "place_order"
+SERVICE_CANCEL_ORDER: Final = "cancel_order"
+SERVICE_CREATE_INVITE: Final = "create_invite"
+SERVICE_START_EV_SESSION: Final = "start_ev_session"
+SERVICE_STOP_EV_SESSION: Final = "stop_ev_session"
+
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_SIDE: Final = "side"
+ATTR_ENERGY_KWH: Final = "energy_kwh"
+ATTR_PRICE: Final = "price"
+ATTR_SLOT: Final = "slot"
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+ATTR_ORDER_ID: Final = "order_id"
+ATTR_TTL_HOURS: Final = "ttl_hours"
+ATTR_DEPARTURE: Final = "departure"
+ATTR_MAX_PRICE: Final = "max_price"
+ATTR_MIN_POWER_W: Final = "min_power_w"
+ATTR_MAX_POWER_W: Final = "max_power_w"
+
+# One order per slot: a day of quarter-hours at most in one call.
+MAX_WINDOW_SLOTS: Final = 96
+MAX_TTL_HOURS: Final = 24 * 30
+
+# Order refusals the user can fix, by the node's reason; others are errors of the node.
+_USER_REASONS: Final = frozenset(
+    {
+        "invalid_energy",
+        "invalid_price",
+        "unaligned_slot",
+        "gate_closed",
+        "too_far",
+        "not_member",
+        "unknown_order",
+        "not_own_order",
+    }
+)
+
+_ENTRY: dict[vol.Marker, Any] = {vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string}
+_PRICE = vol.All(vol.Coerce(float), vol.Range(min=0))
+_ENERGY = vol.All(vol.Coerce(float), vol.Range(min=0, min_included=False))
+
+PLACE_ORDER_SCHEMA: Final = vol.Schema(
+    {
+        **_ENTRY,
+        vol.Required(ATTR_SIDE): vol.In([str(side) for side in Side]),
+        vol.Required(ATTR_ENERGY_KWH): _ENERGY,
+        vol.Required(ATTR_PRICE): _PRICE,
+        vol.Optional(ATTR_SLOT): cv.datetime,
+        vol.Optional(ATTR_START): cv.datetime,
+        vol.Optional(ATTR_END): cv.datetime,
+    }
+)
+CANCEL_ORDER_SCHEMA: Final = vol.Schema({**_ENTRY, vol.Required(ATTR_ORDER_ID): cv.string})
+CREATE_INVITE_SCHEMA: Final = vol.Schema(
+    {
+        **_ENTRY,
+        vol.Optional(ATTR_TTL_HOURS, default=24): vol.All(
+            vol.Coerce(float), vol.Range(min=0, min_included=False, max=MAX_TTL_HOURS)
+        ),
+    }
+)
+START_EV_SESSION_SCHEMA: Final = vol.Schema(
+    {
+        **_ENTRY,
+        vol.Required(ATTR_ENERGY_KWH): _ENERGY,
+        vol.Required(ATTR_DEPARTURE): cv.datetime,
+        vol.Required(ATTR_MAX_PRICE): _PRICE,
+        vol.Optional(ATTR_MIN_POWER_W, default=1400): vol.All(vol.Coerce(int), vol.Range(min=1)),
+        vol.Optional(ATTR_MAX_POWER_W, default=7400): vol.All(vol.Coerce(int), vol.Range(min=1)),
+    }
+)
+STOP_EV_SESSION_SCHEMA: Final = vol.Schema(_ENTRY)
+
+
+def _error(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
+
+
+def _hub(hass: HomeAssistant, call: ServiceCall) -> MarketHub:
+    entry_id: str = call.data[ATTR_CONFIG_ENTRY_ID]
+    entry = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise _error("entry_not_found", entry_id=entry_id)
+    if entry.state is not ConfigEntryState.LOADED:
+        raise _error("entry_not_loaded", title=entry.title)
+    return cast(P2PEnergyConfigEntry, entry).runtime_data.market
+
+
+def _local(slot: int) -> str:
+    return dt_util.as_local(slot_datetime(slot)).strftime("%Y-%m-%d %H:%M")
+
+
+def _rejected(
+    err: OrderRejectedError, hub: MarketHub, key: str | None = None, **placeholders: str
+) -> HomeAssistantError:
+    """The translated error of a refused order or cancel."""
+    placeholders = {
+        "minutes": str(hub.terms.slot_s // 60),
+        "max_kwh": str(MAX_ENERGY_WH // 1000),
+        "detail": err.detail,
+        "reason": err.reason,
+        **placeholders,
+    }
+    if err.reason in _USER_REASONS:
+        return _error(key or err.reason, **placeholders)
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="order_failed",
+        translation_placeholders=placeholders,
+    )
+
+
+def _seconds(value: datetime) -> float:
+    """A service datetime (local when naive) as Unix seconds."""
+    return dt_util.as_utc(value).timestamp()
+
+
+def _slots(hub: MarketHub, data: dict[str, Any]) -> list[int]:
+    """The slots an order call names: one `slot`, or every slot within [start, end)."""
+    slot_s = hub.terms.slot_s
+    slot, start, end = data.get(ATTR_SLOT), data.get(ATTR_START), data.get(ATTR_END)
+    if slot is not None and start is None and end is None:
+        t = _seconds(slot)
+        if t != int(t) or int(t) % slot_s:
+            raise _error("unaligned_slot", minutes=str(slot_s // 60))
+        return [int(t)]
+    if slot is not None or start is None or end is None:
+        raise _error("slot_or_window")
+    first_s, end_s = _seconds(start), _seconds(end)
+    first = -(-int(first_s) // slot_s) * slot_s
+    slots = range(first, int(end_s) - slot_s + 1, slot_s)  # sized before it is listed
+    if not slots:
+        raise _error("invalid_window", minutes=str(slot_s // 60))
+    if len(slots) > MAX_WINDOW_SLOTS:
+        raise _error("window_too_long", max_slots=str(MAX_WINDOW_SLOTS))
+    # Slots whose gate has closed are skipped: "from now until 18:00" is a fair ask.
+    gate = hub.terms.gate_closure
+    now_s = hub.now_s
+    open_slots = [s for s in slots if now_s < gate(s)]
+    if not open_slots:
+        raise _error("gate_closed", slot=_local(slots[-1]))
+    return open_slots
+
+
+async def _place_order(call: ServiceCall) -> ServiceResponse:
+    hub = _hub(call.hass, call)
+    side = Side(call.data[ATTR_SIDE])
+    energy_wh = round(call.data[ATTR_ENERGY_KWH] * 1000)
+    price = round(call.data[ATTR_PRICE] * TICKS_PER_UNIT)
+    order_ids: list[JsonValueType] = []
+    for slot in _slots(hub, call.data):
+        try:
+            order_ids.append(await hub.node.place_order(side, energy_wh, price, slot))
+        except OrderRejectedError as err:
+            raise _rejected(err, hub, slot=_local(slot)) from err
+    if not call.return_response:
+        return None
+    return {"order_ids": order_ids}
+
+
+async def _cancel_order(call: ServiceCall) -> None:
+    hub = _hub(call.hass, call)
+    order_id: str = call.data[ATTR_ORDER_ID]
+    try:
+        await hub.node.cancel_order(order_id)
+    except OrderRejectedError as err:
+        key = "cancel_gate_closed" if err.reason == "gate_closed" else None
+        raise _rejected(err, hub, key, order_id=order_id) from err
+
+
+async def _create_invite(call: ServiceCall) -> ServiceResponse:
+    hub = _hub(call.hass, call)
+    ttl = timedelta(hours=call.data[ATTR_TTL_HOURS])
+    code = await hub.node.create_invite(ttl_s=int(ttl.total_seconds()))
+    # Invites follow the wall clock, even on a demo's accelerated market clock.
+    return {"invite": code, "expires": (dt_util.utcnow() + ttl).isoformat()}
+
+
+async def _start_ev_session(call: ServiceCall) -> None:
+    hub = _hub(call.hass, call)
+    departure = int(_seconds(call.data[ATTR_DEPARTURE]))
+    if departure <= hub.now_s:
+        raise _error("departure_passed", departure=_local(departure))
+    min_power_w: int = call.data[ATTR_MIN_POWER_W]
+    max_power_w: int = call.data[ATTR_MAX_POWER_W]
+    try:
+        session = EvSession(
+            energy_wh=round(call.data[ATTR_ENERGY_KWH] * 1000),
+            departure=departure,
+            max_price=round(call.data[ATTR_MAX_PRICE] * TICKS_PER_UNIT),
+            min_power_w=min_power_w,
+            max_power_w=max_power_w,
+        )
+        await hub.async_start_ev_session(session)
+    except InvalidAgentInputError as err:
+        raise _error(
+            "invalid_ev_power",
+            min_power_w=str(min_power_w),
+            max_power_w=str(max_power_w),
+            max_import_w=str(hub.limits.max_import_w),
+        ) from err
+
+
+async def _stop_ev_session(call: ServiceCall) -> None:
+    await _hub(call.hass, call).async_stop_ev_session()
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the market's services."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_PLACE_ORDER,
+        _place_order,
+        schema=PLACE_ORDER_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_CANCEL_ORDER, _cancel_order, schema=CANCEL_ORDER_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_CREATE_INVITE,
+        _create_invite,
+        schema=CREATE_INVITE_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_START_EV_SESSION, _start_ev_session, schema=START_EV_SESSION_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_STOP_EV_SESSION, _stop_ev_session, schema=STOP_EV_SESSION_SCHEMA
+    )

@@ -1,0 +1,214 @@
+"""The household's node starts with its config entry, stops with it, and comes back
+with the same identity and ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import timedelta
+from unittest.mock import MagicMock
+
+import pytest
+from conftest import T0, NodeDirs, wait_until
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from custom_components.p2p_energy.const import (
+    CONF_MAX_IMPORT_W,
+    CONF_NODE_DIR,
+    CONF_NODE_ID,
+    CONF_PEERS,
+    CONF_PORT,
+    CONF_SELL_SURPLUS,
+    DOMAIN,
+    ENV_SIM_CLOCK,
+)
+from custom_components.p2p_energy.runtime import NODE_HOOKS
+from market.gossip.discovery import SERVICE_TYPE
+from market.model import Side
+from market.node.clock import ScaledClock, SystemClock
+from market.node.datadir import COMMUNITY_FILE
+
+SLOT = T0 + 3600
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def test_the_node_serves_while_loaded_and_stops_on_unload(
+    hass: HomeAssistant, node_dirs: NodeDirs, mock_async_zeroconf: MagicMock
+) -> None:
+    entry = node_dirs.entry()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+    node = entry.runtime_data.market.node
+    assert node.identity.public_key.hex() == entry.data[CONF_NODE_ID]
+    assert node.port is not None
+    assert _port_open(node.port)
+    # Announced through Home Assistant's shared responder, as the household's node.
+    announced = mock_async_zeroconf.async_register_service.call_args.args[0]
+    assert announced.type == SERVICE_TYPE
+    assert announced.properties[b"nid"] == entry.data[CONF_NODE_ID].encode()
+    # Invites and announcements carry the address Home Assistant uses on the LAN.
+    assert node.address == f"10.10.10.10:{node.port}"
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert not _port_open(node.port)
+    mock_async_zeroconf.async_unregister_service.assert_called_once()
+    assert node.ledger._closed
+
+
+async def test_a_reload_keeps_the_node_id_and_its_ledger(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    entry = node_dirs.entry()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    node = entry.runtime_data.market.node
+    order_id = await node.place_order(Side.BUY, 1500, 1800, SLOT)
+    entries = (await node.status()).ledger_entries
+
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    reopened = entry.runtime_data.market.node
+    assert reopened is not node
+    assert reopened.identity.public_key == node.identity.public_key
+    assert (await reopened.status()).ledger_entries == entries
+    assert [order.order_id for order in reopened.order_book(SLOT)] == [order_id]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_taken_port_retries_later(hass: HomeAssistant, node_dirs: NodeDirs) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        entry = node_dirs.entry(data={CONF_PORT: port})
+        assert not await hass.config_entries.async_setup(entry.entry_id)
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+        assert entry.reason is not None
+        assert str(port) in entry.reason
+
+    # The port is free again: the retry starts the node, its ledger was closed cleanly.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=5))
+    await wait_until(hass, lambda: entry.state is ConfigEntryState.LOADED)
+    assert entry.runtime_data.market.node.port == port
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_unreadable_node_directory_is_an_error(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    entry = node_dirs.entry()
+    path = node_dirs.root / "config" / ".storage" / DOMAIN / entry.data[CONF_NODE_DIR]
+    (path / COMMUNITY_FILE).write_text("{not json", encoding="utf-8")
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.error_reason_translation_key == "node_unreadable"
+
+
+async def test_the_demo_clock_comes_from_the_environment(
+    hass: HomeAssistant, node_dirs: NodeDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(NODE_HOOKS, "clock_factory", None)
+    entry = node_dirs.entry()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert isinstance(entry.runtime_data.market.node.clock, SystemClock)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    monkeypatch.setenv(ENV_SIM_CLOCK, f"{T0}:{T0}:60")
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    clock = entry.runtime_data.market.node.clock
+    assert isinstance(clock, ScaledClock)
+    assert clock.speed == 60
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    monkeypatch.setenv(ENV_SIM_CLOCK, "fast please")
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.error_reason_translation_key == "invalid_sim_clock"
+
+
+async def test_home_assistant_stopping_stops_the_node(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    entry = node_dirs.entry()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    node = entry.runtime_data.market.node
+    assert node.port is not None
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert not _port_open(node.port)
+    assert node.ledger._closed
+
+
+async def test_peers_of_the_options_win(hass: HomeAssistant, node_dirs: NodeDirs) -> None:
+    # Neither answers: loopback ports nobody listens on.
+    entry = node_dirs.entry(
+        data={CONF_PEERS: ["127.0.0.1:9"]}, options={CONF_PEERS: ["127.0.0.1:7"]}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    urls = {peer.url for peer in entry.runtime_data.market.node.peers.all()}
+    assert urls == {"http://127.0.0.1:7"}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_changed_options_restart_the_node_but_agent_switches_do_not(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    entry = node_dirs.entry()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    hub = entry.runtime_data.market
+    assert hub.agent_enabled("sell_surplus")
+
+    hass.config_entries.async_update_entry(entry, options={CONF_SELL_SURPLUS: False})
+    await hass.async_block_till_done()
+    assert entry.runtime_data.market is hub
+    assert not hub.agent_enabled("sell_surplus")
+
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_SELL_SURPLUS: False, CONF_MAX_IMPORT_W: 6000}
+    )
+    await hass.async_block_till_done()
+    assert entry.runtime_data.market is not hub
+    assert entry.runtime_data.market.limits.max_import_w == 6000
+    assert not entry.runtime_data.market.agent_enabled("sell_surplus")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_unloading_waits_for_nothing_left_running(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    """The slot clock and status refresh are gone once the entry is unloaded."""
+    entry = node_dirs.entry()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    tasks_before = {task.get_name() for task in asyncio.all_tasks()}
+    assert any(name.startswith("p2p-node") for name in tasks_before)
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    names = {task.get_name() for task in asyncio.all_tasks()}
+    assert not any(name.startswith(("p2p-node", DOMAIN)) for name in names)
+
+
+async def test_options_the_agents_refuse_are_an_error(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    entry = node_dirs.entry(options={CONF_MAX_IMPORT_W: -1})
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.error_reason_translation_key == "invalid_options"
+    # The node was closed again: a corrected entry opens the same ledger.
+    hass.config_entries.async_update_entry(entry, options={CONF_MAX_IMPORT_W: 6000})
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    assert entry.state is ConfigEntryState.LOADED
+    await hass.config_entries.async_unload(entry.entry_id)

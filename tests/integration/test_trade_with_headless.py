@@ -1,0 +1,165 @@
+"""Home Assistant's node trades with a neighbour's headless node over loopback.
+
+Both run in this event loop on one manual clock (the integration's `NODE_HOOKS` give the
+entry's node the test's clock), so a whole slot - orders, gate closure, seals, finality,
+delivery - passes in milliseconds. The household sees the trade where its automations
+do: the `p2p_energy_slot_cleared` event and the entities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from conftest import FAST_GOSSIP, T0, NodeDirs, wait_until
+from homeassistant.core import Event, HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.p2p_energy.const import CONF_PEERS, CONF_SELL_SURPLUS, DOMAIN
+from market.agents import (
+    HouseholdLimits,
+    MarketTerms,
+    Observation,
+    PvSellerAgent,
+    SlotForecast,
+)
+from market.model import Side
+from market.node.clock import ManualClock
+from market.node.events import SlotCleared
+from market.node.node import Node, NodeConfig
+from tests.market.node_harness import Household, advance, run_slot
+
+SLOT = T0 + 1800  # the first slot of a new community that can be final
+
+
+@pytest.fixture
+async def neighbour(node_dirs: NodeDirs, market_clock: ManualClock) -> AsyncIterator[Household]:
+    """A neighbour's headless node, on loopback and on the test's clock."""
+    data = node_dirs.headless()
+    node_dirs.entry(neighbours=(data,))  # the community, as the household's set-up makes it
+    node = await Node.open(NodeConfig(data_dir=data.path, gossip=FAST_GOSSIP), clock=market_clock)
+    household = Household(node)
+    node.subscribe(household.events.append)
+    await node.start()
+    yield household
+    await node.stop()
+
+
+@pytest.fixture
+async def home(hass: HomeAssistant, neighbour: Household) -> AsyncIterator[MockConfigEntry]:
+    """The household's entry, whose node knows the neighbour (and the neighbour it)."""
+    [entry] = hass.config_entries.async_entries(DOMAIN)
+    assert isinstance(entry, MockConfigEntry)
+    hass.config_entries.async_update_entry(
+        entry,
+        data={**entry.data, CONF_PEERS: [f"127.0.0.1:{neighbour.node.port}"]},
+        options={CONF_SELL_SURPLUS: False},
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    neighbour.node.add_peer(f"127.0.0.1:{entry.runtime_data.market.node.port}")
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+def _at(t_s: int) -> str:
+    return datetime.fromtimestamp(t_s, UTC).isoformat()
+
+
+def _cleared(hass: HomeAssistant) -> list[Event]:
+    events: list[Event] = []
+    hass.bus.async_listen(f"{DOMAIN}_slot_cleared", events.append)
+    return events
+
+
+async def test_a_bid_placed_by_service_buys_the_neighbours_offer(
+    hass: HomeAssistant, market_clock: ManualClock, neighbour: Household, home: MockConfigEntry
+) -> None:
+    cleared = _cleared(hass)
+    ours = Household(home.runtime_data.market.node)
+    result = await hass.services.async_call(
+        DOMAIN,
+        "place_order",
+        {
+            "config_entry_id": home.entry_id,
+            "side": "buy",
+            "energy_kwh": 1.5,
+            "price": 0.18,
+            "slot": _at(SLOT),
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert result is not None
+    [bid] = result["order_ids"]
+    await neighbour.node.place_order(Side.SELL, 2000, 600, SLOT)
+
+    await run_slot(market_clock, [ours, neighbour], SLOT)
+    await wait_until(hass, lambda: any(e.data["slot_start"] == _at(SLOT) for e in cleared))
+    [event] = [e.data for e in cleared if e.data["slot_start"] == _at(SLOT)]
+    assert event["config_entry_id"] == home.entry_id
+    assert event["price"] == 0.12  # uniform: halfway between the ask and the bid
+    assert (event["bought_kwh"], event["sold_kwh"], event["late"]) == (1.5, 0, False)
+    assert event["fills"] == [
+        {"order_id": bid, "side": "buy", "energy_wh": 1500, "price_ticks": 1200, "source": "api"}
+    ]
+    # The neighbour's node cleared the same slot identically.
+    [theirs] = [e for e in neighbour.of_type(SlotCleared) if e.slot == SLOT]
+    assert (theirs.price, theirs.sold_wh) == (1200, 1500)
+
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.maison_buying_from_neighbours").state == "on"  # type: ignore[union-attr]
+    assert hass.states.get("sensor.maison_energy_bought_today").state == "1.5"  # type: ignore[union-attr]
+    assert float(hass.states.get("sensor.maison_spent_today").state) == 0.18  # type: ignore[union-attr]
+    assert hass.states.get("sensor.rue_des_lilas_members").state == "2"  # type: ignore[union-attr]
+
+
+async def test_the_ev_charges_on_the_neighbours_solar_surplus(
+    hass: HomeAssistant, market_clock: ManualClock, neighbour: Household, home: MockConfigEntry
+) -> None:
+    cleared = _cleared(hass)
+    ours = Household(home.runtime_data.market.node)
+    terms = MarketTerms.of_community(neighbour.node.terms)
+
+    def sunny(now_s: int) -> Observation:
+        first = now_s - now_s % 900
+        return Observation(
+            forecast=tuple(
+                SlotForecast(slot=first + i * 900, pv_wh=1100, load_wh=200) for i in range(8)
+            )
+        )
+
+    neighbour.node.set_observation_source(sunny)
+    limits = HouseholdLimits(
+        max_buy_price=1900, min_sell_price=400, max_import_w=9000, max_export_w=6000
+    )
+    neighbour.node.add_agent(PvSellerAgent("pv", terms, limits))
+    # The car is plugged in a minute after the community's first slot (which has no
+    # electorate yet) starts: the next slot's offers and bids are at their last step.
+    await run_slot(market_clock, [ours, neighbour], T0 + 900)
+    await advance(market_clock, [ours, neighbour], T0 + 960)
+    departure = T0 + 8 * 900
+    await hass.services.async_call(
+        DOMAIN,
+        "start_ev_session",
+        {
+            "config_entry_id": home.entry_id,
+            "energy_kwh": 3,
+            "departure": _at(departure),
+            "max_price": 0.19,
+        },
+        blocking=True,
+    )
+    for slot in range(SLOT, departure, 900):
+        await run_slot(market_clock, [ours, neighbour], slot)
+    await hass.async_block_till_done()
+
+    bought = [e.data for e in cleared if e.data["bought_wh"]]
+    # 900 Wh of surplus a slot: the car takes all of it, slot after slot.
+    assert [e["bought_wh"] for e in bought][:2] == [900, 900]
+    assert sum(e["bought_wh"] for e in bought) >= 1800
+    assert {fill["source"] for e in bought for fill in e["fills"]} == {"ev"}
+    sold = sum(e.sold_wh for e in neighbour.of_type(SlotCleared))
+    assert sold == sum(e["bought_wh"] for e in bought)
+    assert float(hass.states.get("sensor.maison_energy_bought_today").state) == sold / 1000  # type: ignore[union-attr]
