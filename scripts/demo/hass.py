@@ -1,4 +1,4 @@
-"""A real Home Assistant process on a loopback port, for end-to-end tests.
+"""A real Home Assistant process on a loopback port (end-to-end tests and the demo).
 
 Starts `hass` from this virtualenv on a fresh config directory, creates the owner
 account through the onboarding API (as the frontend does) and hands out an access

@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hass_process import running_hass
+from hass_process import free_port, running_hass
 from tic_line_thread import tic_line
 
 pytestmark = pytest.mark.e2e
@@ -66,6 +66,20 @@ def test_release_loads_in_home_assistant(release_zip: Path, tmp_path: Path) -> N
         step = f"/api/config/config_entries/flow/{flow['flow_id']}"
         menu = hass.request("POST", step, {"node_name": "Maison"})
         assert menu["type"] == "menu", menu
+        create = hass.request("POST", step, {"next_step_id": "create"})
+        assert create["step_id"] == "create", create
+        meter = hass.request(
+            "POST",
+            step,
+            {
+                "community_name": "Rue des Lilas",
+                "slot_minutes": "15",
+                "floor_price": 0.04,
+                "ceiling_price": 0.1952,
+                "port": free_port(),
+            },
+        )
+        assert meter["type"] == "menu", meter
         tic = hass.request("POST", step, {"next_step_id": "tic"})
         assert tic["step_id"] == "tic", tic
         manual = hass.request("POST", step, {"serial_port": "manual", "tic_mode": "auto"})
@@ -75,7 +89,7 @@ def test_release_loads_in_home_assistant(release_zip: Path, tmp_path: Path) -> N
         assert done["type"] == "create_entry", done
 
         entries = hass.request("GET", "/api/config/config_entries/entry?domain=p2p_energy")
-        assert [(e["title"], e["state"]) for e in entries] == [("Maison", "loaded")]
+        assert [(e["title"], e["state"]) for e in entries] == [("Rue des Lilas – Maison", "loaded")]
         energy = hass.wait_for_state("sensor.linky_energy_imported")
         assert energy["state"] == "11887.649", energy  # EAST of the capture, in kWh
         log = hass.log_text
