@@ -37,9 +37,11 @@ brand: venv
 release: venv
 	$(PY) scripts/build_release.py --out dist/p2p_energy.zip
 
+# A neighbourhood of DEMO_HOUSEHOLDS (12) headless nodes and one real Home Assistant
+# household on an accelerated clock (DEMO_SPEED, 120x). Ctrl-C stops it; DEMO_HOURS=N
+# ends it after N hours of market time and prints the report.
 demo: venv
-	@echo "make demo: the demo neighbourhood is not built yet (see README.md, 'Status')." >&2
-	@exit 1
+	$(PY) -m scripts.demo
 
 clean:
 	rm -rf dist build .mypy_cache .ruff_cache .pytest_cache .coverage .coverage.*

@@ -280,7 +280,8 @@ class Node:
         host = self.config.advertise_host or advertised_host(self.config.host)
         self.address = f"{host}:{self.port}"
         await asyncio.get_running_loop().run_in_executor(None, self.data.save_address, self.address)
-        for address in (*self.config.peers, *self.data.peers()):
+        remembered = await asyncio.get_running_loop().run_in_executor(None, self.data.peers)
+        for address in (*self.config.peers, *remembered):
             self.add_peer(address)
         await self.gossip.start()
         await self._start_discovery(host)

@@ -46,6 +46,7 @@ from .neighbourhood import make_neighbourhood
 from .report import HouseholdUsage, Report
 from .settlement import NO_TRADES, SlotPosition, settle_slot, trades_by_household
 from .site import LYON_LATITUDE, LYON_LONGITUDE
+from .tariff import BASE_TARIFF
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -134,13 +135,18 @@ class Neighbourhood:
             pv_share=config.pv_share,
         )
         self.clock: Clock
+        self.clock_spec: str | None = None
         start_ms = (config.start_s - config.terms.slot_s) * 1000
         if config.speed is None:
             self.manual: ManualClock | None = ManualClock(start_ms)
             self.clock = self.manual
         else:
             self.manual = None
-            self.clock = ScaledClock(start_ms, config.speed)
+            # anchored on a whole second, so that other processes (the demo's Home
+            # Assistant) can be given the very same clock as text
+            anchor_s = int(time.time()) + 1
+            self.clock = ScaledClock(start_ms, config.speed, anchor_s * 1000)
+            self.clock_spec = f"{start_ms // 1000}:{anchor_s}:{config.speed}"
         self.homes: list[SimHousehold] = []
         self.community: Community | None = None
         self.report = Report(
@@ -222,6 +228,9 @@ class Neighbourhood:
             for address in sorted(chosen):
                 if address != home.node.address:
                     home.node.add_peer(address)
+
+    def _household_of(self, author: bytes) -> str:
+        return self._author_of.get(author) or f"ext-{author.hex()[:8]}"
 
     def _count_bytes(self, entries: Sequence[Entry], _origin: object) -> None:
         self._ledger_bytes += sum(len(entry.raw) for entry in entries)
@@ -326,7 +335,7 @@ class Neighbourhood:
             for fill in result.fills:
                 order = self.homes[0].node.index.get_order(bytes.fromhex(fill.order_id))
                 if order is not None:
-                    household_of_order[fill.order_id] = self._author_of[order.author]
+                    household_of_order[fill.order_id] = self._household_of(order.author)
         trades = trades_by_household(result.fills if result else (), household_of_order)
         ev_plan = self._ev_wh.pop(slot, {})
         positions: list[SlotPosition] = []
@@ -354,6 +363,25 @@ class Neighbourhood:
             usage[spec.id] = HouseholdUsage(
                 consumption_wh=energy.load_wh + ev_wh, pv_wh=energy.pv_wh, ev_wh=ev_wh
             )
+        for household, traded in trades.items():
+            if household in usage:
+                continue
+            # A member the simulation does not model (the demo's Home Assistant): its
+            # meter is not simulated, so it is deemed to deliver exactly what it traded.
+            positions.append(
+                SlotPosition.with_trades(
+                    household,
+                    import_wh=traded.traded_buy_wh,
+                    export_wh=traded.traded_sell_wh,
+                    buy_price=BASE_TARIFF.buy_price(slot),
+                    sell_price=BASE_TARIFF.sell_price(slot),
+                    trades=traded,
+                )
+            )
+            usage[household] = HouseholdUsage(
+                consumption_wh=traded.traded_buy_wh, pv_wh=traded.traded_sell_wh
+            )
+            self.report.labels.setdefault(household, "member outside the simulation")
         disputed = outcome is None or outcome.result is None
         self.report.add_slot(
             slot,

@@ -116,8 +116,15 @@ class HassProcess:
         if auth and self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            raw = resp.read()
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as err:
+            # keep HA's explanation (e.g. a schema error) in the message
+            detail = err.read().decode(errors="replace")
+            raise urllib.error.HTTPError(
+                err.url, err.code, f"{err.reason}: {detail}", err.headers, None
+            ) from err
         return json.loads(raw) if raw else None
 
     def wait_for_state(self, entity_id: str, timeout_s: float = 30.0) -> Any:
@@ -190,13 +197,23 @@ class HassProcess:
 
 
 @contextmanager
-def running_hass(config_dir: Path, extra_config: str = "") -> Iterator[HassProcess]:
+def running_hass(
+    config_dir: Path,
+    extra_config: str = "",
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    base_config: str = BASE_CONFIG,
+) -> Iterator[HassProcess]:
     """Run Home Assistant on `config_dir` until the block ends, whatever happens."""
-    port = free_port()
+    port = port or free_port()
     config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "configuration.yaml").write_text(BASE_CONFIG.format(port=port) + extra_config)
+    (config_dir / "configuration.yaml").write_text(base_config.format(port=port) + extra_config)
     # The process runs the release's bundled copy: measuring it would only add noise.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_CORE"))}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_CORE"))},
+        **(env or {}),
+    }
     with (config_dir / "hass.stdout").open("wb") as out:
         process = subprocess.Popen(
             [str(HASS), "--config", str(config_dir), "--skip-pip"],
