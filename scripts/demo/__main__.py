@@ -277,7 +277,9 @@ async def _demo(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one story, 
             entry_id = await asyncio.to_thread(_flow, hass, invite, node_port, pty.path)
             for home in neighbourhood.homes:
                 home.node.add_peer(f"127.0.0.1:{node_port}")
-            bought_now = await asyncio.to_thread(_find_entity, hass, "binary_sensor", "buying_from_neighbours")
+            bought_now = await asyncio.to_thread(
+                _find_entity, hass, "binary_sensor", "buying_from_neighbours"
+            )
             sim_now = neighbourhood.clock.now_ms() // 1000
             await asyncio.to_thread(_automate, hass, entry_id, sim_now, bought_now)
             _print_banner(hass, password, args)

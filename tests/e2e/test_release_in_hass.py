@@ -89,7 +89,8 @@ def test_release_loads_in_home_assistant(release_zip: Path, tmp_path: Path) -> N
         assert done["type"] == "create_entry", done
 
         entries = hass.request("GET", "/api/config/config_entries/entry?domain=p2p_energy")
-        assert [(e["title"], e["state"]) for e in entries] == [("Rue des Lilas – Maison", "loaded")]
+        title = "Rue des Lilas \u2013 Maison"  # community, en dash, node
+        assert [(e["title"], e["state"]) for e in entries] == [(title, "loaded")]
         energy = hass.wait_for_state("sensor.linky_energy_imported")
         assert energy["state"] == "11887.649", energy  # EAST of the capture, in kWh
         log = hass.log_text
