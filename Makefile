@@ -15,7 +15,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 typecheck: venv
-	$(VENV)/bin/mypy --strict market custom_components
+	$(VENV)/bin/mypy --strict market custom_components scripts/demo
 
 # The engine's tests run without Home Assistant's test plugin (it installs autouse
 # fixtures and socket guards meant for HA tests); the integration's tests run with it.

@@ -56,7 +56,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _progress(done: int, total: int) -> None:
     if done == total or done % 16 == 0:
-        print(f"\rslot {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+        print(
+            f"\rslot {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True
+        )
 
 
 def _run(args: argparse.Namespace) -> int:

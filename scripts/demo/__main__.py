@@ -266,12 +266,18 @@ async def _demo(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one story, 
     try:
         print("starting Home Assistant (about half a minute)...", flush=True)
         base = DEMO_CONFIG.replace("{host}", args.host)
-        with running_hass(
-            config_dir,
-            port=args.port,
-            env={ENV_SIM_CLOCK: neighbourhood.clock_spec},
-            base_config=base,
-        ) as hass:
+        # Home Assistant starts in a thread: the neighbours keep trading meanwhile.
+        hass_stack = contextlib.ExitStack()
+        hass = await asyncio.to_thread(
+            hass_stack.enter_context,
+            running_hass(
+                config_dir,
+                port=args.port,
+                env={ENV_SIM_CLOCK: neighbourhood.clock_spec},
+                base_config=base,
+            ),
+        )
+        try:
             await asyncio.to_thread(hass.onboard, USERNAME, password)
             invite = await neighbourhood.homes[0].node.create_invite()
             entry_id = await asyncio.to_thread(_flow, hass, invite, node_port, pty.path)
@@ -303,6 +309,8 @@ async def _demo(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one story, 
                 "charger_intervals": watched.charger_intervals,
                 "problems": hass.problems_of("p2p_energy", "market"),
             }
+        finally:
+            await asyncio.to_thread(hass_stack.close)
     finally:
         stop.set()
         for task in tasks:
