@@ -25,6 +25,8 @@ pytest: venv
 	$(PY) -m pytest -p no:homeassistant --cov --cov-report= tests/market tests/e2e $(PYTEST_FLAGS)
 	$(PY) -m pytest --cov --cov-append --cov-report= tests/integration $(PYTEST_FLAGS)
 	$(PY) -m coverage report
+	@# issue 7: the integration's own coverage must stay at 95 % or more
+	$(PY) -m coverage report --include='custom_components/*' --fail-under=95
 
 test: lint typecheck pytest
 
