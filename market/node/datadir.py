@@ -1,10 +1,11 @@
 """A node's data directory: key, community descriptor, ledger, address and known peers.
 
-DIR/node.key          Ed25519 seed (0600), created on first start
+DIR/node_key          Ed25519 seed (0600), created on first start
 DIR/community.json    the community descriptor (terms included)
 DIR/ledger/           the SQLite ledger
 DIR/node.json         where the running node listens (read by `market invite`)
 DIR/peers.json        peers learned from invites and discovery, kept across restarts
+DIR/agent_orders.json which agent placed which of the node's open orders
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ COMMUNITY_FILE = "community.json"
 LEDGER_DIR = "ledger"
 ADDRESS_FILE = "node.json"
 PEERS_FILE = "peers.json"
+AGENT_ORDERS_FILE = "agent_orders.json"
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -105,3 +107,18 @@ class DataDir:
         """Remember peer URLs for the next start."""
         self.path.mkdir(parents=True, exist_ok=True)
         write_atomically(self.path / PEERS_FILE, json.dumps(sorted(set(urls))))
+
+    def agent_orders(self) -> dict[str, str]:
+        """Order id -> id of the agent that placed it, as recorded by the last run."""
+        try:
+            raw = json.loads((self.path / AGENT_ORDERS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(raw, dict):
+            return {}
+        return {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def save_agent_orders(self, orders: dict[str, str]) -> None:
+        """Record which agent placed which open order."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.path / AGENT_ORDERS_FILE, json.dumps(orders, sort_keys=True))

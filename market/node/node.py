@@ -189,6 +189,10 @@ class Node:
         self._outcomes: dict[int, SlotOutcome] = {}
         self._own_results: dict[int, tuple[bytes, ClearingResult]] = {}
         self._sources: dict[bytes, str] = {}
+        # Orders placed by agents of an earlier run: the agents start afresh, so these
+        # are withdrawn rather than left on the book beside the new agents' orders.
+        self._stale_agent_orders: list[bytes] = []
+        self._saved_agent_orders: dict[str, str] | None = None
         self._entries = 0
         self._skew: deque[int] = deque(maxlen=_SKEW_SAMPLES)
         self._peer_alive: dict[str, bool] = {}
@@ -264,9 +268,13 @@ class Node:
         entries = await self.ledger.entries()
         self.index.add(entries)
         self._entries = len(entries)
+        recorded = await asyncio.get_running_loop().run_in_executor(None, self.data.agent_orders)
         for entry in entries:
             if entry.author == self.identity.public_key and entry.kind == Kind.ORDER:
-                self._sources.setdefault(entry.hash, "api")
+                agent_id = recorded.get(entry.hash.hex())
+                self._sources.setdefault(entry.hash, agent_id or "api")
+                if agent_id is not None:
+                    self._stale_agent_orders.append(entry.hash)
 
     async def start(self) -> None:
         """Serve gossip, connect to peers, announce, and run the slot clock."""
@@ -284,6 +292,7 @@ class Node:
         for address in (*self.config.peers, *remembered):
             self.add_peer(address)
         await self.gossip.start()
+        await self._withdraw_stale_agent_orders()
         await self._start_discovery(host)
         now = self.clock.now_ms()
         self.started_ms = now
@@ -793,6 +802,40 @@ class Node:
             return
         for entry, finish in zip(entries, done, strict=True):
             finish(entry)
+        await self._save_agent_orders()
+
+    async def _withdraw_stale_agent_orders(self) -> None:
+        stale, self._stale_agent_orders = self._stale_agent_orders, []
+        items: list[tuple[int, bytes]] = []
+        for order_hash in stale:
+            try:
+                order = self._check_cancel(order_hash.hex())
+            except OrderRejectedError:
+                continue  # its gate has closed: it trades or not as agreed
+            if order is not None and self.index.status(order) is OrderStatus.LIVE:
+                items.append((Kind.CANCEL, CancelBody(order.hash).encode()))
+        if items:
+            try:
+                await self.ledger.append_many(items)
+            except LedgerError as err:
+                _LOGGER.warning("could not withdraw the previous agents' orders: %s", err)
+                return
+            _LOGGER.info("withdrew %d open orders of the previous run's agents", len(items))
+        await self._save_agent_orders()
+
+    async def _save_agent_orders(self) -> None:
+        first_open = self.terms.first_open_slot(self.clock.now_ms() // 1000)
+        orders = {
+            order_hash.hex(): source
+            for order_hash, source in self._sources.items()
+            if source != "api"
+            and (order := self.index.get_order(order_hash)) is not None
+            and order.slot >= first_open
+        }
+        if orders == self._saved_agent_orders:
+            return
+        self._saved_agent_orders = orders
+        await asyncio.get_running_loop().run_in_executor(None, self.data.save_agent_orders, orders)
 
     def _cancelled(self, order: HeldOrder, source: str, _entry: Entry) -> None:
         self._emit(OrderCancelled(order.order_id, order.slot, source))

@@ -16,6 +16,7 @@ from market.agents import (
     PvSellerAgent,
     SlotForecast,
 )
+from market.node import OrderStatus
 from market.node.clock import ManualClock
 from market.node.events import AgentSchedule, SlotCleared
 from tests.market.node_harness import T0, Household, make_community, mesh, run_slot, start_household
@@ -97,3 +98,32 @@ async def test_without_surplus_the_ev_session_falls_back_to_the_grid(
     schedule = ev_house.of_type(AgentSchedule)[-1].schedule
     assert schedule["grid_wh"] > 0
     assert schedule["departure"] == departure
+
+
+async def test_after_a_restart_the_agents_do_not_offer_twice(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock = ManualClock(T0 * 1000)
+    dirs, community = make_community(tmp_path, 2)
+    terms = MarketTerms.of_community(community.terms)
+    seller = await start_household(dirs[0], clock)
+    running.append(seller)
+    seller.node.set_observation_source(_sunny(600))  # type: ignore[arg-type]
+    seller.node.add_agent(PvSellerAgent("pv", terms, LIMITS))
+    await seller.node.run_agents_now()
+    slots = {order.order_id for order in seller.node.open_orders()}
+    assert slots
+
+    running.remove(seller)
+    await seller.node.stop()
+    again = await start_household(dirs[0], clock)
+    running.append(again)
+    again.node.set_observation_source(_sunny(600))  # type: ignore[arg-type]
+    again.node.add_agent(PvSellerAgent("pv", terms, LIMITS))
+    await again.node.run_agents_now()
+    live = again.node.open_orders()
+    assert live
+    assert not {order.order_id for order in live} & slots  # the old offers are withdrawn
+    for slot in terms.open_slots(T0, 4):
+        book = again.node.order_book(slot)
+        assert sum(1 for order in book if order.status is OrderStatus.LIVE) <= 1
