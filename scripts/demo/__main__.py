@@ -35,29 +35,15 @@ from market.meter.simulator import MeterSimulator, SimulatorConfig
 from market.meter.sinks import PtySink
 from market.sim.runner import Neighbourhood, SimConfig
 
-from .hass import HassProcess, free_port, running_hass
+from .hass import CORE_CONFIG, HassProcess, free_port, running_hass
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_SIM_CLOCK = "P2P_ENERGY_SIM_CLOCK"
 USERNAME = "demo"
 
-DEMO_CONFIG = """\
-homeassistant:
-  name: P2P energy demo
-  latitude: 45.76
-  longitude: 4.84
-  elevation: 170
-  unit_system: metric
-  time_zone: Europe/Paris
-  currency: EUR
-  country: FR
-  language: en
-http:
-  server_host: {host}
-  server_port: {port}
+# What the demo's Home Assistant adds: the UI, history, a simulated EV charger.
+DEMO_EXTRAS = """\
 frontend:
-config:
-onboarding:
 history:
 logbook:
 recorder:
@@ -265,7 +251,10 @@ async def _demo(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one story, 
     node_port = free_port()
     try:
         print("starting Home Assistant (about half a minute)...", flush=True)
-        base = DEMO_CONFIG.replace("{host}", args.host)
+        base = (
+            CORE_CONFIG.replace("{name}", "P2P energy demo").replace("{host}", args.host)
+            + DEMO_EXTRAS
+        )
         # Home Assistant starts in a thread: the neighbours keep trading meanwhile.
         hass_stack = contextlib.ExitStack()
         hass = await asyncio.to_thread(

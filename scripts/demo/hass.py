@@ -29,9 +29,11 @@ _RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 30.0
 
-BASE_CONFIG = """\
+# The household's Home Assistant: Lyon, metric, euros. {name} and {host} are filled
+# in by whoever uses it; {port} by running_hass.
+CORE_CONFIG = """\
 homeassistant:
-  name: P2P energy e2e
+  name: {name}
   latitude: 45.76
   longitude: 4.84
   elevation: 170
@@ -41,13 +43,16 @@ homeassistant:
   country: FR
   language: en
 http:
-  server_host: 127.0.0.1
+  server_host: {host}
   server_port: {port}
 config:
 onboarding:
-logger:
-  default: info
 """
+
+BASE_CONFIG = (
+    CORE_CONFIG.replace("{name}", "P2P energy e2e").replace("{host}", "127.0.0.1")
+    + "logger:\n  default: info\n"
+)
 
 
 def free_port() -> int:

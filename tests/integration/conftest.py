@@ -25,6 +25,7 @@ from custom_components.p2p_energy.const import (
     CONF_NODE_NAME,
     CONF_PEERS,
     CONF_PORT,
+    CONF_SELL_SURPLUS,
     DOMAIN,
 )
 from custom_components.p2p_energy.runtime import NODE_HOOKS
@@ -33,7 +34,9 @@ from market.ledger.community import Community
 from market.ledger.identity import KEY_FILE_NAME
 from market.node.clock import ManualClock
 from market.node.datadir import DataDir
+from market.node.node import Node, NodeConfig
 from market.terms import CommunityTerms
+from tests.market.node_harness import Household
 
 TIC_CAPTURES = Path(__file__).resolve().parents[1] / "market" / "data" / "tic"
 
@@ -226,3 +229,36 @@ async def advance_to(hass: HomeAssistant, clock: ManualClock, t_s: int) -> None:
     for _ in range(5):
         await asyncio.sleep(0.01)
     await hass.async_block_till_done()
+
+
+# ---------------------------------------------------------------- a neighbour to trade with
+
+
+@pytest.fixture
+async def neighbour(node_dirs: NodeDirs, market_clock: ManualClock) -> AsyncIterator[Household]:
+    """A neighbour's headless node, on loopback and on the test's clock."""
+    data = node_dirs.headless()
+    node_dirs.entry(neighbours=(data,))  # the community, as the household's set-up makes it
+    node = await Node.open(NodeConfig(data_dir=data.path, gossip=FAST_GOSSIP), clock=market_clock)
+    household = Household(node)
+    node.subscribe(household.events.append)
+    await node.start()
+    yield household
+    await node.stop()
+
+
+@pytest.fixture
+async def home(hass: HomeAssistant, neighbour: Household) -> AsyncIterator[MockConfigEntry]:
+    """The household's entry, whose node knows the neighbour (and the neighbour it)."""
+    [entry] = hass.config_entries.async_entries(DOMAIN)
+    assert isinstance(entry, MockConfigEntry)
+    hass.config_entries.async_update_entry(
+        entry,
+        data={**entry.data, CONF_PEERS: [f"127.0.0.1:{neighbour.node.port}"]},
+        options={CONF_SELL_SURPLUS: False},
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    neighbour.node.add_peer(f"127.0.0.1:{entry.runtime_data.market.node.port}")
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)

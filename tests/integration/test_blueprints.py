@@ -10,7 +10,6 @@ clearing bought and sold.
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,11 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.p2p_energy.const import CONF_PEERS, CONF_SELL_SURPLUS, DOMAIN
+from custom_components.p2p_energy.const import CONF_SELL_SURPLUS, DOMAIN
 from market.model import Side
 from market.node.clock import ManualClock
 from market.node.index import OrderStatus
-from market.node.node import Node, NodeConfig
-from tests.market.node_harness import FAST_GOSSIP, Household, advance, run_slot
+from tests.market.node_harness import Household, advance, run_slot
 
 BLUEPRINTS = Path(__file__).resolve().parents[2] / "blueprints" / "automation" / DOMAIN
 SLOT = T0 + 1800  # the first slot of a new community that can be final (00:30 local)
@@ -62,7 +60,7 @@ def _listen_cleared(hass: HomeAssistant) -> list[str]:
     return starts
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def blueprints(hass: HomeAssistant, node_dirs: NodeDirs) -> NodeDirs:
     """The blueprint files in the test's config directory, as importing them leaves them."""
     shutil.copytree(BLUEPRINTS, hass.config.path("blueprints", "automation", DOMAIN))
@@ -95,36 +93,6 @@ async def _use_blueprint(hass: HomeAssistant, name: str, inputs: dict[str, Any])
 
 
 # ---------------------------------------------------------------- a neighbour to trade with
-
-
-@pytest.fixture
-async def neighbour(blueprints: NodeDirs, market_clock: ManualClock) -> AsyncIterator[Household]:
-    """A neighbour's headless node, on loopback and on the test's clock."""
-    data = blueprints.headless()
-    blueprints.entry(neighbours=(data,))  # the community, as the household's set-up makes it
-    node = await Node.open(NodeConfig(data_dir=data.path, gossip=FAST_GOSSIP), clock=market_clock)
-    household = Household(node)
-    node.subscribe(household.events.append)
-    await node.start()
-    yield household
-    await node.stop()
-
-
-@pytest.fixture
-async def home(hass: HomeAssistant, neighbour: Household) -> AsyncIterator[MockConfigEntry]:
-    """The household's entry, whose node knows the neighbour (and the neighbour it)."""
-    [entry] = hass.config_entries.async_entries(DOMAIN)
-    assert isinstance(entry, MockConfigEntry)
-    hass.config_entries.async_update_entry(
-        entry,
-        data={**entry.data, CONF_PEERS: [f"127.0.0.1:{neighbour.node.port}"]},
-        options={CONF_SELL_SURPLUS: False},
-    )
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    neighbour.node.add_peer(f"127.0.0.1:{entry.runtime_data.market.node.port}")
-    yield entry
-    await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def _place(

@@ -8,15 +8,13 @@ do: the `p2p_energy_slot_cleared` event and the entities.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
-from conftest import FAST_GOSSIP, T0, NodeDirs, wait_until
+from conftest import T0, wait_until
 from homeassistant.core import Event, HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.p2p_energy.const import CONF_PEERS, CONF_SELL_SURPLUS, DOMAIN
+from custom_components.p2p_energy.const import DOMAIN
 from market.agents import (
     HouseholdLimits,
     MarketTerms,
@@ -27,40 +25,9 @@ from market.agents import (
 from market.model import Side
 from market.node.clock import ManualClock
 from market.node.events import SlotCleared
-from market.node.node import Node, NodeConfig
 from tests.market.node_harness import Household, advance, run_slot
 
 SLOT = T0 + 1800  # the first slot of a new community that can be final
-
-
-@pytest.fixture
-async def neighbour(node_dirs: NodeDirs, market_clock: ManualClock) -> AsyncIterator[Household]:
-    """A neighbour's headless node, on loopback and on the test's clock."""
-    data = node_dirs.headless()
-    node_dirs.entry(neighbours=(data,))  # the community, as the household's set-up makes it
-    node = await Node.open(NodeConfig(data_dir=data.path, gossip=FAST_GOSSIP), clock=market_clock)
-    household = Household(node)
-    node.subscribe(household.events.append)
-    await node.start()
-    yield household
-    await node.stop()
-
-
-@pytest.fixture
-async def home(hass: HomeAssistant, neighbour: Household) -> AsyncIterator[MockConfigEntry]:
-    """The household's entry, whose node knows the neighbour (and the neighbour it)."""
-    [entry] = hass.config_entries.async_entries(DOMAIN)
-    assert isinstance(entry, MockConfigEntry)
-    hass.config_entries.async_update_entry(
-        entry,
-        data={**entry.data, CONF_PEERS: [f"127.0.0.1:{neighbour.node.port}"]},
-        options={CONF_SELL_SURPLUS: False},
-    )
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    neighbour.node.add_peer(f"127.0.0.1:{entry.runtime_data.market.node.port}")
-    yield entry
-    await hass.config_entries.async_unload(entry.entry_id)
 
 
 def _at(t_s: int) -> str:

@@ -97,3 +97,14 @@ async def run_slot(clock: ManualClock, households: list[Household], slot: int) -
     terms = households[0].node.terms
     await advance(clock, households, terms.seal_time(slot))
     await advance(clock, households, slot)
+
+
+async def start_neighbourhood(
+    root: Path, running: list[Household], count: int, **config: object
+) -> tuple[ManualClock, list[DataDir], Community]:
+    """`count` households of a new community on one manual clock, all peers of all."""
+    clock = ManualClock(T0 * 1000)
+    dirs, community = make_community(root, count)
+    running.extend([await start_household(data, clock, **config) for data in dirs])
+    mesh(running)
+    return clock, dirs, community

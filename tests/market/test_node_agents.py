@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from market.agents import (
     EvChargingAgent,
@@ -19,20 +16,19 @@ from market.agents import (
 from market.node import OrderStatus
 from market.node.clock import ManualClock
 from market.node.events import AgentSchedule, SlotCleared
-from tests.market.node_harness import T0, Household, make_community, mesh, run_slot, start_household
+from tests.market.node_harness import (
+    T0,
+    Household,
+    make_community,
+    run_slot,
+    start_household,
+    start_neighbourhood,
+)
 
 LIMITS = HouseholdLimits(
     max_buy_price=1900, min_sell_price=400, max_import_w=9000, max_export_w=6000
 )
 SLOT_S = 900
-
-
-@pytest.fixture
-async def running() -> AsyncIterator[list[Household]]:
-    houses: list[Household] = []
-    yield houses
-    for house in houses:
-        await house.node.stop()
 
 
 def _sunny(surplus_wh: int) -> object:
@@ -51,10 +47,7 @@ def _sunny(surplus_wh: int) -> object:
 async def _neighbourhood(
     tmp_path: Path, running: list[Household], surplus_wh: int
 ) -> tuple[ManualClock, Household, int]:
-    clock = ManualClock(T0 * 1000)
-    dirs, community = make_community(tmp_path, 4)
-    running.extend([await start_household(data, clock, agent_interval_s=60) for data in dirs])
-    mesh(running)
+    clock, _dirs, community = await start_neighbourhood(tmp_path, running, 4)
     terms = MarketTerms.of_community(community.terms)
     for i, house in enumerate(running[:2]):
         house.node.set_observation_source(_sunny(surplus_wh))  # type: ignore[arg-type]

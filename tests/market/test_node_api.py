@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,25 +28,15 @@ from tests.market.node_harness import (
     mesh,
     run_slot,
     start_household,
+    start_neighbourhood,
     wait_until,
 )
-
-
-@pytest.fixture
-async def running() -> AsyncIterator[list[Household]]:
-    houses: list[Household] = []
-    yield houses
-    for house in houses:
-        await house.node.stop()
 
 
 async def test_a_cancelled_order_stays_in_the_book_but_out_of_the_clearing(
     tmp_path: Path, running: list[Household]
 ) -> None:
-    clock = ManualClock(T0 * 1000)
-    dirs, _ = make_community(tmp_path, 2)
-    running.extend([await start_household(data, clock) for data in dirs])
-    mesh(running)
+    clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 2)
     slot = T0 + 1800
     seller, buyer = running
     ask = await seller.node.place_order(Side.SELL, 500, 800, slot)
@@ -93,10 +82,7 @@ async def test_invalid_orders_are_refused_with_a_reason_event(
 async def test_status_reports_peers_ledger_and_sync_and_peer_events(
     tmp_path: Path, running: list[Household]
 ) -> None:
-    clock = ManualClock(T0 * 1000)
-    dirs, _ = make_community(tmp_path, 3)
-    running.extend([await start_household(data, clock) for data in dirs])
-    mesh(running)
+    clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 3)
     await running[0].node.place_order(Side.SELL, 500, 800, T0 + 1800)
     await advance(clock, running, T0 + 60)
     await wait_until(lambda: len(running[0].of_type(PeerUp)) == 2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,24 +18,14 @@ from tests.market.node_harness import (
     mesh,
     run_slot,
     start_household,
+    start_neighbourhood,
 )
-
-
-@pytest.fixture
-async def running() -> AsyncIterator[list[Household]]:
-    houses: list[Household] = []
-    yield houses
-    for house in houses:
-        await house.node.stop()
 
 
 async def test_four_nodes_clear_a_slot_to_identical_results(
     tmp_path: Path, running: list[Household]
 ) -> None:
-    clock = ManualClock(T0 * 1000)
-    dirs, _ = make_community(tmp_path, 4)
-    running.extend([await start_household(data, clock) for data in dirs])
-    mesh(running)
+    clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 4)
     slot = T0 + 2 * 900
     sellers, buyers = running[:2], running[2:]
     for house, energy, price in zip(sellers, (800, 600), (900, 1100), strict=True):
@@ -79,10 +68,7 @@ async def test_an_order_placed_after_gate_closure_is_refused(
 async def test_empty_slots_clear_with_no_trade_and_no_dispute(
     tmp_path: Path, running: list[Household]
 ) -> None:
-    clock = ManualClock(T0 * 1000)
-    dirs, _ = make_community(tmp_path, 3)
-    running.extend([await start_household(data, clock) for data in dirs])
-    mesh(running)
+    clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 3)
     # a community created at T0 has no electorate for its first slot; from then on:
     for slot in (T0 + 1800, T0 + 2700):
         await run_slot(clock, running, slot)
@@ -95,10 +81,7 @@ async def test_empty_slots_clear_with_no_trade_and_no_dispute(
 async def test_a_node_that_misses_gate_closure_ends_with_the_same_result(
     tmp_path: Path, running: list[Household]
 ) -> None:
-    clock = ManualClock(T0 * 1000)
-    dirs, _ = make_community(tmp_path, 4)
-    running.extend([await start_household(data, clock) for data in dirs])
-    mesh(running)
+    clock, dirs, _ = await start_neighbourhood(tmp_path, running, 4)
     warmup, slot = T0 + 1800, T0 + 2700
     await run_slot(clock, running, warmup)  # everyone is active in the community
     away = running.pop()
@@ -134,10 +117,7 @@ def _partition(groups: list[list[Household]]) -> None:
 async def test_an_order_withheld_from_half_the_nodes_disputes_the_slot(
     tmp_path: Path, running: list[Household]
 ) -> None:
-    clock = ManualClock(T0 * 1000)
-    dirs, _ = make_community(tmp_path, 4)
-    running.extend([await start_household(data, clock) for data in dirs])
-    mesh(running)
+    clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 4)
     warmup, slot, after = T0 + 1800, T0 + 2700, T0 + 3600
     await run_slot(clock, running, warmup)
     await running[2].node.place_order(Side.SELL, 500, 800, slot)
