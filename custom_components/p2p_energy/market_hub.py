@@ -16,9 +16,9 @@ import contextlib
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,7 +45,6 @@ from market.agents import (
 )
 from market.ledger.errors import LedgerError
 from market.meter.snapshot import MeterSnapshot
-from market.model import Side
 from market.node.agent_host import Agent
 from market.node.clock import Clock, ScaledClock, SystemClock
 from market.node.errors import NodeSetupError, OrderRejectedError
@@ -55,7 +54,6 @@ from market.node.events import (
     NodeEvent,
     OrderAccepted,
     OrderCancelled,
-    OwnFill,
     PeerDown,
     PeerUp,
     SlotCleared,
@@ -85,13 +83,13 @@ from .const import (
     DOMAIN,
     ENV_SIM_CLOCK,
     METER_SOURCE_ENTITIES,
-    TICKS_PER_UNIT,
 )
 from .flow_helpers import entry_peers
 from .issues import MarketIssues
 from .meter import TicMeterHub
 from .runtime import NODE_HOOKS, P2PEnergyConfigEntry
 from .surplus import power_w
+from .trades import DayTotals, Trade, slot_datetime, to_price
 
 if TYPE_CHECKING:
     from zeroconf.asyncio import AsyncZeroconf
@@ -124,63 +122,7 @@ _READINGS_WINDOW_S: Final = 1800
 # Trades of slots older than this are forgotten (today's totals keep their sums).
 _TRADES_KEPT_S: Final = 2 * 86_400
 
-WH_TICKS_PER_UNIT: Final = 1000 * TICKS_PER_UNIT  # Wh x ticks in one currency unit
-
 type HubListener = Callable[[], None]
-
-
-def slot_datetime(slot: int) -> datetime:
-    """A slot start (Unix s) as an aware UTC datetime."""
-    return datetime.fromtimestamp(slot, UTC)
-
-
-def to_price(ticks: int) -> float:
-    """Ticks (0.0001 currency/kWh) to currency/kWh."""
-    return ticks / TICKS_PER_UNIT
-
-
-def to_money(amount: int) -> float:
-    """Wh x ticks to currency units."""
-    return amount / WH_TICKS_PER_UNIT
-
-
-@dataclass(slots=True)
-class Trade:
-    """What the household traded in one slot (energy in Wh, money in Wh x ticks)."""
-
-    bought_wh: int = 0
-    sold_wh: int = 0
-    spent: int = 0
-    earned: int = 0
-
-    @classmethod
-    def of(cls, fills: Iterable[OwnFill]) -> Trade:
-        """The sums of a slot's own fills."""
-        trade = cls()
-        for fill in fills:
-            if fill.side is Side.BUY:
-                trade.bought_wh += fill.energy_wh
-                trade.spent += fill.amount
-            else:
-                trade.sold_wh += fill.energy_wh
-                trade.earned += fill.amount
-        return trade
-
-
-TOTAL_KEYS: Final = ("bought_wh", "sold_wh", "spent", "earned")
-
-
-@dataclass(slots=True)
-class DayTotals:
-    """What the household traded in the slots delivered since local midnight `start`."""
-
-    start: datetime
-    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOTAL_KEYS, 0))
-
-    def add(self, trade: Trade) -> None:
-        """Count a slot whose delivery has started."""
-        for key in TOTAL_KEYS:
-            self.values[key] += getattr(trade, key)
 
 
 def household_limits(options: Mapping[str, Any], terms: MarketTerms) -> HouseholdLimits:

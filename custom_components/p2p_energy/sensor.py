@@ -39,10 +39,11 @@ from market.meter.stge import TempoColour
 
 from .const import CONF_METER_SOURCE, METER_SOURCE_ENTITIES
 from .entity import MarketEntity, MeterEntity
-from .market_hub import AGENT_EV, MarketHub, schedule_slots, slot_datetime, to_money, to_price
+from .market_hub import AGENT_EV, MarketHub, schedule_slots
 from .meter import TicMeterHub
 from .runtime import P2PEnergyConfigEntry
 from .surplus import SurplusFromEntitiesSensor
+from .trades import slot_datetime, to_money, to_price
 
 # Entities are written by the hub's push callbacks, never polled.
 PARALLEL_UPDATES = 0

@@ -30,8 +30,9 @@ from market.model import Side
 from market.node.errors import OrderRejectedError
 
 from .const import DOMAIN, TICKS_PER_UNIT
-from .market_hub import MarketHub, slot_datetime
+from .market_hub import MarketHub
 from .runtime import P2PEnergyConfigEntry
+from .trades import slot_datetime
 
 SERVICE_PLACE_ORDER: Final = "place_order"
 SERVICE_CANCEL_ORDER: Final = "cancel_order"

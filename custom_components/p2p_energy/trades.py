@@ -1,0 +1,70 @@
+"""What the household traded, slot by slot and day by day, and the unit conversions
+at Home Assistant's boundary (the engine counts Wh, ticks and Wh x ticks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+from market.model import Side
+from market.node.events import OwnFill
+
+from .const import TICKS_PER_UNIT
+
+WH_TICKS_PER_UNIT: Final = 1000 * TICKS_PER_UNIT  # Wh x ticks in one currency unit
+
+
+def slot_datetime(slot: int) -> datetime:
+    """A slot start (Unix s) as an aware UTC datetime."""
+    return datetime.fromtimestamp(slot, UTC)
+
+
+def to_price(ticks: int) -> float:
+    """Ticks (0.0001 currency/kWh) to currency/kWh."""
+    return ticks / TICKS_PER_UNIT
+
+
+def to_money(amount: int) -> float:
+    """Wh x ticks to currency units."""
+    return amount / WH_TICKS_PER_UNIT
+
+
+@dataclass(slots=True)
+class Trade:
+    """What the household traded in one slot (energy in Wh, money in Wh x ticks)."""
+
+    bought_wh: int = 0
+    sold_wh: int = 0
+    spent: int = 0
+    earned: int = 0
+
+    @classmethod
+    def of(cls, fills: Iterable[OwnFill]) -> Trade:
+        """The sums of a slot's own fills."""
+        trade = cls()
+        for fill in fills:
+            if fill.side is Side.BUY:
+                trade.bought_wh += fill.energy_wh
+                trade.spent += fill.amount
+            else:
+                trade.sold_wh += fill.energy_wh
+                trade.earned += fill.amount
+        return trade
+
+
+TOTAL_KEYS: Final = ("bought_wh", "sold_wh", "spent", "earned")
+
+
+@dataclass(slots=True)
+class DayTotals:
+    """What the household traded in the slots delivered since local midnight `start`."""
+
+    start: datetime
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOTAL_KEYS, 0))
+
+    def add(self, trade: Trade) -> None:
+        """Count a slot whose delivery has started."""
+        for key in TOTAL_KEYS:
+            self.values[key] += getattr(trade, key)
