@@ -65,6 +65,7 @@ class Gossip:
         self._queue: deque[tuple[bytes, object]] = deque(maxlen=self.config.max_push_queue)
         self._wakeup = asyncio.Event()
         self._news = asyncio.Event()
+        self._own_news = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._push_locks: dict[str, asyncio.Lock] = {}
         self._unsubscribe: list[Callable[[], None]] = []
@@ -126,8 +127,10 @@ class Gossip:
                 self.stats["push_dropped"] += 1  # anti-entropy will carry it instead
             queue.append((entry.raw, origin))
         self._wakeup.set()
-        if origin is None:
-            self._news.set()  # our own entries: spread them now, not at the next round
+        # Own entries: spread them now. Entries from peers: the community is busy,
+        # so pull again soon (at the base interval) rather than at the idle pace.
+        self._own_news = self._own_news or origin is None
+        self._news.set()
 
     # ----------------------------------------------------------------- push
 
@@ -222,8 +225,8 @@ class Gossip:
     async def _anti_entropy_loop(self) -> None:
         """Sync with one random peer per round. Rounds come every `pull_interval_s` while
         entries move, slow down (doubling, up to `pull_idle_max_s`) while nothing does,
-        and come at once when this node writes something: quick to converge after
-        activity, cheap when the community is quiet."""
+        come at once when this node writes something and within an interval when a peer
+        sends something: quick to converge after activity, cheap when quiet."""
         config = self.config
         interval = config.pull_interval_s
         while self._running:
@@ -231,7 +234,12 @@ class Gossip:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._news.wait(), wait)
             had_news = self._news.is_set()
+            if had_news and not self._own_news:
+                # heard from a peer: pull at the base pace, never in a burst
+                base = config.pull_interval_s
+                await asyncio.sleep(base * self._rng.uniform(1 - config.pull_jitter, 1))
             self._news.clear()
+            self._own_news = False
             targets = self.peers.sample(1)
             if not targets:
                 continue
