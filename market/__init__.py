@@ -5,4 +5,4 @@ source runs as the top-level `market` package in a checkout and bundled inside t
 Home Assistant integration in a release (see docs/release.md).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
