@@ -884,10 +884,6 @@ class Node:
         """Whether the slot clock has done everything due at the current time."""
         return self.sleeping_until is not None and self.sleeping_until > self.clock.now_ms()
 
-    def own_order(self, order: HeldOrder) -> bool:
-        """Whether this household placed `order`."""
-        return order.author == self.identity.public_key
-
 
 def no_observation(_now_s: int) -> Observation:
     """The observation of a household that reports nothing (agents then offer nothing)."""
