@@ -21,7 +21,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
-from market.node.node import NodeStatus
+from market.node import NodeStatus
 
 from .const import CONF_NODE_NAME, DOMAIN
 

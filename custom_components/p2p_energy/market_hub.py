@@ -45,6 +45,7 @@ from market.agents import (
 )
 from market.ledger.errors import LedgerError
 from market.meter.snapshot import MeterSnapshot
+from market.node import BookOrder, Node, NodeConfig, NodeStatus
 from market.node.agent_host import Agent
 from market.node.clock import Clock, ScaledClock, SystemClock
 from market.node.errors import NodeSetupError, OrderRejectedError
@@ -60,7 +61,6 @@ from market.node.events import (
     SlotDisputed,
 )
 from market.node.index import OrderStatus
-from market.node.node import BookOrder, Node, NodeConfig, NodeStatus
 
 from .const import (
     CONF_EXPORT_POWER,

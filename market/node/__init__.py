@@ -3,6 +3,7 @@ agents), and the invites that let a neighbour join its community. See docs/node.
 """
 
 from .clock import Clock, ManualClock, ScaledClock, SystemClock
+from .config import NodeConfig
 from .datadir import DataDir
 from .errors import InviteError, NodeError, NodeSetupError, OrderRejectedError
 from .events import (
@@ -21,7 +22,8 @@ from .events import (
 from .finality import SlotState, Verdict
 from .index import OrderStatus
 from .invite import Invite, create_invite
-from .node import BookOrder, Node, NodeConfig, NodeStatus, PeerStatus, SlotOutcome
+from .node import Node
+from .views import BookOrder, NodeStatus, PeerStatus, SlotOutcome
 
 __all__ = [
     "AgentSchedule",

@@ -18,10 +18,11 @@ import aiohttp
 from ..agents import HouseholdLimits, MarketTerms, Observation, PvSellerAgent, Reading
 from ..terms import CommunityTerms, InvalidCommunityTermsError
 from .clock import Clock, ScaledClock
+from .config import NodeConfig
 from .datadir import DataDir
 from .errors import InviteError, NodeError
 from .events import NodeEvent
-from .node import Node, NodeConfig
+from .node import Node
 from .setup import create_community, join_with_invite
 
 if TYPE_CHECKING:

@@ -15,9 +15,7 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -26,7 +24,7 @@ from aiohttp import web
 from ..agents import AgentDecision, Observation, OrderIntent
 from ..agents.inputs import EMPTY_OBSERVATION
 from ..auction import clear
-from ..gossip import Gossip, GossipConfig, PeerTable, start_site
+from ..gossip import Gossip, PeerTable, start_site
 from ..ledger import CancelBody, Kind, Ledger, OrderBody, SealBody
 from ..ledger.codec import Entry
 from ..ledger.community import Community
@@ -34,8 +32,10 @@ from ..ledger.errors import LedgerError
 from ..ledger.identity import Identity
 from ..ledger.kinds import MAX_ENERGY_WH, MAX_PRICE_TICKS
 from ..model import ClearingResult, Side
+from .addresses import advertised_host, peer_url
 from .agent_host import Agent, AgentHost, ObservationSource
 from .clock import Clock, SystemClock
+from .config import NodeConfig
 from .datadir import DataDir
 from .errors import OrderRejectedError
 from .events import (
@@ -53,6 +53,7 @@ from .events import (
 )
 from .finality import SlotState, Verdict, judge
 from .index import HeldOrder, MarketIndex, OrderStatus, order_root, to_ledger_side
+from .views import BookOrder, NodeStatus, PeerStatus, SlotOutcome
 
 if TYPE_CHECKING:
     from zeroconf.asyncio import AsyncZeroconf
@@ -68,90 +69,6 @@ _FRESH_MS = 120_000
 _PEER_CHECK_S = 1.0
 
 Listener = Callable[[NodeEvent], None]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NodeConfig:
-    """Where a node keeps its data and how it is reached.
-
-    `port` 0 picks a free port. `advertise_host` is the address put in invites and
-    announcements (default: `host`, or this machine's LAN address when `host` is a
-    wildcard). `peers` are "host:port" or URLs of other nodes.
-    """
-
-    data_dir: Path
-    host: str = "127.0.0.1"
-    port: int = 0
-    advertise_host: str | None = None
-    peers: tuple[str, ...] = ()
-    gossip: GossipConfig = field(default_factory=GossipConfig)
-    agent_interval_s: int = 60
-    name: str = ""
-    # SQLite synchronous mode of own appends: FULL survives a power cut (see
-    # LedgerStore); a simulation, which has no power to lose, uses NORMAL.
-    synchronous: str = "FULL"
-
-
-@dataclass(frozen=True, slots=True)
-class BookOrder:
-    """An order of a slot's book as a host shows it."""
-
-    order_id: str
-    node_id: str
-    own: bool
-    side: Side
-    energy_wh: int
-    price: int
-    status: OrderStatus
-    placed_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class SlotOutcome:
-    """What became of a slot at this node."""
-
-    slot: int
-    state: SlotState
-    verdict: Verdict
-    result: ClearingResult | None
-    event: SlotCleared | SlotDisputed
-
-
-@dataclass(frozen=True, slots=True)
-class PeerStatus:
-    """One peer as the node sees it."""
-
-    url: str
-    node_id: str | None
-    online: bool
-    last_ok_s_ago: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class NodeStatus:
-    """The node at a glance (HA's diagnostic sensors, `market node` logs)."""
-
-    node_id: str
-    community_id: str
-    community_name: str
-    address: str | None
-    members: int
-    peers: tuple[PeerStatus, ...]
-    ledger_entries: int
-    last_sync_s_ago: float | None
-    clock_skew_ms: int | None
-    is_member: bool
-    counters: dict[str, int]
-
-    @property
-    def peers_online(self) -> int:
-        """Peers that answered their last request."""
-        return sum(peer.online for peer in self.peers)
-
-
-def peer_url(address: str) -> str:
-    """A peer's base URL from "host:port" or a URL."""
-    return address if "://" in address else f"http://{address}"
 
 
 class Node:
@@ -888,18 +805,3 @@ class Node:
 def no_observation(_now_s: int) -> Observation:
     """The observation of a household that reports nothing (agents then offer nothing)."""
     return EMPTY_OBSERVATION
-
-
-def advertised_host(host: str) -> str:
-    """The address others should use: `host`, or the LAN address for a wildcard."""
-    if host not in ("0.0.0.0", "", "::"):  # noqa: S104 - comparing, not binding
-        return host
-    import socket  # noqa: PLC0415
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            # no packet is sent: connect() on UDP only picks the outgoing interface
-            probe.connect(("192.0.2.1", 9))
-            return str(probe.getsockname()[0])
-        except OSError:
-            return "127.0.0.1"

@@ -32,9 +32,9 @@ from custom_components.p2p_energy.runtime import NODE_HOOKS
 from market.gossip import GossipConfig
 from market.ledger.community import Community
 from market.ledger.identity import KEY_FILE_NAME
+from market.node import Node, NodeConfig
 from market.node.clock import ManualClock
 from market.node.datadir import DataDir
-from market.node.node import Node, NodeConfig
 from market.terms import CommunityTerms
 from tests.market.node_harness import Household
 

@@ -22,8 +22,8 @@ from homeassistant.data_entry_flow import FlowResultType
 from custom_components.p2p_energy.const import CONF_NODE_NAME, DOMAIN
 from market.ledger.community import Community
 from market.ledger.kinds import AdmitBody, Kind
+from market.node import Node, NodeConfig
 from market.node.datadir import DataDir
-from market.node.node import Node, NodeConfig
 from market.terms import CommunityTerms
 
 INTEGRATION = Path(__file__).resolve().parents[2] / "custom_components" / "p2p_energy"

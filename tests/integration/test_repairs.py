@@ -22,9 +22,9 @@ from market.ledger.community import Community
 from market.ledger.kinds import Kind, OrderBody
 from market.ledger.kinds import Side as LedgerSide
 from market.model import Side
+from market.node import Node, NodeConfig
 from market.node.clock import ManualClock
 from market.node.datadir import DataDir
-from market.node.node import Node, NodeConfig
 from tests.market.ledger_helpers import ChainWriter
 
 SLOT = T0 + 3600

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from market.gossip import GossipConfig
 from market.ledger.community import Community
+from market.node import Node, NodeConfig
 from market.node.clock import ManualClock
 from market.node.datadir import DataDir
 from market.node.events import NodeEvent
-from market.node.node import Node, NodeConfig
 from market.terms import CommunityTerms
 
 FAST_GOSSIP = GossipConfig(

@@ -1,0 +1,67 @@
+"""What a node shows its host: order books, slot outcomes, peers and status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import ClearingResult, Side
+from .events import SlotCleared, SlotDisputed
+from .finality import SlotState, Verdict
+from .index import OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class BookOrder:
+    """An order of a slot's book as a host shows it."""
+
+    order_id: str
+    node_id: str
+    own: bool
+    side: Side
+    energy_wh: int
+    price: int
+    status: OrderStatus
+    placed_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SlotOutcome:
+    """What became of a slot at this node."""
+
+    slot: int
+    state: SlotState
+    verdict: Verdict
+    result: ClearingResult | None
+    event: SlotCleared | SlotDisputed
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatus:
+    """One peer as the node sees it."""
+
+    url: str
+    node_id: str | None
+    online: bool
+    last_ok_s_ago: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """The node at a glance (HA's diagnostic sensors, `market node` logs)."""
+
+    node_id: str
+    community_id: str
+    community_name: str
+    address: str | None
+    members: int
+    peers: tuple[PeerStatus, ...]
+    ledger_entries: int
+    last_sync_s_ago: float | None
+    clock_skew_ms: int | None
+    is_member: bool
+    counters: dict[str, int]
+
+    @property
+    def peers_online(self) -> int:
+        """Peers that answered their last request."""
+        return sum(peer.online for peer in self.peers)
