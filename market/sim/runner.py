@@ -66,8 +66,7 @@ SIM_GOSSIP = GossipConfig(
 # Each node knows this many random neighbours (a LAN mesh of 50 would cost 2,450 links).
 SIM_PEERS = 8
 DEFAULT_START = date(2026, 6, 15)
-# The clock stops at every slot start (outcomes, agents re-plan) and at the next
-# slot's seal instant (agents re-price just after its gate, the nodes seal).
+# A lockstep step taking longer than this means a node is stuck: the run stops.
 _CONVERGE_LIMIT_S = 60.0
 
 
@@ -302,7 +301,9 @@ class Neighbourhood:
         """Simulate every slot of the configured period; returns the report.
 
         The nodes start one slot before the first reported slot, so that its orders
-        are placed before its gate closure and every node seals it.
+        are placed before its gate closure and every node seals it. The clock stops at
+        every slot start (outcomes, agents re-plan, the previous slot is settled) and
+        at the next slot's seal instant (agents re-price after its gate, nodes seal).
         """
         slot_s = self.terms.slot_s
         first = self.config.start_s
