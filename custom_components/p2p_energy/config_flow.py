@@ -626,7 +626,8 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
         """Use the grid and PV sensors this Home Assistant already has."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            if not (user_input.get(CONF_IMPORT_ENERGY) or user_input.get(CONF_IMPORT_POWER)):
+            # The agents follow live power: an energy index alone cannot drive them.
+            if not user_input.get(CONF_IMPORT_POWER):
                 errors["base"] = "import_required"
             else:
                 self._data.update({CONF_METER_SOURCE: METER_SOURCE_ENTITIES, **user_input})

@@ -40,6 +40,7 @@ from custom_components.p2p_energy.const import (
     CONF_FLEXIBLE_LOAD,
     CONF_FLEXIBLE_LOAD_W,
     CONF_FLOOR_PRICE,
+    CONF_IMPORT_ENERGY,
     CONF_IMPORT_POWER,
     CONF_MANUAL_PATH,
     CONF_MAX_BUY_PRICE,
@@ -347,6 +348,9 @@ async def test_existing_entities_need_an_import_sensor(hass: HomeAssistant) -> N
     result = await configure(hass, result, {"next_step_id": "entities"})
     assert result["step_id"] == "entities"
     result = await configure(hass, result, {})
+    assert result["errors"] == {"base": "import_required"}
+    # an energy index cannot drive the agents, which follow live power
+    result = await configure(hass, result, {CONF_IMPORT_ENERGY: "sensor.grid_energy"})
     assert result["errors"] == {"base": "import_required"}
     result = await configure(hass, result, {CONF_IMPORT_POWER: "sensor.grid_power"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
