@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
@@ -64,6 +65,7 @@ class MarketBinarySensorDescription(BinarySensorEntityDescription):
     """A yes/no of the household's market."""
 
     value_fn: Callable[[MarketHub], bool]
+    attributes_fn: Callable[[MarketHub], dict[str, Any]] | None = None
 
 
 MARKET_BINARY_SENSORS: tuple[MarketBinarySensorDescription, ...] = (
@@ -73,6 +75,11 @@ MARKET_BINARY_SENSORS: tuple[MarketBinarySensorDescription, ...] = (
         key="bought_now",
         translation_key="bought_now",
         value_fn=lambda hub: hub.current_trade.bought_wh > 0,
+        # which agent (or "api" for actions) bought the slot's energy, in Wh
+        attributes_fn=lambda hub: {
+            "bought_wh": hub.current_trade.bought_wh,
+            "bought_by": dict(hub.current_trade.bought_by),
+        },
     ),
 )
 
@@ -86,6 +93,12 @@ class MarketBinarySensor(MarketEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """The hub's current value."""
         return self.entity_description.value_fn(self.hub)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Details of the current value, when the sensor has any."""
+        attributes_fn = self.entity_description.attributes_fn
+        return None if attributes_fn is None else attributes_fn(self.hub)
 
 
 async def async_setup_entry(

@@ -39,6 +39,9 @@ class Trade:
     sold_wh: int = 0
     spent: int = 0
     earned: int = 0
+    # Wh bought per source ("api", "ev", "flexible_load"): automations can tell whose
+    # purchase the slot's energy is.
+    bought_by: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, fills: Iterable[OwnFill]) -> Trade:
@@ -48,6 +51,7 @@ class Trade:
             if fill.side is Side.BUY:
                 trade.bought_wh += fill.energy_wh
                 trade.spent += fill.amount
+                trade.bought_by[fill.source] = trade.bought_by.get(fill.source, 0) + fill.energy_wh
             else:
                 trade.sold_wh += fill.energy_wh
                 trade.earned += fill.amount

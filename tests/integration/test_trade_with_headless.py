@@ -76,7 +76,9 @@ async def test_a_bid_placed_by_service_buys_the_neighbours_offer(
     assert (theirs.price, theirs.sold_wh) == (1200, 1500)
 
     await hass.async_block_till_done()
-    assert hass.states.get("binary_sensor.maison_buying_from_neighbours").state == "on"  # type: ignore[union-attr]
+    buying = hass.states.get("binary_sensor.maison_buying_from_neighbours")
+    assert buying is not None and buying.state == "on"
+    assert buying.attributes["bought_by"] == {"api": 1500}  # bought by an action, not an agent
     assert hass.states.get("sensor.maison_energy_bought_today").state == "1.5"  # type: ignore[union-attr]
     assert float(hass.states.get("sensor.maison_spent_today").state) == 0.18  # type: ignore[union-attr]
     assert hass.states.get("sensor.rue_des_lilas_members").state == "2"  # type: ignore[union-attr]
