@@ -133,8 +133,13 @@ async def tic_line(socket_enabled: None) -> AsyncIterator[TicLine]:
 # the test time zone (US/Pacific), so "today" starts with the tests' first slot.
 T0 = 1_800_000_000 - 1_800_000_000 % 900
 COMMUNITY_NAME = "Rue des Lilas"
+# Anti-entropy never idles beyond 0.5 s either, so a stopped peer is noticed quickly.
 FAST_GOSSIP = GossipConfig(
-    pull_interval_s=0.1, push_delay_s=0.002, backoff_base_s=0.05, backoff_max_s=0.2
+    pull_interval_s=0.1,
+    pull_idle_max_s=0.5,
+    push_delay_s=0.002,
+    backoff_base_s=0.05,
+    backoff_max_s=0.2,
 )
 
 

@@ -15,8 +15,13 @@ from market.node.datadir import DataDir
 from market.node.events import NodeEvent
 from market.terms import CommunityTerms
 
+# Anti-entropy never idles beyond 0.5 s either, so a stopped peer is noticed quickly.
 FAST_GOSSIP = GossipConfig(
-    pull_interval_s=0.1, push_delay_s=0.002, backoff_base_s=0.05, backoff_max_s=0.2
+    pull_interval_s=0.1,
+    pull_idle_max_s=0.5,
+    push_delay_s=0.002,
+    backoff_base_s=0.05,
+    backoff_max_s=0.2,
 )
 # A Thursday, aligned to 15 min; the tests' slots start from here.
 T0 = 1_800_000_000 - 1_800_000_000 % 900
