@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..model import Side
 from .errors import InvalidAgentInputError
 from .inputs import SlotResult
-from .intents import IntentBook, OrderIntent
+from .intents import AgentDecision, IntentBook, OrderIntent, Target
 from .ramp import PriceRamp
 from .terms import HouseholdLimits, MarketTerms, check_int, check_non_negative
 
@@ -62,6 +62,14 @@ class AgentBase:
         self._last_now = now
         self.book.prune(now)
         return self.book.apply_results(cleared, now)
+
+    def finish(
+        self, now: int, targets: Mapping[int, Target], *, resize_wh: int, dropped: int
+    ) -> AgentDecision:
+        """Turn a call's targets into its decision, counting the inputs it dropped."""
+        decision = self.book.reconcile(now, targets, resize_wh=resize_wh)
+        self.dropped_total += dropped
+        return AgentDecision(place=decision.place, cancel=decision.cancel, dropped=dropped)
 
 
 class DelegatesToBase:

@@ -73,6 +73,4 @@ class ConsumptionBuyerAgent(DelegatesToBase):
         targets = {
             slot: Target(energy, self.bid_price(slot, now)) for slot, energy in deficits.items()
         }
-        decision = base.book.reconcile(now, targets, resize_wh=self.resize_wh)
-        base.dropped_total += dropped
-        return AgentDecision(place=decision.place, cancel=decision.cancel, dropped=dropped)
+        return base.finish(now, targets, resize_wh=self.resize_wh, dropped=dropped)

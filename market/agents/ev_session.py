@@ -107,9 +107,7 @@ class EvChargingAgent(DelegatesToBase):
             for item in schedule.slots
             if item.phase is SlotPhase.OPEN and item.slot in horizon and item.market_wh > 0
         }
-        decision = base.book.reconcile(now, targets, resize_wh=0)
-        base.dropped_total += dropped
-        return AgentDecision(place=decision.place, cancel=decision.cancel, dropped=dropped)
+        return base.finish(now, targets, resize_wh=0, dropped=dropped)
 
     def _freeze_started(self, now: int) -> None:
         """Freeze the last plan of every slot that has started since the previous call.

@@ -86,7 +86,6 @@ class PvSellerAgent(DelegatesToBase):
         targets = {
             slot: Target(energy, self.ask_price(slot, now)) for slot, energy in offers.items()
         }
-        decision = base.book.reconcile(now, targets, resize_wh=self.resize_wh)
-        dropped += forecast_dropped
-        base.dropped_total += dropped
-        return AgentDecision(place=decision.place, cancel=decision.cancel, dropped=dropped)
+        return base.finish(
+            now, targets, resize_wh=self.resize_wh, dropped=dropped + forecast_dropped
+        )
