@@ -36,6 +36,7 @@ from ..ledger.community import Community
 from ..ledger.identity import KEY_FILE_NAME
 from ..node import DataDir, ManualClock, Node, NodeConfig, ScaledClock
 from ..node.clock import Clock
+from ..node.lockstep import step_to
 from ..terms import CommunityTerms
 from .battery import HomeBattery
 from .clock import local_midnight_utc
@@ -66,8 +67,6 @@ SIM_GOSSIP = GossipConfig(
 # Each node knows this many random neighbours (a LAN mesh of 50 would cost 2,450 links).
 SIM_PEERS = 8
 DEFAULT_START = date(2026, 6, 15)
-# A lockstep step taking longer than this means a node is stuck: the run stops.
-_CONVERGE_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,28 +273,11 @@ class Neighbourhood:
                     plans[home.spec.id] = plans.get(home.spec.id, 0) + entry.energy_wh
         self._ev_wh[slot] = plans
 
-    async def _converge(self) -> None:
-        """Wait until every node has acted at the current time and all ledgers agree."""
-        deadline = time.monotonic() + _CONVERGE_LIMIT_S
-        nodes = [home.node for home in self.homes]
-        while True:
-            # entry counts are free to read; frontiers are compared once they agree
-            counts = {node.entries_held for node in nodes}
-            if len(counts) == 1 and all(node.is_idle() for node in nodes):
-                frontiers = [await node.ledger.frontier() for node in nodes]
-                if all(frontier == frontiers[0] for frontier in frontiers):
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError("the simulated nodes did not converge")
-            await asyncio.sleep(0.01)
-
     async def _step_to(self, t_s: int) -> None:
         if self.manual is None:
             await self.clock.sleep_until(t_s * 1000)
             return
-        await self._converge()
-        self.manual.advance_to(t_s * 1000)
-        await self._converge()
+        await step_to(self.manual, [home.node for home in self.homes], t_s * 1000)
 
     async def run(self, progress: Callable[[int, int], None] | None = None) -> Report:
         """Simulate every slot of the configured period; returns the report.

@@ -13,6 +13,7 @@ from market.node import Node, NodeConfig
 from market.node.clock import ManualClock
 from market.node.datadir import DataDir
 from market.node.events import NodeEvent
+from market.node.lockstep import step_to
 from market.terms import CommunityTerms
 
 # Anti-entropy never idles beyond 0.5 s either, so a stopped peer is noticed quickly.
@@ -76,25 +77,9 @@ async def wait_until(check: Callable[[], bool], limit_s: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def frontiers_equal(households: list[Household], limit_s: float = 10.0) -> None:
-    """Wait until every node holds the same entries."""
-    deadline = asyncio.get_running_loop().time() + limit_s
-    while True:
-        frontiers = [await house.node.ledger.frontier() for house in households]
-        if all(frontier == frontiers[0] for frontier in frontiers):
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("ledgers did not converge")
-        await asyncio.sleep(0.02)
-
-
 async def advance(clock: ManualClock, households: list[Household], t_s: int) -> None:
-    """Let the nodes sync, move the shared clock to `t_s`, and let every node act and sync
-    (gossip on a LAN takes milliseconds; the seal margin gives it a minute)."""
-    await frontiers_equal(households)
-    clock.advance_to(t_s * 1000)
-    await wait_until(lambda: all(house.node.is_idle() for house in households))
-    await frontiers_equal(households)
+    """Step the households' nodes in lockstep to `t_s` (see market.node.lockstep)."""
+    await step_to(clock, [house.node for house in households], t_s * 1000, limit_s=10.0)
 
 
 async def run_slot(clock: ManualClock, households: list[Household], slot: int) -> None:
