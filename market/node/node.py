@@ -562,11 +562,15 @@ class Node:
                 continue  # sealed before a restart
             await self._seal(slot)
 
-    async def _seal(self, slot: int) -> None:
+    def _clear_held(self, slot: int) -> tuple[bytes, ClearingResult, bytes]:
+        """Clear the order set held for `slot`: (order-set root, result, result hash)."""
         orders = self.index.order_set(slot)
         root = order_root(order.hash for order in orders)
         result = clear([order.to_order() for order in orders], self.terms.clearing_params())
-        result_hash = hashlib.sha256(result.to_canonical_json()).digest()
+        return root, result, hashlib.sha256(result.to_canonical_json()).digest()
+
+    async def _seal(self, slot: int) -> None:
+        root, result, result_hash = self._clear_held(slot)
         self._own_results[slot] = (root, result)
         try:
             await self.ledger.append(Kind.SEAL, SealBody(slot, root, result_hash).encode())
@@ -575,7 +579,7 @@ class Node:
             _LOGGER.warning("could not seal slot %s: %s", slot, err)
             return
         self.stats["seals"] += 1
-        _LOGGER.debug("sealed slot %s: %d orders, %d Wh", slot, len(orders), result.volume_wh)
+        _LOGGER.debug("sealed slot %s: %d fills, %d Wh", slot, len(result.fills), result.volume_wh)
 
     def _judge_due(self, now: int) -> None:
         while self._next_judge_slot * 1000 <= now:
@@ -621,12 +625,11 @@ class Node:
         if own is not None and own[0] == verdict.order_root:
             return own[1]
         # Recompute from what is held now (a node that was away holds it after sync).
-        orders = self.index.order_set(slot)
-        if order_root(order.hash for order in orders) != verdict.order_root:
+        root, result, result_hash = self._clear_held(slot)
+        if root != verdict.order_root:
             _LOGGER.warning("slot %s is final on an order set this node does not hold", slot)
             return None
-        result = clear([order.to_order() for order in orders], self.terms.clearing_params())
-        if hashlib.sha256(result.to_canonical_json()).digest() != verdict.result_hash:
+        if result_hash != verdict.result_hash:
             _LOGGER.error("slot %s: the quorum's result differs from this node's clearing", slot)
             return None
         return result
