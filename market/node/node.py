@@ -362,10 +362,13 @@ class Node:
             rejected = OrderRejectedError("ledger", str(err))
             self._reject(slot, rejected, source)
             raise rejected from err
-        self._sources[entry.hash] = source
-        self.stats["orders_placed"] += 1
-        self._emit(OrderAccepted(entry.hash.hex(), slot, side, energy_wh, price, source))
+        self._accepted(entry, OrderAccepted(entry.hash.hex(), slot, side, energy_wh, price, source))
         return entry.hash.hex()
+
+    def _accepted(self, entry: Entry, event: OrderAccepted) -> None:
+        self._sources[entry.hash] = event.source
+        self.stats["orders_placed"] += 1
+        self._emit(event)
 
     def _reject(self, slot: int, err: OrderRejectedError, source: str) -> None:
         self.stats["orders_rejected"] += 1
@@ -761,13 +764,12 @@ class Node:
         self._emit(OrderCancelled(order.order_id, order.slot, source))
 
     def _placed(self, agent_id: str, intent: OrderIntent, entry: Entry) -> None:
-        self._sources[entry.hash] = agent_id
         self.agents.record_order(agent_id, intent.id, entry.hash)
-        self.stats["orders_placed"] += 1
-        self._emit(
+        self._accepted(
+            entry,
             OrderAccepted(
                 entry.hash.hex(), intent.slot, intent.side, intent.energy_wh, intent.price, agent_id
-            )
+            ),
         )
 
     async def run_agents_now(self) -> None:
