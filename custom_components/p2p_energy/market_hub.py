@@ -61,6 +61,7 @@ from market.node.events import (
     SlotDisputed,
 )
 from market.node.index import OrderStatus
+from market.node.readings import reading_from_meter
 
 from .const import (
     CONF_EXPORT_POWER,
@@ -534,12 +535,9 @@ class MarketHub:
 
     @callback
     def _on_snapshot(self, snapshot: MeterSnapshot) -> None:
-        meter = snapshot.meter
-        if meter is None or not snapshot.available:
-            return
-        # A Linky sees the net flow only: what is exported is the surplus the house can
-        # sell, what is imported its uncovered load (VA taken as W, see README).
-        self._add_reading(meter.injected_power_va or 0, meter.apparent_power_va or 0)
+        reading = reading_from_meter(snapshot, self.now_s)
+        if reading is not None:
+            self._readings.append(reading)
 
     @callback
     def _on_power_change(self, _event: Event[EventStateChangedData]) -> None:

@@ -23,6 +23,7 @@ from .datadir import DataDir
 from .errors import InviteError, NodeError
 from .events import NodeEvent
 from .node import Node
+from .readings import reading_from_meter
 from .setup import create_community, join_with_invite
 
 if TYPE_CHECKING:
@@ -227,18 +228,9 @@ class _MeterReadings:
         self.readings: deque[Reading] = deque(maxlen=_READINGS_KEPT)
 
     def on_snapshot(self, snapshot: MeterSnapshot) -> None:
-        meter = snapshot.meter
-        if meter is None or not snapshot.available:
-            return
-        # A Linky sees the net flow only: what is exported is the surplus the house can
-        # sell, what is imported its uncovered load (VA taken as W, see README).
-        self.readings.append(
-            Reading(
-                at=self.clock.now_ms() // 1000,
-                pv_w=meter.injected_power_va or 0,
-                load_w=meter.apparent_power_va or 0,
-            )
-        )
+        reading = reading_from_meter(snapshot, self.clock.now_ms() // 1000)
+        if reading is not None:
+            self.readings.append(reading)
 
     def observe(self, _now_s: int) -> Observation:
         return Observation(readings=tuple(self.readings))
