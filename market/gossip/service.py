@@ -286,7 +286,9 @@ class Gossip:
             data, more = await self.client.pull(peer.url, wants)
             if not data:
                 break
-            ingested = await self.ledger.ingest(data, origin=peer.key)
+            # A peer known by address only still is not us: its URL marks the entries as
+            # learnt (never as our own, which would be re-pushed as such).
+            ingested = await self.ledger.ingest(data, origin=peer.key or peer.url)
             pulled += len(ingested.accepted)
             if not ingested.accepted:
                 break  # nothing usable (e.g. the peer serves a fork we refuse): stop here

@@ -19,7 +19,8 @@ from .store import DB_FILE_NAME, DEFAULT_MAX_FUTURE_MS, Frontier, IngestResult, 
 _LOGGER = logging.getLogger(__name__)
 
 # Called on the event loop with the newly stored entries and an opaque origin tag
-# (None for the node's own appends, the peer's key for ingested ones).
+# (None for the node's own appends; for learnt ones the peer's key, or its URL when
+# the key is unknown).
 Listener = Callable[[Sequence[Entry], object], None]
 
 
