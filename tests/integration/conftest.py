@@ -13,10 +13,12 @@ from typing import Any
 from unittest.mock import MagicMock, PropertyMock, patch
 
 import pytest
+from homeassistant.const import __version__ as HA_VERSION
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
+from syrupy.location import PyTestLocation
 
 from custom_components.p2p_energy.const import (
     CONF_COMMUNITY_ID,
@@ -55,10 +57,21 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> Iterato
     yield
 
 
+class SnapshotsOfThisRelease(HomeAssistantSnapshotExtension):
+    """Snapshots under snapshots/<HA version>/: what a registry entry or a state holds
+    changes with Home Assistant (new registry fields, entity aliases, default display
+    precisions), so each release the tests run on (requirements-dev.txt's and the newest,
+    `make test-ha-latest`) has its own, each compared in full."""
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        return str(Path(super().dirname(test_location=test_location)) / HA_VERSION)
+
+
 @pytest.fixture
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Snapshots with Home Assistant's serializer (stable ids and timestamps)."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+    return snapshot.use_extension(SnapshotsOfThisRelease)
 
 
 @pytest.fixture

@@ -75,10 +75,15 @@ async def test_devices_of_the_node_and_of_its_community(
 ) -> None:
     entry = await _loaded(hass, node_dirs.entry())
     hub = entry.runtime_data.market
-    node = device_registry.async_get_device(identifiers={(DOMAIN, hub.node_id)})
-    community = device_registry.async_get_device(identifiers={(DOMAIN, hub.community_id)})
-    assert node is not None
-    assert community is not None
+    # Looked up through the entry: `async_get_device(identifiers=...)` is deprecated in newer
+    # HA and its replacement does not exist in 2025.4.4.
+    devices = {
+        identifier: device
+        for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+        for identifier in device.identifiers
+    }
+    node = devices[(DOMAIN, hub.node_id)]
+    community = devices[(DOMAIN, hub.community_id)]
     assert node.name == "Maison"
     assert community.name == "Rue des Lilas"
     assert community.entry_type is dr.DeviceEntryType.SERVICE
