@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_FLAGS ?=
 
-.PHONY: venv test lint typecheck pytest bench release brand demo clean
+.PHONY: venv test lint typecheck pytest bench release brand demo clean test-ha-latest
 
 venv:
 	@scripts/bootstrap
@@ -29,6 +29,12 @@ pytest: venv
 	$(PY) -m coverage report --include='custom_components/*' --fail-under=95
 
 test: lint typecheck pytest
+
+# The second leg: the integration, e2e and engine tests on the newest Home Assistant, in a
+# Debian testing chroot with Python 3.14 (needs root; cached under .cache/ha-latest, see
+# docs/testing.md). PYTEST_ARGS=... runs just those pytest arguments there instead.
+test-ha-latest:
+	scripts/ha-latest/run $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) benchmarks/run.py
