@@ -5,6 +5,9 @@ The reader task never dies on an error: it records it, reports RECONNECTING, wai
 sends no valid frame for `silence_timeout` seconds (unplugged meter, wrong baud
 rate, ser2net peer gone quiet) counts as lost. With `baudrate="auto"` the reader
 alternates 9600 and 1200 baud until frames arrive, then sticks to what worked.
+
+It logs one line (info) when the readings stop, whatever the number of retries, and
+one when they are back; the retries in between log at debug level only.
 """
 
 from __future__ import annotations
@@ -82,7 +85,8 @@ class TicReader:
         self._listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[Frame]] = []
         self._task: asyncio.Task[None] | None = None
-        self._logged_error: str | None = None
+        # A "no readings" line was logged and no "readings are back" line since.
+        self._outage_logged = False
 
     @property
     def status(self) -> ReaderStatus:
@@ -210,17 +214,24 @@ class TicReader:
                     bauds = (baud, *(b for b in self._bauds if b != baud))
                     delay = self._backoff_initial
                     break
+            # Only now: a first baud rate that finds nothing is the search, not an outage.
+            self._log_outage()
             self._set_status(ReaderState.RECONNECTING, self._status.last_error)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff_max)
 
     def _report(self, error: str) -> None:
-        if error != self._logged_error:
-            _LOGGER.warning("TIC port %s: %s", self.port, error)
-            self._logged_error = error
-        else:
-            _LOGGER.debug("TIC port %s: %s", self.port, error)
+        _LOGGER.debug("TIC port %s: %s", self.port, error)
         self._status = replace(self._status, last_error=error)
+
+    def _log_outage(self) -> None:
+        if not self._outage_logged:
+            self._outage_logged = True
+            _LOGGER.info(
+                "TIC port %s: no meter readings (%s); retrying in the background",
+                self.port,
+                self._status.last_error,
+            )
 
     async def _session(self, baud: int) -> NoReturn:
         # Returns only by raising: the line closed, went silent, or failed.
@@ -246,7 +257,11 @@ class TicReader:
                     if not got_frames:
                         got_frames = True
                         self._status = replace(self._status, baudrate=baud)
-                        self._logged_error = None
+                        if self._outage_logged:
+                            self._outage_logged = False
+                            _LOGGER.info(
+                                "TIC port %s: meter readings are back (%d baud)", self.port, baud
+                            )
                         self._set_status(ReaderState.CONNECTED)
                     self.tracker.update(frame, datetime.now(UTC))
                     self._publish(frame)
