@@ -788,6 +788,16 @@ class Node:
                 if alive != before:
                     self._peer_alive[peer.url] = alive
                     key = None if peer.key is None else peer.key.hex()
+                    # Once per change, as the event: gossip retries a lost peer quietly.
+                    node_id = self.identity.node_id
+                    if alive:
+                        _LOGGER.info("node %s: peer %s is reachable", node_id, peer.url)
+                    else:
+                        _LOGGER.info(
+                            "node %s: peer %s is lost; retrying in the background",
+                            node_id,
+                            peer.url,
+                        )
                     self._emit(PeerUp(peer.url, key) if alive else PeerDown(peer.url, key))
                     if alive:
                         await asyncio.get_running_loop().run_in_executor(
