@@ -28,7 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
@@ -53,8 +53,9 @@ _HEX_KEY = re.compile(rf"[0-9a-fA-F]{{{2 * KEY_BYTES}}}")
 _PORT = re.compile(r"[0-9]{1,5}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-# zeroconf gives bytes, Home Assistant's ZeroconfServiceInfo gives str.
-type TxtProperties = (
+# zeroconf gives bytes, Home Assistant's ZeroconfServiceInfo gives str. (TypeAlias, not
+# a `type` statement: the engine runs on Python 3.11.)
+TxtProperties: TypeAlias = (
     Mapping[bytes, bytes | None]
     | Mapping[str, str | None]
     | Mapping[str | bytes, str | bytes | None]

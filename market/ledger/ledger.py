@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .codec import DEFAULT_LIMITS, Entry, Limits
 from .community import Community
@@ -15,6 +15,9 @@ from .equivocation import EquivocationProof
 from .errors import StoreClosedError
 from .identity import Identity
 from .store import DB_FILE_NAME, DEFAULT_MAX_FUTURE_MS, Frontier, IngestResult, LedgerStore, now_ms
+
+# A TypeVar rather than `def _run[T]`: the engine runs on Python 3.11.
+_T = TypeVar("_T")
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,7 +82,7 @@ class Ledger:
             raise
         return cls(store, executor)
 
-    async def _run[T](self, func: Callable[..., T], *args: Any) -> T:
+    async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
         if self._closed:
             raise StoreClosedError("the ledger is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)

@@ -155,12 +155,40 @@ def _activity(profile: LoadProfile, seed: int, day: int, scale: float) -> list[f
     power = [smooth_w * weight * _lognormal_one(rng, 0.35) for weight in shape]
     mean_cycle_wh = sum(CYCLE_POWER_W) / 2.0 * sum(CYCLE_STEPS) / 2.0 * STEP_S / 3600.0
     expected = min(float(MAX_CYCLES_PER_DAY), daily_wh * CYCLE_SHARE / mean_cycle_wh)
-    cycles = rng.binomialvariate(MAX_CYCLES_PER_DAY, expected / MAX_CYCLES_PER_DAY)
+    cycles = binomial(rng, MAX_CYCLES_PER_DAY, expected / MAX_CYCLES_PER_DAY)
     for start in rng.choices(range(STEPS_PER_DAY), weights=shape, k=cycles):
         cycle_w = rng.uniform(*CYCLE_POWER_W)
         for step in range(start, min(STEPS_PER_DAY, start + rng.randint(*CYCLE_STEPS))):
             power[step] += cycle_w
     return power
+
+
+def binomial(rng: random.Random, n: int, p: float) -> int:
+    """Successes in `n` trials of probability `p`, drawn as `rng.binomialvariate(n, p)`.
+
+    `Random.binomialvariate` is Python 3.12+ and the engine also runs on 3.11 (Raspberry
+    Pi OS); a seed must give the same household on both, so this is CPython's own
+    algorithm, call for call, for its small-mean case (n * p < 10: Devroye's geometric
+    method). For larger means CPython switches to another method (BTRS); the geometric
+    one stays exact there but draws a different stream.
+    """
+    if p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    if n == 1:
+        return int(rng.random() < p)
+    if p > 0.5:
+        return n - binomial(rng, n, 1.0 - p)
+    successes = trials = 0
+    c = math.log2(1.0 - p)
+    if not c:
+        return successes
+    while True:
+        trials += math.floor(math.log2(rng.random()) / c) + 1
+        if trials > n:
+            return successes
+        successes += 1
 
 
 def _hot_water_run(profile: LoadProfile, seed: int, day: int, scale: float) -> tuple[int, int]:

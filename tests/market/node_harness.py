@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from market.gossip import GossipConfig
 from market.ledger.community import Community
@@ -24,6 +25,8 @@ FAST_GOSSIP = GossipConfig(
     backoff_base_s=0.05,
     backoff_max_s=0.2,
 )
+# A TypeVar rather than `def of_type[E]`: these tests also run on Python 3.11.
+_E = TypeVar("_E")
 # A Thursday, aligned to 15 min; the tests' slots start from here.
 T0 = 1_800_000_000 - 1_800_000_000 % 900
 
@@ -35,7 +38,7 @@ class Household:
     node: Node
     events: list[NodeEvent] = field(default_factory=list)
 
-    def of_type[E](self, kind: type[E]) -> list[E]:
+    def of_type(self, kind: type[_E]) -> list[_E]:
         return [event for event in self.events if isinstance(event, kind)]
 
 
