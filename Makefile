@@ -1,14 +1,20 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
-# Both bootstrap .venv (Python 3.13, pinned dependencies) through scripts/bootstrap.
+# Both bootstrap .venv (Python 3.13, pinned dependencies) through scripts/bootstrap;
+# `make test` also bootstraps .venv-py311 (Python 3.11, the engine's second leg).
 
 VENV := .venv
 PY := $(VENV)/bin/python
+VENV311 := .venv-py311
+PY311 := $(VENV311)/bin/python
 PYTEST_FLAGS ?=
 
-.PHONY: venv test lint typecheck pytest bench release brand demo clean test-ha-latest
+.PHONY: venv venv-py311 test lint typecheck pytest pytest-py311 bench release brand demo clean test-ha-latest
 
 venv:
 	@scripts/bootstrap
+
+venv-py311:
+	@scripts/bootstrap 3.11
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -30,7 +36,12 @@ pytest: venv
 	@# issue 7: the integration's own coverage must stay at 95 % or more
 	$(PY) -m coverage report --include='custom_components/*' --fail-under=95
 
-test: lint typecheck pytest
+# The engine on Python 3.11, the Python of Raspberry Pi OS 12 where the headless node
+# runs: its tests and the headless node end to end. No Home Assistant in this venv.
+pytest-py311: venv-py311
+	$(PY311) -m pytest tests/market tests/e2e/test_headless_node.py $(PYTEST_FLAGS)
+
+test: lint typecheck pytest pytest-py311
 
 # The second leg: the integration, e2e and engine tests on the newest Home Assistant, in a
 # Debian testing chroot with Python 3.14 (needs root; cached under .cache/ha-latest, see
