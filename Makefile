@@ -37,9 +37,10 @@ pytest: venv
 	$(PY) -m coverage report --include='custom_components/*' --fail-under=95
 
 # The engine on Python 3.11, the Python of Raspberry Pi OS 12 where the headless node
-# runs: its tests and the headless node end to end. No Home Assistant in this venv.
+# runs: its tests, the headless node end to end, and the engine installed from its wheel
+# (the console script). No Home Assistant in this venv.
 pytest-py311: venv-py311
-	$(PY311) -m pytest tests/market tests/e2e/test_headless_node.py $(PYTEST_FLAGS)
+	$(PY311) -m pytest tests/market tests/e2e/test_headless_node.py tests/packaging $(PYTEST_FLAGS)
 
 test: lint typecheck pytest pytest-py311
 

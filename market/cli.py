@@ -32,10 +32,10 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m market") -> argparse.ArgumentParser:
     """Build the top-level parser with every area's subcommands."""
     parser = argparse.ArgumentParser(
-        prog="python -m market",
+        prog=prog,
         description="P2P energy market engine: auction, ledger, meter and node tools.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -45,12 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m market") -> int:
     """Run the command line; returns the process exit code."""
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 0
     return handler(args)
+
+
+def script_main() -> int:
+    """The `p2p-energy` console script: `main`, with help and usage naming that command."""
+    return main(prog="p2p-energy")
