@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
@@ -76,10 +76,20 @@ async def async_setup_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) ->
         started_options=dict(entry.options),
     )
 
+    stop_listener: CALLBACK_TYPE | None = None
+
     async def _stop_on_shutdown(_event: Event) -> None:
+        nonlocal stop_listener
+        stop_listener = None  # HA dropped it as it fired: removing it again logs an error
         await hub.async_stop()
 
-    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop_on_shutdown))
+    @callback
+    def _forget_stop_listener() -> None:
+        if stop_listener is not None:
+            stop_listener()
+
+    stop_listener = hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop_on_shutdown)
+    entry.async_on_unload(_forget_stop_listener)
     try:
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     except BaseException:

@@ -8,7 +8,7 @@ import json
 import socket
 import string
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,9 +150,9 @@ async def to_community_menu(hass: HomeAssistant, name: str = "Maison") -> Config
 
 
 @pytest.fixture(name="flow_env")
-def flow_env_fixture(
+async def flow_env_fixture(
     hass: HomeAssistant, tmp_path: Path, mock_async_zeroconf: MagicMock
-) -> Iterator[AsyncMock]:
+) -> AsyncIterator[AsyncMock]:
     """Home Assistant's configuration folder in a temporary directory (nodes keep their
     files there), zeroconf without multicast, and entries that do not start a node: these
     tests are about the flow; test_init.py starts nodes. Yields the set-up mock."""
@@ -162,6 +162,11 @@ def flow_env_fixture(
         patch("custom_components.p2p_energy.async_unload_entry", return_value=True),
     ):
         yield setup_entry
+        # Unloaded while set-up and unload are still mocks: newer test plugins unload
+        # every entry when `hass` ends, which would run the real unload on entries that
+        # never started a node.
+        for entry in hass.config_entries.async_entries(DOMAIN):
+            await hass.config_entries.async_unload(entry.entry_id)
 
 
 def nodes_dir(hass: HomeAssistant) -> Path:

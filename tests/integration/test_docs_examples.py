@@ -260,9 +260,7 @@ async def test_entity_ids_in_the_documents_are_the_integrations(
 
     # The same node again, its entities created afresh in a French Home Assistant.
     await hass.config_entries.async_unload(neighbour.entry_id)
-    await hass.config_entries.async_unload(maison.entry_id)
-    for entity_id in english_ids:
-        registry.async_remove(entity_id)
+    await hass.config_entries.async_remove(maison.entry_id)  # and its entities
     # Newer HA gives a re-created entity the id it had before its removal; a fresh French
     # installation has no such memory.
     registry.deleted_entities.clear()
