@@ -38,7 +38,7 @@ pytest: venv
 
 # The engine on Python 3.11, the Python of Raspberry Pi OS 12 where the headless node
 # runs: its tests, the headless node end to end, and the engine installed from its wheel
-# (the console script). No Home Assistant in this venv.
+# (console script, systemd unit). No Home Assistant in this venv.
 pytest-py311: venv-py311
 	$(PY311) -m pytest tests/market tests/e2e/test_headless_node.py tests/packaging $(PYTEST_FLAGS)
 
