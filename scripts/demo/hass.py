@@ -91,12 +91,14 @@ class HassProcess:
                 records[-1] += "\n" + line
         return records
 
-    def problems_of(self, *names: str) -> list[str]:
-        """ERROR or CRITICAL records that mention any of `names`."""
+    def problems_of(
+        self, *names: str, levels: tuple[str, ...] = ("ERROR", "CRITICAL")
+    ) -> list[str]:
+        """Records at one of `levels` that mention any of `names`."""
         problems = []
         for record in self.log_records():
             head = record.split("\n", 1)[0]
-            if (" ERROR " in head or " CRITICAL " in head) and any(n in record for n in names):
+            if any(f" {level} " in head for level in levels) and any(n in record for n in names):
                 problems.append(record)
         return problems
 
@@ -209,8 +211,14 @@ def running_hass(
     port: int | None = None,
     env: dict[str, str] | None = None,
     base_config: str = BASE_CONFIG,
+    skip_pip: bool = True,
 ) -> Iterator[HassProcess]:
-    """Run Home Assistant on `config_dir` until the block ends, whatever happens."""
+    """Run Home Assistant on `config_dir` until the block ends, whatever happens.
+
+    With `skip_pip=False` hass checks the integrations' requirements, and installs any
+    that the environment lacks, as it does for a user: a requirement that conflicts with
+    what Home Assistant pins shows only then.
+    """
     port = port or free_port()
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "configuration.yaml").write_text(base_config.format(port=port) + extra_config)
@@ -221,7 +229,7 @@ def running_hass(
     }
     with (config_dir / "hass.stdout").open("wb") as out:
         process = subprocess.Popen(
-            [str(HASS), "--config", str(config_dir), "--skip-pip"],
+            [str(HASS), "--config", str(config_dir), *(["--skip-pip"] if skip_pip else [])],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
