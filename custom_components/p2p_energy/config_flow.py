@@ -52,12 +52,10 @@ from .const import (
     CONF_CEILING_PRICE,
     CONF_COMMUNITY_ID,
     CONF_COMMUNITY_NAME,
-    CONF_EXPORT_ENERGY,
     CONF_EXPORT_POWER,
     CONF_FLEXIBLE_LOAD,
     CONF_FLEXIBLE_LOAD_W,
     CONF_FLOOR_PRICE,
-    CONF_IMPORT_ENERGY,
     CONF_IMPORT_POWER,
     CONF_INVITE,
     CONF_MANUAL_PATH,
@@ -72,8 +70,6 @@ from .const import (
     CONF_NODE_NAME,
     CONF_PEERS,
     CONF_PORT,
-    CONF_PV_ENERGY,
-    CONF_PV_POWER,
     CONF_SELL_SURPLUS,
     CONF_SERIAL_PORT,
     CONF_SLOT_MINUTES,
@@ -160,9 +156,9 @@ def entry_title(community_name: str, node_name: str) -> str:
     return f"{community_name} \N{EN DASH} {node_name}"
 
 
-def _energy_selector(device_class: SensorDeviceClass) -> selector.EntitySelector:
+def _power_entity_selector() -> selector.EntitySelector:
     return selector.EntitySelector(
-        selector.EntitySelectorConfig(domain="sensor", device_class=device_class)
+        selector.EntitySelectorConfig(domain="sensor", device_class=SensorDeviceClass.POWER)
     )
 
 
@@ -191,14 +187,12 @@ def _power_selector(minimum: int) -> selector.NumberSelector:
     )
 
 
+# What the agents read (market_hub, surplus): live grid power, nothing else. The import
+# sensor is required: an energy index alone cannot drive them.
 ENTITIES_SCHEMA = vol.Schema(
     {
-        vol.Optional(CONF_IMPORT_ENERGY): _energy_selector(SensorDeviceClass.ENERGY),
-        vol.Optional(CONF_EXPORT_ENERGY): _energy_selector(SensorDeviceClass.ENERGY),
-        vol.Optional(CONF_IMPORT_POWER): _energy_selector(SensorDeviceClass.POWER),
-        vol.Optional(CONF_EXPORT_POWER): _energy_selector(SensorDeviceClass.POWER),
-        vol.Optional(CONF_PV_ENERGY): _energy_selector(SensorDeviceClass.ENERGY),
-        vol.Optional(CONF_PV_POWER): _energy_selector(SensorDeviceClass.POWER),
+        vol.Required(CONF_IMPORT_POWER): _power_entity_selector(),
+        vol.Optional(CONF_EXPORT_POWER): _power_entity_selector(),
     }
 )
 
@@ -623,20 +617,11 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_entities(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Use the grid and PV sensors this Home Assistant already has."""
-        errors: dict[str, str] = {}
+        """Use the grid power sensors this Home Assistant already has."""
         if user_input is not None:
-            # The agents follow live power: an energy index alone cannot drive them.
-            if not user_input.get(CONF_IMPORT_POWER):
-                errors["base"] = "import_required"
-            else:
-                self._data.update({CONF_METER_SOURCE: METER_SOURCE_ENTITIES, **user_input})
-                return self._create_entry()
-        return self.async_show_form(
-            step_id="entities",
-            data_schema=self.add_suggested_values_to_schema(ENTITIES_SCHEMA, user_input or {}),
-            errors=errors,
-        )
+            self._data.update({CONF_METER_SOURCE: METER_SOURCE_ENTITIES, **user_input})
+            return self._create_entry()
+        return self.async_show_form(step_id="entities", data_schema=ENTITIES_SCHEMA)
 
     def _create_entry(self) -> ConfigFlowResult:
         community = self._community

@@ -19,21 +19,11 @@ CONF_METER_ADDRESS: Final = "meter_address"
 TIC_MODES: Final = ("auto", "historic", "standard")
 TIC_PROBE_TIMEOUT_S: Final = 12.0
 
-# Existing Home Assistant entities instead of a dongle.
-CONF_IMPORT_ENERGY: Final = "import_energy_entity"
-CONF_EXPORT_ENERGY: Final = "export_energy_entity"
+# Existing Home Assistant entities instead of a dongle: the grid power sensors the agents
+# follow. Entries set up by 0.2.0 may also hold import_energy_entity, export_energy_entity,
+# pv_energy_entity and pv_power_entity, which nothing ever read: they are left as they are.
 CONF_IMPORT_POWER: Final = "import_power_entity"
 CONF_EXPORT_POWER: Final = "export_power_entity"
-CONF_PV_ENERGY: Final = "pv_energy_entity"
-CONF_PV_POWER: Final = "pv_power_entity"
-METER_ENTITY_KEYS: Final = (
-    CONF_IMPORT_ENERGY,
-    CONF_EXPORT_ENERGY,
-    CONF_IMPORT_POWER,
-    CONF_EXPORT_POWER,
-    CONF_PV_ENERGY,
-    CONF_PV_POWER,
-)
 
 # Options.
 CONF_UPDATE_INTERVAL: Final = "update_interval"

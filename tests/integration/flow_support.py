@@ -39,7 +39,8 @@ TRANSLATIONS = _translations()
 
 def assert_translated(result: ConfigFlowResult, section: str = "config") -> None:
     """Every error, abort reason, step and placeholder the user would see has a text in
-    English and French, and no text needs a placeholder the flow does not give."""
+    English and French, every field has a name and a description, and no text needs a
+    placeholder the flow does not give."""
     for strings in TRANSLATIONS:
         texts = strings[section]
         placeholders = set(result.get("description_placeholders") or {})
@@ -62,6 +63,8 @@ def assert_translated(result: ConfigFlowResult, section: str = "config") -> None
             step = texts["step"][result["step_id"]]
             for key in schema.schema:
                 assert str(key) in step.get("data", {}), f"{result['step_id']}: {key}"
+                description = step.get("data_description", {}).get(str(key))
+                assert description, f"{result['step_id']}: {key} has no description"
 
 
 def form_values(result: ConfigFlowResult, user_input: dict[str, Any] | None = None) -> Any:

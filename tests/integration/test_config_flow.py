@@ -8,6 +8,7 @@ from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import pytest
+import voluptuous as vol
 from conftest import TicLine
 from flow_support import (
     assert_flow_title,
@@ -18,6 +19,7 @@ from flow_support import (
     form_values,
     nodes_dir,
     placeholders,
+    schema_keys,
     start,
     start_options,
     to_community_menu,
@@ -29,7 +31,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -37,10 +39,10 @@ from custom_components.p2p_energy.const import (
     CONF_CEILING_PRICE,
     CONF_COMMUNITY_ID,
     CONF_COMMUNITY_NAME,
+    CONF_EXPORT_POWER,
     CONF_FLEXIBLE_LOAD,
     CONF_FLEXIBLE_LOAD_W,
     CONF_FLOOR_PRICE,
-    CONF_IMPORT_ENERGY,
     CONF_IMPORT_POWER,
     CONF_MANUAL_PATH,
     CONF_MAX_BUY_PRICE,
@@ -343,19 +345,32 @@ async def test_tic_dongle_picked_from_the_port_list(hass: HomeAssistant, tic_lin
     assert result["data"][CONF_TIC_MODE] == "standard"
 
 
-async def test_existing_entities_need_an_import_sensor(hass: HomeAssistant) -> None:
+async def test_existing_entities_are_the_grid_power_sensors_the_agents_follow(
+    hass: HomeAssistant,
+) -> None:
+    """The form asks for what the agents read (market_hub, surplus) and nothing else:
+    live import power (required) and export power (optional)."""
     result = await _to_meter_menu(hass)
     result = await configure(hass, result, {"next_step_id": "entities"})
     assert result["step_id"] == "entities"
-    result = await configure(hass, result, {})
-    assert result["errors"] == {"base": "import_required"}
-    # an energy index cannot drive the agents, which follow live power
-    result = await configure(hass, result, {CONF_IMPORT_ENERGY: "sensor.grid_energy"})
-    assert result["errors"] == {"base": "import_required"}
+    assert [(type(key), str(key)) for key in schema_keys(result)] == [
+        (vol.Required, CONF_IMPORT_POWER),
+        (vol.Optional, CONF_EXPORT_POWER),
+    ]
+    for key in (CONF_IMPORT_POWER, CONF_EXPORT_POWER):
+        config = field_selector(result, key).config
+        assert (config["domain"], config["device_class"], config["multiple"]) == (
+            ["sensor"],
+            ["power"],
+            False,
+        )
+    with pytest.raises(InvalidData):
+        await configure(hass, result, {CONF_EXPORT_POWER: "sensor.grid_out"})
     result = await configure(hass, result, {CONF_IMPORT_POWER: "sensor.grid_power"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_METER_SOURCE] == METER_SOURCE_ENTITIES
     assert result["data"][CONF_IMPORT_POWER] == "sensor.grid_power"
+    assert CONF_EXPORT_POWER not in result["data"]
 
 
 async def test_plugged_dongle_is_offered_and_read(hass: HomeAssistant, tic_line: TicLine) -> None:
