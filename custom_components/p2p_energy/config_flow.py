@@ -17,6 +17,7 @@ import voluptuous as vol
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
@@ -52,6 +53,7 @@ from .const import (
     CONF_CEILING_PRICE,
     CONF_COMMUNITY_ID,
     CONF_COMMUNITY_NAME,
+    CONF_DONGLE_ID,
     CONF_EXPORT_POWER,
     CONF_FLEXIBLE_LOAD,
     CONF_FLEXIBLE_LOAD_W,
@@ -95,6 +97,7 @@ from .flow_helpers import (
     check_invite,
     create_community,
     default_options,
+    dongle_id,
     entry_peers,
     invite_error_key,
     name_error,
@@ -144,6 +147,23 @@ def list_serial_ports() -> dict[str, str]:
         )
         ports[path] = f"{path} ({details})" if details else path
     return ports
+
+
+def local_dongle_id(port: str) -> str | None:
+    """The identity (dongle_id) of the USB dongle at the device path `port`; None for a
+    URL, or a port that is not a USB device of this machine.
+
+    Blocking (it reads sysfs): run it in the executor.
+    """
+    if "://" in port:
+        return None
+    device = os.path.realpath(port)
+    for info in list_ports.comports():
+        if info.vid is not None and os.path.realpath(info.device) == device:
+            return dongle_id(
+                info.vid, info.pid, info.serial_number, info.manufacturer, info.description
+            )
+    return None
 
 
 def node_path(hass: HomeAssistant, node_dir: str) -> Path:
@@ -242,6 +262,7 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
         self._data: dict[str, Any] = {}
         self._tic_mode = "auto"
         self._discovered_port: str | None = None
+        self._dongle_id: str | None = None
         self._announcement: NodeAnnouncement | None = None
         self._node_dir: str | None = None
         self._community: Community | None = None
@@ -255,14 +276,59 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
     # ------------------------------------------------------------------ discovery
 
     async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
-        """A TIC dongle was plugged in: offer it, the user names the node first."""
-        port = await self.hass.async_add_executor_job(stable_port_path, discovery_info.device)
-        for entry in self._async_current_entries(include_ignore=False):
-            if entry.data.get(CONF_SERIAL_PORT) in (port, discovery_info.device):
-                return self.async_abort(reason="already_configured_dongle")
+        """A TIC dongle was plugged in: offer it, the user names the node first.
+
+        Until a community is chosen the flow's unique id is the dongle's, so that the
+        offer can be ignored (an ignored dongle is never offered again); then it becomes
+        the community's, the entry's unique id. The entry remembers its dongle by
+        dongle_id, so that the dongle is recognised on another path.
+        """
+        device = discovery_info.device
+        port = await self.hass.async_add_executor_job(stable_port_path, device)
+        dongle = dongle_id(
+            discovery_info.vid,
+            discovery_info.pid,
+            discovery_info.serial_number,
+            discovery_info.manufacturer,
+            discovery_info.description,
+        )
+        await self.async_set_unique_id(dongle)
+        self._abort_if_unique_id_configured()  # an ignored dongle
+        if (entry := self._entry_reading(dongle, {port, device})) is not None:
+            self._follow_dongle(entry, dongle, port)
+            return self.async_abort(reason="already_configured")
         self._discovered_port = port
+        self._dongle_id = dongle
         self.context["title_placeholders"] = {"name": port}
         return await self.async_step_user()
+
+    def _entry_reading(self, dongle: str, paths: set[str]) -> ConfigEntry | None:
+        """The entry that reads this dongle: the one that knows it, else the one that
+        reads one of its `paths` (set up by path, or before dongles were identified)."""
+        entries = [
+            entry
+            for entry in self._async_current_entries(include_ignore=False)
+            if entry.data.get(CONF_METER_SOURCE) == METER_SOURCE_TIC
+        ]
+        for entry in entries:
+            if entry.data.get(CONF_DONGLE_ID) == dongle:
+                return entry
+        for entry in entries:
+            if entry.data.get(CONF_SERIAL_PORT) in paths:
+                return entry
+        return None
+
+    @callback
+    def _follow_dongle(self, entry: ConfigEntry, dongle: str, port: str) -> None:
+        """Record where the entry's dongle is now (discovery-update-info); a node whose
+        dongle moved restarts to read it there."""
+        moved = entry.data.get(CONF_SERIAL_PORT) != port
+        updates = {CONF_SERIAL_PORT: port}
+        if entry.data.get(CONF_DONGLE_ID) is None:
+            updates[CONF_DONGLE_ID] = dongle  # it may move later: know it from now on
+        self.hass.config_entries.async_update_entry(entry, data={**entry.data, **updates})
+        if moved and entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY):
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
 
     async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
         """A neighbour's node announces its community on the LAN: offer to join it."""
@@ -604,6 +670,10 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
             return {"base": "no_frame"}
         except OSError:
             return {"base": "cannot_connect"}
+        if port == self._discovered_port:
+            dongle = self._dongle_id
+        else:
+            dongle = await self.hass.async_add_executor_job(local_dongle_id, port)
         self._data.update(
             {
                 CONF_METER_SOURCE: METER_SOURCE_TIC,
@@ -612,6 +682,8 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
                 CONF_METER_ADDRESS: state_from_values(frame.mode, frame.datasets).address,
             }
         )
+        if dongle is not None:
+            self._data[CONF_DONGLE_ID] = dongle
         return {}
 
     async def async_step_entities(

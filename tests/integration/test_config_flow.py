@@ -39,6 +39,7 @@ from custom_components.p2p_energy.const import (
     CONF_CEILING_PRICE,
     CONF_COMMUNITY_ID,
     CONF_COMMUNITY_NAME,
+    CONF_DONGLE_ID,
     CONF_EXPORT_POWER,
     CONF_FLEXIBLE_LOAD,
     CONF_FLEXIBLE_LOAD_W,
@@ -313,6 +314,7 @@ async def test_tic_dongle_typed_as_url_is_read_before_accepting(
         CONF_TIC_MODE: "auto",
         CONF_METER_ADDRESS: "064468368739",  # the capture's ADSC
     }
+    assert CONF_DONGLE_ID not in data  # a URL is no USB dongle of this machine
 
 
 _METER_KEYS = (CONF_METER_SOURCE, CONF_SERIAL_PORT, CONF_TIC_MODE, CONF_METER_ADDRESS)
@@ -395,11 +397,14 @@ async def test_plugged_dongle_is_offered_and_read(hass: HomeAssistant, tic_line:
     result = await configure(hass, result, {CONF_SERIAL_PORT: tic_line.url, CONF_TIC_MODE: "auto"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_SERIAL_PORT] == tic_line.url
+    # The entry's unique id is its community's; the dongle is known by its own identity.
+    assert result["result"].unique_id == result["data"][CONF_COMMUNITY_ID]
+    assert result["data"][CONF_DONGLE_ID] == "0403:6015_DA0ABC_FTDI_uTInfo-V3.0"
 
     # The same dongle seen again is not offered twice.
     again = await start(hass, SOURCE_USB, discovery)
     assert again["type"] is FlowResultType.ABORT
-    assert again["reason"] == "already_configured_dongle"
+    assert again["reason"] == "already_configured"
 
 
 # ---------------------------------------------------------------------- reconfigure
