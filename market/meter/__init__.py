@@ -17,6 +17,7 @@ from .errors import (
     InvalidPortError,
     MeterError,
     NoFrameError,
+    PortUnavailableError,
 )
 from .frame import Dataset, Frame, Mode, parse_mode
 from .horodate import Horodate, Season
@@ -44,6 +45,7 @@ __all__ = [
     "MeterTracker",
     "Mode",
     "NoFrameError",
+    "PortUnavailableError",
     "ReaderState",
     "ReaderStatus",
     "Season",

@@ -45,3 +45,13 @@ class NoFrameError(MeterError):
         super().__init__(f"no valid TIC frame on {port!r} within {timeout:g} s")
         self.port = port
         self.timeout = timeout
+
+
+class PortUnavailableError(MeterError, OSError):
+    """A port that could not be opened at all while a frame was awaited (no such
+    device, permission denied, nothing listening at a socket:// address)."""
+
+    def __init__(self, port: str, reason: str | None) -> None:
+        super().__init__(f"TIC port {port!r} could not be opened: {reason or 'unknown error'}")
+        self.port = port
+        self.reason = reason

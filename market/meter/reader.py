@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Literal, NoReturn
 
 from .decoder import TicDecoder
-from .errors import InvalidBaudrateError, NoFrameError
+from .errors import InvalidBaudrateError, NoFrameError, PortUnavailableError
 from .frame import Frame, Mode, parse_mode
 from .serial_link import Framing, Link, check_port, open_link
 from .snapshot import Counters, MeterSnapshot, ReaderState, ReaderStatus
@@ -87,6 +87,7 @@ class TicReader:
         self._task: asyncio.Task[None] | None = None
         # A "no readings" line was logged and no "readings are back" line since.
         self._outage_logged = False
+        self.opened = False  # the port was opened at least once
 
     @property
     def status(self) -> ReaderStatus:
@@ -236,6 +237,7 @@ class TicReader:
     async def _session(self, baud: int) -> NoReturn:
         # Returns only by raising: the line closed, went silent, or failed.
         link = await asyncio.wait_for(self._opener(self.port, baud, self._framing), 10.0)
+        self.opened = True
         self.decoder.reset()
         got_frames = False
         try:
@@ -278,7 +280,8 @@ async def read_one_frame(
 ) -> Frame:
     """Open `port`, return its first valid frame, close it (a config flow's check).
 
-    Raises NoFrameError when no valid frame arrives within `wait_s` seconds, and
+    Raises PortUnavailableError (an OSError) when the port could not be opened at all
+    within `wait_s` seconds, NoFrameError when it was but no valid frame arrived, and
     InvalidPortError / InvalidBaudrateError for a bad configuration.
     """
     per_try = wait_s / len(baud_candidates(baudrate, parse_mode(mode)))
@@ -287,5 +290,9 @@ async def read_one_frame(
     )
     try:
         return await reader.wait_for_frame(wait_s)
+    except NoFrameError:
+        if not reader.opened:  # a wrong path says so, not "check the wiring"
+            raise PortUnavailableError(port, reader.status.last_error) from None
+        raise
     finally:
         await reader.stop()

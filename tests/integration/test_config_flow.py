@@ -298,7 +298,12 @@ async def test_tic_dongle_typed_as_url_is_read_before_accepting(
         result = await configure(
             hass, result, {CONF_MANUAL_PATH: tic_line.url, CONF_TIC_MODE: "standard"}
         )
-    assert result["errors"] == {"base": "no_frame"}
+        # Not "check the wiring": the port itself could not be opened.
+        assert result["errors"] == {"base": "cannot_connect"}
+        result = await configure(
+            hass, result, {CONF_MANUAL_PATH: "/dev/ttyUSB-unplugged", CONF_TIC_MODE: "auto"}
+        )
+        assert result["errors"] == {"base": "cannot_connect"}
 
     await tic_line.start()
     result = await configure(
