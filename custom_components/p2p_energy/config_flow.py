@@ -356,8 +356,7 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Join the discovered neighbour's community with the invite they gave."""
         announcement = self._announcement
-        if announcement is None:
-            return self.async_abort(reason="invalid_discovery")
+        assert announcement is not None  # set by async_step_zeroconf, the only way here
         errors: dict[str, str] = {}
         if user_input is not None:
             name = tidy_name(user_input[CONF_NODE_NAME])
@@ -697,8 +696,7 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def _create_entry(self) -> ConfigFlowResult:
         community = self._community
-        if community is None:  # every path to the meter steps joins a community first
-            return self.async_abort(reason="no_community")
+        assert community is not None  # every way to the meter steps joins a community first
         return self.async_create_entry(
             title=entry_title(community.name, self._data[CONF_NODE_NAME]),
             data=self._data,
@@ -764,14 +762,10 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 async def _async_community_of(hass: HomeAssistant, entry: ConfigEntry) -> Community | None:
-    """The community the node of `entry` belongs to, None if its data dir holds none."""
-    node_dir = entry.data.get(CONF_NODE_DIR)
-    if not isinstance(node_dir, str):
-        return None
-    try:
-        return await hass.async_add_executor_job(read_community, node_path(hass, node_dir))
-    except OSError:
-        return None
+    """The community the node of `entry` belongs to, None if its data dir holds none
+    (or none that can be read)."""
+    path = node_path(hass, entry.data[CONF_NODE_DIR])
+    return await hass.async_add_executor_job(read_community, path)
 
 
 def _announcement_of(discovery_info: ZeroconfServiceInfo) -> NodeAnnouncement:

@@ -226,13 +226,12 @@ def record_membership(path: Path, community: Community, peers: Sequence[str]) ->
 
 
 def read_community(path: Path) -> Community | None:
-    """The community of the data dir at `path`, None if it holds none. Blocking."""
+    """The community of the data dir at `path`, None if it holds none or an unreadable
+    one (the options then fall back to the default terms). Blocking."""
     data = DataDir(path)
-    if not data.has_community():
-        return None
     try:
-        return data.community()
-    except NodeSetupError:
+        return data.community() if data.has_community() else None
+    except (NodeSetupError, OSError):
         return None
 
 

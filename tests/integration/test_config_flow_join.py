@@ -321,6 +321,21 @@ async def test_a_discovered_neighbour_is_offered_never_joined_silently(
     assert entry.data[CONF_PEERS] == [host]
 
 
+async def test_the_discovered_offer_refuses_a_port_another_node_uses(
+    hass: HomeAssistant, member: Member
+) -> None:
+    MockConfigEntry(domain=DOMAIN, unique_id="other", data={CONF_PORT: 8765}).add_to_hass(hass)
+    admitted_before = await member.admitted()
+    result = await start(hass, SOURCE_ZEROCONF, _member_discovery(member))
+    code = await member.node.create_invite()
+    taken = {CONF_NODE_NAME: "Maison", CONF_INVITE: code, CONF_PORT: 8765}
+    result = await configure(hass, result, taken)
+    assert result["errors"] == {CONF_PORT: "port_in_use"}
+    assert await member.admitted() == admitted_before  # refused before redeeming
+    result = await configure(hass, result, taken | {CONF_PORT: 0})
+    await _finish_with_entities(hass, result)
+
+
 async def test_the_discovered_address_is_tried_before_the_invites(
     hass: HomeAssistant, member: Member
 ) -> None:
