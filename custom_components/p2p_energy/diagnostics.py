@@ -10,6 +10,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import (
     CONF_COMMUNITY_ID,
+    CONF_DONGLE_ID,
     CONF_METER_ADDRESS,
     CONF_NODE_DIR,
     CONF_NODE_ID,
@@ -19,11 +20,13 @@ from .const import (
 )
 from .runtime import P2PEnergyConfigEntry
 
-# The meter's address is the household's delivery point; the port may be a LAN address;
-# keys, node ids and addresses would let anyone find the household and its neighbours.
+# The meter's address is the household's delivery point; the port may be a LAN address
+# and the dongle's id holds its serial number; keys, node ids and addresses would let
+# anyone find the household and its neighbours.
 TO_REDACT = {
     CONF_METER_ADDRESS,
     CONF_SERIAL_PORT,
+    CONF_DONGLE_ID,
     CONF_NODE_NAME,
     CONF_NODE_DIR,
     CONF_NODE_ID,

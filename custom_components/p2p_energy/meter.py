@@ -90,9 +90,10 @@ class TicMeterHub:
         if self._cancel_timer is not None:
             self._cancel_timer()
             self._cancel_timer = None
-        if self._pending is None:
-            return
-        self.snapshot, self._pending = self._pending, None
+        snapshot, self._pending = self._pending, None
+        # The timer runs only while a snapshot is held back, and each publication cancels it.
+        assert snapshot is not None
+        self.snapshot = snapshot
         self._last_push = self.hass.loop.time()
         for listener in list(self._listeners):
-            listener(self.snapshot)
+            listener(snapshot)
