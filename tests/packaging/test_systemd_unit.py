@@ -8,6 +8,7 @@ process that serves, admits a neighbour and stops on SIGTERM as systemd stops it
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -33,8 +34,10 @@ INSTALLED_SCRIPT = "/usr/local/bin/p2p-energy"
 # What systemd gives a system service (it does not pass on the manager's environment).
 SERVICE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+# CI installs systemd (.ci/run), so there a missing systemd-analyze fails the test.
 needs_systemd_analyze = pytest.mark.skipif(
-    SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed (apt install systemd)"
+    SYSTEMD_ANALYZE is None and not os.environ.get("CI"),
+    reason="systemd-analyze is not installed (apt install systemd)",
 )
 
 
