@@ -16,6 +16,7 @@ from market import __version__ as engine_version
 from market.meter.reader import TicReader
 
 from .const import (
+    CONF_DONGLE_ID,
     CONF_METER_SOURCE,
     CONF_NODE_DIR,
     CONF_NODE_NAME,
@@ -73,6 +74,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) ->
         engine_version=engine_version,
         market=hub,
         meter=meter,
+        started_data=_running_data(entry.data),
         started_options=dict(entry.options),
     )
 
@@ -100,7 +102,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) ->
     if meter is not None:
         # Started after the platforms so that the first snapshot finds its entities.
         await meter.async_start()
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     _LOGGER.debug("Node %s started (engine %s)", entry.title, engine_version)
     return True
 
@@ -109,9 +111,18 @@ def _without_agent_switches(options: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in options.items() if key not in AGENT_OPTIONS.values()}
 
 
-async def _async_options_updated(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> None:
+def _running_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    # Which dongle the meter is, once learnt, changes nothing for the running node.
+    return {key: value for key, value in data.items() if key != CONF_DONGLE_ID}
+
+
+async def _async_entry_updated(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> None:
+    """The one place that applies a changed entry (options, reconfigure, a moved dongle):
+    Home Assistant wants flows to leave reloading to the update listener (2026.12)."""
     runtime = entry.runtime_data
-    if _without_agent_switches(entry.options) != _without_agent_switches(runtime.started_options):
+    if _running_data(entry.data) != runtime.started_data or _without_agent_switches(
+        entry.options
+    ) != _without_agent_switches(runtime.started_options):
         await hass.config_entries.async_reload(entry.entry_id)
         return
     # Only agents were switched on or off: no need to restart the node for that.

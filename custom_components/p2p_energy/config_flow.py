@@ -252,6 +252,14 @@ def _taken_ports(hass: HomeAssistant, exclude_entry_id: str | None = None) -> se
     }
 
 
+@callback
+def _restart_unless_loaded(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """A loaded entry applies its changes in its update listener; one still retrying (a
+    taken port, a dongle not found) has none yet, so it is tried again at once."""
+    if entry.state is ConfigEntryState.SETUP_RETRY:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+
+
 class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up a household node."""
 
@@ -327,8 +335,8 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
         if entry.data.get(CONF_DONGLE_ID) is None:
             updates[CONF_DONGLE_ID] = dongle  # it may move later: know it from now on
         self.hass.config_entries.async_update_entry(entry, data={**entry.data, **updates})
-        if moved and entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY):
-            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        if moved:
+            _restart_unless_loaded(self.hass, entry)
 
     async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
         """A neighbour's node announces its community on the LAN: offer to join it."""
@@ -726,16 +734,18 @@ class P2PEnergyConfigFlow(ConfigFlow, domain=DOMAIN):
             if port in _taken_ports(self.hass, entry.entry_id):
                 errors[CONF_PORT] = "port_in_use"
             if not errors:
-                return self.async_update_reload_and_abort(
+                self.hass.config_entries.async_update_entry(
                     entry,
                     title=await self._async_title(entry, name),
-                    data_updates={CONF_NODE_NAME: name, CONF_PORT: port, CONF_PEERS: peers},
+                    data=entry.data | {CONF_NODE_NAME: name, CONF_PORT: port, CONF_PEERS: peers},
                     options=(
                         entry.options | {CONF_PEERS: peers}
                         if CONF_PEERS in entry.options
                         else entry.options
                     ),
                 )
+                _restart_unless_loaded(self.hass, entry)
+                return self.async_abort(reason="reconfigure_successful")
         shown: dict[str, Any] = {
             CONF_NODE_NAME: entry.data.get(CONF_NODE_NAME, ""),
             CONF_PORT: entry.data.get(CONF_PORT, DEFAULT_PORT),

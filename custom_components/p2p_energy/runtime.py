@@ -27,7 +27,8 @@ class P2PEnergyRuntime:
     engine_version: str
     market: MarketHub
     meter: TicMeterHub | None = None
-    # The options the node was started with (those a reload must apply).
+    # The data and options the node was started with (a change must restart it).
+    started_data: Mapping[str, Any] = field(default_factory=dict)
     started_options: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -15,6 +15,7 @@ from unittest.mock import MagicMock, PropertyMock, patch
 import pytest
 from homeassistant.const import __version__ as HA_VERSION
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import frame
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
@@ -55,6 +56,22 @@ async def wait_until(hass: HomeAssistant, check: Callable[[], bool], limit_s: fl
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> Iterator[None]:
     """Let Home Assistant load custom_components/p2p_energy from the checkout."""
     yield
+
+
+@pytest.fixture(autouse=True)
+def no_deprecated_usage_reported(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Home Assistant reports a deprecated use by an integration as a logged warning
+    ("Detected that custom integration 'p2p_energy' ...", with the release it breaks in)
+    rather than a DeprecationWarning: any such report fails the test, on every release.
+    HA reports each use once per process, so the record of past reports is cleared."""
+    frame._REPORTED_INTEGRATIONS.clear()  # else only the first test sees it
+    yield
+    reports = [
+        record.getMessage()
+        for record in caplog.get_records("call")
+        if "Detected that custom integration 'p2p_energy'" in record.getMessage()
+    ]
+    assert not reports, reports
 
 
 class SnapshotsOfThisRelease(HomeAssistantSnapshotExtension):

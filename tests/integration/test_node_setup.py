@@ -20,6 +20,7 @@ from custom_components.p2p_energy.const import (
     CONF_MAX_IMPORT_W,
     CONF_NODE_DIR,
     CONF_NODE_ID,
+    CONF_NODE_NAME,
     CONF_PEERS,
     CONF_PORT,
     CONF_SELL_SURPLUS,
@@ -211,4 +212,70 @@ async def test_options_the_agents_refuse_are_an_error(
     hass.config_entries.async_update_entry(entry, options={CONF_MAX_IMPORT_W: 6000})
     assert await hass.config_entries.async_reload(entry.entry_id)
     assert entry.state is ConfigEntryState.LOADED
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_restarts_the_running_node_on_its_new_port(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    """Reconfiguring a running node applies at once, through the entry's update
+    listener (HA 2026.12 stops flows from reloading an entry that has one)."""
+    entry = node_dirs.entry()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    hub = entry.runtime_data.market
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        new_port = probe.getsockname()[1]
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "reconfigure", "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_NODE_NAME: "Maison bleue", CONF_PORT: new_port, CONF_PEERS: []}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.market is not hub
+    assert entry.runtime_data.node_name == "Maison bleue"
+    assert entry.runtime_data.market.node.port == new_port
+    assert _port_open(new_port)
+
+    # Saving the same settings again changes nothing, so nothing restarts.
+    hub = entry.runtime_data.market
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "reconfigure", "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_NODE_NAME: "Maison bleue", CONF_PORT: new_port, CONF_PEERS: []}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.runtime_data.market is hub
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_starts_a_node_that_waits_for_its_port(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    """An entry retrying on a taken port has no update listener yet: moving it to a free
+    port through reconfigure still starts it."""
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        entry = node_dirs.entry(data={CONF_PORT: taken.getsockname()[1]})
+        assert not await hass.config_entries.async_setup(entry.entry_id)
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            new_port = probe.getsockname()[1]
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": "reconfigure", "entry_id": entry.entry_id}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_NODE_NAME: "Maison", CONF_PORT: new_port, CONF_PEERS: []}
+        )
+        assert result["reason"] == "reconfigure_successful"
+        await wait_until(hass, lambda: entry.state is ConfigEntryState.LOADED)
+    assert entry.runtime_data.market.node.port == new_port
     await hass.config_entries.async_unload(entry.entry_id)
