@@ -14,7 +14,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.p2p_energy.const import (
     CONF_MAX_IMPORT_W,
@@ -215,6 +215,17 @@ async def test_options_the_agents_refuse_are_an_error(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def _reconfigure(hass: HomeAssistant, entry: MockConfigEntry, name: str, port: int) -> str:
+    """Runs the reconfigure flow as the user does; returns how it ended."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "reconfigure", "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_NODE_NAME: name, CONF_PORT: port, CONF_PEERS: []}
+    )
+    return str(result["reason"])
+
+
 async def test_reconfigure_restarts_the_running_node_on_its_new_port(
     hass: HomeAssistant, node_dirs: NodeDirs
 ) -> None:
@@ -227,13 +238,7 @@ async def test_reconfigure_restarts_the_running_node_on_its_new_port(
         probe.bind(("127.0.0.1", 0))
         new_port = probe.getsockname()[1]
 
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": "reconfigure", "entry_id": entry.entry_id}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NODE_NAME: "Maison bleue", CONF_PORT: new_port, CONF_PEERS: []}
-    )
-    assert result["reason"] == "reconfigure_successful"
+    assert await _reconfigure(hass, entry, "Maison bleue", new_port) == "reconfigure_successful"
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data.market is not hub
@@ -243,13 +248,7 @@ async def test_reconfigure_restarts_the_running_node_on_its_new_port(
 
     # Saving the same settings again changes nothing, so nothing restarts.
     hub = entry.runtime_data.market
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": "reconfigure", "entry_id": entry.entry_id}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NODE_NAME: "Maison bleue", CONF_PORT: new_port, CONF_PEERS: []}
-    )
-    assert result["reason"] == "reconfigure_successful"
+    assert await _reconfigure(hass, entry, "Maison bleue", new_port) == "reconfigure_successful"
     await hass.async_block_till_done()
     assert entry.runtime_data.market is hub
     await hass.config_entries.async_unload(entry.entry_id)
@@ -269,13 +268,7 @@ async def test_reconfigure_starts_a_node_that_waits_for_its_port(
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             new_port = probe.getsockname()[1]
-        result = await hass.config_entries.flow.async_init(
-            DOMAIN, context={"source": "reconfigure", "entry_id": entry.entry_id}
-        )
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_NODE_NAME: "Maison", CONF_PORT: new_port, CONF_PEERS: []}
-        )
-        assert result["reason"] == "reconfigure_successful"
+        assert await _reconfigure(hass, entry, "Maison", new_port) == "reconfigure_successful"
         await wait_until(hass, lambda: entry.state is ConfigEntryState.LOADED)
     assert entry.runtime_data.market.node.port == new_port
     await hass.config_entries.async_unload(entry.entry_id)

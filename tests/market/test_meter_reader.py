@@ -20,6 +20,7 @@ from market.meter.serial_link import Framing, Link, check_port
 from market.meter.simulator import MeterSimulator, SimulatorConfig, run_simulator
 from market.meter.sinks import PtySink, TcpSink
 from market.meter.snapshot import MeterSnapshot, ReaderState
+from tests.market.meter_lines import UartAtSpeed
 
 START = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
@@ -243,21 +244,9 @@ async def test_auto_baud_rate_finds_the_speed_that_yields_frames() -> None:
     frame = MeterSimulator(SimulatorConfig(mode=Mode.HISTORIC), START).step(1.0)
     tried: list[int] = []
 
-    class Line:
-        def __init__(self, baud: int) -> None:
-            self.baud = baud
-
-        async def read(self) -> bytes:
-            await asyncio.sleep(0.01)
-            # At the wrong speed a UART delivers garbage.
-            return frame if self.baud == 1200 else bytes(range(5, 200))
-
-        async def close(self) -> None:
-            return None
-
     async def opener(port: str, baud: int, framing: Framing) -> Link:
         tried.append(baud)
-        return Line(baud)
+        return UartAtSpeed(frame, baud, meter_baud=1200)
 
     reader = TicReader(
         "/dev/ttyFAKE", silence_timeout=0.2, opener=opener, backoff_initial=0.05, backoff_max=0.2

@@ -18,6 +18,7 @@ from market.meter.simulator import MeterSimulator, SimulatorConfig, run_simulato
 from market.meter.sinks import TcpSink
 from market.meter.snapshot import ReaderState
 from market.node import ManualClock, PeerDown, PeerUp
+from tests.market.meter_lines import UartAtSpeed
 from tests.market.node_harness import (
     T0,
     Household,
@@ -189,20 +190,8 @@ async def test_finding_the_speed_of_a_historic_meter_is_not_an_outage(
     caplog.set_level(logging.DEBUG, logger=READER_LOG)
     frame = MeterSimulator(SimulatorConfig(mode=Mode.HISTORIC), START).step(1.0)
 
-    class Uart:
-        def __init__(self, baud: int) -> None:
-            self.baud = baud
-
-        async def read(self) -> bytes:
-            await asyncio.sleep(0.01)
-            # At the wrong speed a UART delivers garbage.
-            return frame if self.baud == 1200 else bytes(range(5, 200))
-
-        async def close(self) -> None:
-            return None
-
     async def opener(_port: str, baud: int, _framing: Framing) -> Link:
-        return Uart(baud)
+        return UartAtSpeed(frame, baud, meter_baud=1200)
 
     reader = fast_reader("/dev/ttyUSB0", baudrate="auto", opener=opener)
     await reader.start()
