@@ -19,6 +19,7 @@ from .ledger import cli as ledger_cli
 from .meter import cli as meter_cli
 from .node import cli as node_cli
 from .sim import cli as sim_cli
+from .sim.live import simulated_household
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -42,6 +43,9 @@ def build_parser(prog: str = "python -m market") -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(subparsers)
+    # `node --meter sim` runs a simulated household, and the simulator sits above the
+    # node: this module, above every area, hands it down.
+    parser.set_defaults(simulated_household=simulated_household)
     return parser
 
 

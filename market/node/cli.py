@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -188,7 +189,7 @@ async def _node_main(args: argparse.Namespace) -> int:
             name=args.name,
         )
         node = await Node.open(config, clock=args.sim_clock, session=session, zeroconf=zeroconf)
-        meter = await _attach_meter(node, args.meter)
+        meter = await _attach_meter(node, args.meter, getattr(args, "simulated_household", None))
         node.subscribe(_log_event)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -236,7 +237,15 @@ class _MeterReadings:
         return Observation(readings=tuple(self.readings))
 
 
-async def _attach_meter(node: Node, spec: str | None) -> Any:
+# `--meter sim`: given a seed and the slot length, the observations of a simulated
+# household. The simulator sits above the node; the command line, above both, hands it
+# down (market.cli), so that the node never imports the simulator.
+SimulatedHousehold = Callable[[int, int], Callable[[int], Observation]]
+
+
+async def _attach_meter(
+    node: Node, spec: str | None, simulated: SimulatedHousehold | None = None
+) -> Any:
     if spec is None:
         return None
     limits = HouseholdLimits(
@@ -247,10 +256,10 @@ async def _attach_meter(node: Node, spec: str | None) -> Any:
     )
     terms = MarketTerms.of_community(node.terms)
     if spec == "sim":
-        from ..sim.live import simulated_household  # noqa: PLC0415
-
+        if simulated is None:
+            raise NodeError("--meter sim needs the simulator: run `python -m market node`")
         seed = int.from_bytes(node.identity.public_key[:4], "big")
-        source = simulated_household(seed, node.terms.slot_s)
+        source = simulated(seed, node.terms.slot_s)
         node.set_observation_source(source)
         node.add_agent(PvSellerAgent("pv", terms, limits))
         return None
