@@ -119,9 +119,3 @@ class ManualClock:
     def advance(self, delta_ms: int) -> None:
         """Move the time forwards by `delta_ms`."""
         self.advance_to(self._now + delta_ms)
-
-    def next_deadline(self) -> int | None:
-        """The earliest instant someone waits for, if any (lets a runner skip idle time)."""
-        while self._waiters and self._waiters[0][2].done():
-            heapq.heappop(self._waiters)
-        return self._waiters[0][0] if self._waiters else None

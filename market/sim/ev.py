@@ -11,7 +11,7 @@ from ..agents.ev_plan import EvSession
 from .clock import PARIS, SECONDS_PER_HOUR, local_time_utc
 from .seeding import stream
 
-# A single-phase charger cannot modulate below 6 A (DOMAIN.md: ~1.4 kW).
+# A single-phase charger cannot modulate below 6 A (IEC 61851: 6 A x 230 V, ~1.4 kW).
 SINGLE_PHASE_MIN_W = 1_400
 # On a weekend the car stays at home more often and leaves later.
 WEEKEND_PLUG_SHARE = 0.5

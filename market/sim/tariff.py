@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..terms import FRENCH_FEED_IN_TICKS, FRENCH_RETAIL_TICKS
 from .clock import PARIS, local_hour
 
-# EDF Tarif Bleu option Heures Creuses, Aug 2025 (DOMAIN.md), ticks per kWh.
+# EDF Tarif Bleu option Heures Creuses, regulated price of Aug 2025, ticks per kWh.
 FRENCH_PEAK_TICKS = 2081
 FRENCH_OFF_PEAK_TICKS = 1635
 

@@ -32,14 +32,13 @@ from custom_components.p2p_energy.const import (
     DOMAIN,
 )
 from custom_components.p2p_energy.runtime import NODE_HOOKS
-from market.gossip import GossipConfig
 from market.ledger.community import Community
 from market.ledger.identity import KEY_FILE_NAME
 from market.node import Node, NodeConfig
 from market.node.clock import ManualClock
 from market.node.datadir import DataDir
 from market.terms import CommunityTerms
-from tests.market.node_harness import Household
+from tests.market.node_harness import FAST_GOSSIP, T0, Household
 
 TIC_CAPTURES = Path(__file__).resolve().parents[1] / "market" / "data" / "tic"
 
@@ -159,18 +158,9 @@ async def tic_line(socket_enabled: None) -> AsyncIterator[TicLine]:
 
 # ---------------------------------------------------------------- the market node
 
-# A Thursday, aligned to 15 min (as in tests/market/node_harness.py): local midnight in
-# the test time zone (US/Pacific), so "today" starts with the tests' first slot.
-T0 = 1_800_000_000 - 1_800_000_000 % 900
+# T0 (tests/market/node_harness.py) is local midnight in the test time zone
+# (US/Pacific), so "today" starts with the tests' first slot.
 COMMUNITY_NAME = "Rue des Lilas"
-# Anti-entropy never idles beyond 0.5 s either, so a stopped peer is noticed quickly.
-FAST_GOSSIP = GossipConfig(
-    pull_interval_s=0.1,
-    pull_idle_max_s=0.5,
-    push_delay_s=0.002,
-    backoff_base_s=0.05,
-    backoff_max_s=0.2,
-)
 
 
 @pytest.fixture(autouse=True)
