@@ -48,6 +48,7 @@ from market.terms import (
     CommunityTerms,
     InvalidCommunityTermsError,
 )
+from market.units import to_price, to_ticks
 
 from .const import (
     CONF_CEILING_PRICE,
@@ -108,8 +109,6 @@ from .flow_helpers import (
     redeem_at_first,
     remove_node_dir,
     tidy_name,
-    to_price,
-    to_ticks,
 )
 
 MANUAL_PORT = "manual"

@@ -47,7 +47,6 @@ CONF_FLEXIBLE_LOAD: Final = "flexible_load"
 CONF_FLEXIBLE_LOAD_W: Final = "flexible_load_w"
 CONF_MAX_IMPORT_W: Final = "max_import_w"
 CONF_MAX_EXPORT_W: Final = "max_export_w"
-TICKS_PER_UNIT: Final = 10_000  # 1 currency/kWh = 10,000 ticks
 DEFAULT_SELL_SURPLUS: Final = True
 DEFAULT_FLEXIBLE_LOAD: Final = False
 DEFAULT_FLEXIBLE_LOAD_W: Final = 2000

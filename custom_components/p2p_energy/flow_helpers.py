@@ -50,7 +50,6 @@ from .const import (
     DEFAULT_MAX_IMPORT_W,
     DEFAULT_SELL_SURPLUS,
     DEFAULT_UPDATE_INTERVAL_S,
-    TICKS_PER_UNIT,
 )
 
 # Community names are at most 64 UTF-8 bytes in the descriptor; node names are announced
@@ -92,16 +91,6 @@ def name_error(name: str) -> str | None:
     if len(name.encode()) > NAME_MAX_BYTES:
         return "name_too_long"
     return None
-
-
-def to_ticks(price: float) -> int:
-    """Currency per kWh (as the UI shows it) to integer ticks of 0.0001."""
-    return round(price * TICKS_PER_UNIT)
-
-
-def to_price(ticks: int) -> float:
-    """Ticks to currency per kWh, for the UI."""
-    return ticks / TICKS_PER_UNIT
 
 
 class InvalidPeerError(ValueError):

@@ -62,6 +62,7 @@ from market.node.events import (
 )
 from market.node.index import OrderStatus
 from market.node.readings import reading_from_meter
+from market.units import to_kwh, to_price
 
 from .const import (
     CONF_EXPORT_POWER,
@@ -90,7 +91,7 @@ from .issues import MarketIssues
 from .meter import TicMeterHub
 from .runtime import NODE_HOOKS, P2PEnergyConfigEntry
 from .surplus import power_w
-from .trades import DayTotals, Trade, slot_datetime, to_price
+from .trades import DayTotals, Trade, slot_datetime
 
 if TYPE_CHECKING:
     from zeroconf.asyncio import AsyncZeroconf
@@ -454,8 +455,8 @@ class MarketHub:
                 "price_ticks": event.price,
                 "currency": self.currency,
                 "volume_wh": event.volume_wh,
-                "bought_kwh": trade.bought_wh / 1000,
-                "sold_kwh": trade.sold_wh / 1000,
+                "bought_kwh": to_kwh(trade.bought_wh),
+                "sold_kwh": to_kwh(trade.sold_wh),
                 "bought_wh": trade.bought_wh,
                 "sold_wh": trade.sold_wh,
                 "fills": [

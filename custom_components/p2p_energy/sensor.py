@@ -36,6 +36,7 @@ from market.meter.state import (
     MeterState,
 )
 from market.meter.stge import TempoColour
+from market.units import to_kwh, to_money, to_price
 
 from .const import CONF_METER_SOURCE, METER_SOURCE_ENTITIES
 from .entity import MarketEntity, MeterEntity
@@ -43,7 +44,7 @@ from .market_hub import AGENT_EV, MarketHub, schedule_slots
 from .meter import TicMeterHub
 from .runtime import P2PEnergyConfigEntry
 from .surplus import SurplusFromEntitiesSensor
-from .trades import slot_datetime, to_money, to_price
+from .trades import slot_datetime
 
 # Entities are written by the hub's push callbacks, never polled.
 PARALLEL_UPDATES = 0
@@ -297,7 +298,7 @@ def _open_orders(hub: MarketHub) -> dict[str, Any]:
                 "order_id": order.order_id,
                 "slot_start": slot_datetime(slot).isoformat(),
                 "side": str(order.side),
-                "energy_kwh": order.energy_wh / 1000,
+                "energy_kwh": to_kwh(order.energy_wh),
                 "price": to_price(order.price),
                 "source": hub.source_of(order),
             }

@@ -28,8 +28,9 @@ from market.agents import EvSession, InvalidAgentInputError
 from market.ledger.kinds import MAX_ENERGY_WH
 from market.model import Side
 from market.node.errors import OrderRejectedError
+from market.units import WH_PER_KWH, to_ticks, to_wh
 
-from .const import DOMAIN, TICKS_PER_UNIT
+from .const import DOMAIN
 from .market_hub import MarketHub
 from .runtime import P2PEnergyConfigEntry
 from .trades import slot_datetime
@@ -135,7 +136,7 @@ def _rejected(
     """The translated error of a refused order or cancel."""
     placeholders = {
         "minutes": str(hub.terms.slot_s // 60),
-        "max_kwh": str(MAX_ENERGY_WH // 1000),
+        "max_kwh": str(MAX_ENERGY_WH // WH_PER_KWH),
         "detail": err.detail,
         "reason": err.reason,
         **placeholders,
@@ -184,8 +185,8 @@ def _slots(hub: MarketHub, data: dict[str, Any]) -> list[int]:
 async def _place_order(call: ServiceCall) -> ServiceResponse:
     hub = _hub(call.hass, call)
     side = Side(call.data[ATTR_SIDE])
-    energy_wh = round(call.data[ATTR_ENERGY_KWH] * 1000)
-    price = round(call.data[ATTR_PRICE] * TICKS_PER_UNIT)
+    energy_wh = to_wh(call.data[ATTR_ENERGY_KWH])
+    price = to_ticks(call.data[ATTR_PRICE])
     order_ids: list[JsonValueType] = []
     for slot in _slots(hub, call.data):
         try:
@@ -224,9 +225,9 @@ async def _start_ev_session(call: ServiceCall) -> None:
     max_power_w: int = call.data[ATTR_MAX_POWER_W]
     try:
         session = EvSession(
-            energy_wh=round(call.data[ATTR_ENERGY_KWH] * 1000),
+            energy_wh=to_wh(call.data[ATTR_ENERGY_KWH]),
             departure=departure,
-            max_price=round(call.data[ATTR_MAX_PRICE] * TICKS_PER_UNIT),
+            max_price=to_ticks(call.data[ATTR_MAX_PRICE]),
             min_power_w=min_power_w,
             max_power_w=max_power_w,
         )

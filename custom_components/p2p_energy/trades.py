@@ -1,5 +1,5 @@
-"""What the household traded, slot by slot and day by day, and the unit conversions
-at Home Assistant's boundary (the engine counts Wh, ticks and Wh x ticks)."""
+"""What the household traded, slot by slot and day by day (in the engine's units: Wh,
+ticks and Wh x ticks; `market.units` converts them for display)."""
 
 from __future__ import annotations
 
@@ -11,24 +11,10 @@ from typing import Final
 from market.model import Side
 from market.node.events import OwnFill
 
-from .const import TICKS_PER_UNIT
-
-WH_TICKS_PER_UNIT: Final = 1000 * TICKS_PER_UNIT  # Wh x ticks in one currency unit
-
 
 def slot_datetime(slot: int) -> datetime:
     """A slot start (Unix s) as an aware UTC datetime."""
     return datetime.fromtimestamp(slot, UTC)
-
-
-def to_price(ticks: int) -> float:
-    """Ticks (0.0001 currency/kWh) to currency/kWh."""
-    return ticks / TICKS_PER_UNIT
-
-
-def to_money(amount: int) -> float:
-    """Wh x ticks to currency units."""
-    return amount / WH_TICKS_PER_UNIT
 
 
 @dataclass(slots=True)

@@ -8,8 +8,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from ..units import SECONDS_PER_HOUR, energy_wh
 from .errors import InvalidPowerRangeError
-from .terms import SECONDS_PER_HOUR, MarketTerms, check_int, check_non_negative, energy_wh
+from .terms import MarketTerms, check_int, check_non_negative
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 
 from ..auction.params import ClearingParams
 from ..terms import CommunityTerms
+from ..units import energy_wh
 from .errors import (
     InvalidTermsError,
     NegativeValueError,
     NonIntegerValueError,
     UnalignedSlotError,
 )
-
-SECONDS_PER_HOUR = 3600
 
 
 def check_int(field: str, value: object) -> int:
@@ -29,11 +28,6 @@ def check_non_negative(field: str, value: object) -> int:
     if number < 0:
         raise NegativeValueError(field, number)
     return number
-
-
-def energy_wh(power_w: int, duration_s: int) -> int:
-    """Energy (Wh, rounded down) drawn at `power_w` for `duration_s` seconds."""
-    return power_w * duration_s // SECONDS_PER_HOUR
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
