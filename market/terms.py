@@ -40,7 +40,40 @@ MECHANISM_CODES: dict[str, int] = {"uniform": 1, "pay_as_bid": 2, "midpoint": 3,
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CommunityTerms:
+class SlotClock:
+    """The slot clock: slots of `slot_s` seconds, whose book closes `gate_lead_s` before
+    they start. The one place that says when a gate closes, for the node, the agents,
+    the services and the simulator; `CommunityTerms` and the agents' `MarketTerms` are
+    slot clocks. It checks nothing: each subclass checks its terms its own way.
+    """
+
+    slot_s: int = 900
+    gate_lead_s: int = 300
+
+    def slot_of(self, t: int) -> int:
+        """Start (Unix s, UTC) of the slot containing `t`."""
+        return t - t % self.slot_s
+
+    def gate_closure(self, slot: int) -> int:
+        """Orders for `slot` must be timestamped before this second."""
+        return slot - self.gate_lead_s
+
+    def is_open(self, slot: int, now: int) -> bool:
+        """Whether orders for `slot` are still accepted at `now`."""
+        return now < self.gate_closure(slot)
+
+    def first_open_slot(self, now: int) -> int:
+        """The earliest slot whose gate is still open at `now` (Unix s)."""
+        return self.slot_of(now + self.gate_lead_s) + self.slot_s
+
+    def open_slots(self, now: int, count: int) -> tuple[int, ...]:
+        """The next `count` slots whose gates are open at `now`, earliest first."""
+        first = self.first_open_slot(now)
+        return tuple(first + index * self.slot_s for index in range(count))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommunityTerms(SlotClock):
     """How a community trades. Times in seconds, prices in ticks per kWh.
 
     Orders for slot s are accepted while their timestamp is before the gate closure
@@ -48,8 +81,6 @@ class CommunityTerms:
     not final by its start (s) is disputed.
     """
 
-    slot_s: int = 900
-    gate_lead_s: int = 300
     seal_margin_s: int = 60
     floor: int = FRENCH_FEED_IN_TICKS
     ceiling: int = FRENCH_RETAIL_TICKS
@@ -96,23 +127,9 @@ class CommunityTerms:
             grid_fee=self.grid_fee,
         )
 
-    # ------------------------------------------------------------------ slot clock
-
-    def slot_of(self, t: int) -> int:
-        """Start (Unix s, UTC) of the slot containing `t`."""
-        return t - t % self.slot_s
-
-    def gate_closure(self, slot: int) -> int:
-        """Orders for `slot` must be timestamped before this second."""
-        return slot - self.gate_lead_s
-
     def seal_time(self, slot: int) -> int:
         """When each node clears `slot` and appends its seal."""
-        return slot - self.gate_lead_s + self.seal_margin_s
-
-    def first_open_slot(self, now: int) -> int:
-        """The earliest slot whose gate is still open at `now` (Unix s)."""
-        return self.slot_of(now + self.gate_lead_s) + self.slot_s
+        return self.gate_closure(slot) + self.seal_margin_s
 
     # ------------------------------------------------------------------ encoding
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..auction.params import ClearingParams
-from ..terms import CommunityTerms
+from ..terms import CommunityTerms, SlotClock
 from ..units import energy_wh
 from .errors import (
     InvalidTermsError,
@@ -31,8 +31,8 @@ def check_non_negative(field: str, value: object) -> int:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MarketTerms:
-    """The community's slot clock and price bounds.
+class MarketTerms(SlotClock):
+    """The community's slot clock (`market.terms.SlotClock`) and price bounds.
 
     `floor` is the feed-in price (the seller's alternative), `ceiling` the retail price
     (the buyer's alternative), `grid_fee` the ticks per kWh added to every ask by the
@@ -43,8 +43,6 @@ class MarketTerms:
     floor: int
     ceiling: int
     grid_fee: int = 0
-    slot_s: int = 900
-    gate_lead_s: int = 300
 
     def __post_init__(self) -> None:
         for name in ("floor", "ceiling", "grid_fee", "gate_lead_s"):
@@ -80,32 +78,11 @@ class MarketTerms:
             gate_lead_s=terms.gate_lead_s,
         )
 
-    def slot_of(self, t: int) -> int:
-        """Start of the slot that contains time `t`."""
-        return t - t % self.slot_s
-
     def check_slot(self, slot: int) -> int:
         """Return `slot` if it is an aligned slot start, else raise `UnalignedSlotError`."""
         if check_int("slot", slot) % self.slot_s:
             raise UnalignedSlotError("slot", slot)
         return slot
-
-    def gate_closure(self, slot: int) -> int:
-        """Last instant (exclusive) at which orders for `slot` are accepted."""
-        return slot - self.gate_lead_s
-
-    def is_open(self, slot: int, now: int) -> bool:
-        """Whether orders for `slot` are still accepted at `now`."""
-        return now < slot - self.gate_lead_s
-
-    def first_open_slot(self, now: int) -> int:
-        """The earliest slot whose gate is still open at `now`."""
-        return self.slot_of(now + self.gate_lead_s) + self.slot_s
-
-    def open_slots(self, now: int, count: int) -> tuple[int, ...]:
-        """The next `count` slots whose gates are open at `now`, earliest first."""
-        first = self.first_open_slot(now)
-        return tuple(first + index * self.slot_s for index in range(count))
 
     def slot_energy_wh(self, power_w: int) -> int:
         """Energy of one full slot at `power_w`."""
