@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .clock import SECONDS_PER_HOUR
+from ..units import SECONDS_PER_HOUR
 
 
 class InvalidBatteryError(ValueError):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from ..units import to_price
 from .clock import SECONDS_PER_DAY
 from .report import Report
 from .units import UNITS_PER_CENT
@@ -77,7 +78,7 @@ def plot_prices(report: Report, path: Path) -> Path:
     figure = _figure()
     axes = figure.add_subplot()
     times = _times(report)
-    per_kwh = [None if p.price is None else p.price / 10_000 for p in report.slots]
+    per_kwh = [None if p.price is None else to_price(p.price) for p in report.slots]
     axes.step(times, [float("nan") if v is None else v for v in per_kwh], where="post",
               label="clearing price", color="tab:green")  # fmt: skip
     disputed = [t for t, p in zip(times, report.slots, strict=True) if p.disputed]
@@ -85,7 +86,7 @@ def plot_prices(report: Report, path: Path) -> Path:
         axes.plot(disputed, [0.0] * len(disputed), "x", color="tab:red", label="disputed slot")
     for value, label, style in ((report.retail, "retail", "--"), (report.feed_in, "feed-in", ":")):
         if value is not None:
-            axes.axhline(value / 10_000, linestyle=style, color="grey", label=label)
+            axes.axhline(to_price(value), linestyle=style, color="grey", label=label)
     axes.set_ylim(bottom=0.0)
     axes.set_ylabel(f"{report.currency}/kWh")
     axes.set_title("Local clearing price")

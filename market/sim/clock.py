@@ -13,11 +13,12 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from ..units import SECONDS_PER_HOUR
+
 PARIS = "Europe/Paris"
 STEP_S = 300
 STEPS_PER_DAY = 86_400 // STEP_S
 SECONDS_PER_DAY = 86_400
-SECONDS_PER_HOUR = 3_600
 EPOCH = date(1970, 1, 1)
 
 DayTable = Callable[[int], Sequence[int]]

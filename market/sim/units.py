@@ -1,9 +1,12 @@
-"""The report's integer units (Wh, ticks, Wh*ticks, per mille) and how they are shown."""
+"""How the report shows the engine's integer units (market.units: Wh, ticks, Wh*ticks)
+and its ratios (per mille), exactly, without floats."""
 
 from __future__ import annotations
 
+from ..units import TICKS_PER_UNIT, WH_TICKS_PER_UNIT
+
 # 1 tick = 0.0001 currency/kWh, so 1 Wh at 1 tick = 1e-7 currency: 100,000 per cent.
-UNITS_PER_CENT = 100_000
+UNITS_PER_CENT = WH_TICKS_PER_UNIT // 100
 MONEY_UNIT = "Wh*tick (1e-7 currency)"
 
 
@@ -27,7 +30,7 @@ def price_text(ticks: int | None, currency: str) -> str:
     """A price in ticks per kWh as "0.1952 EUR/kWh" (or "n/a")."""
     if ticks is None:
         return "n/a"
-    whole, part = divmod(ticks, 10_000)
+    whole, part = divmod(ticks, TICKS_PER_UNIT)
     return f"{whole}.{part:04d} {currency}/kWh"
 
 
