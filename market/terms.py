@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .auction import MECHANISMS, ClearingParams
 
-# France, 2025 (DOMAIN.md): EDF Tarif Bleu Base 0.1952 EUR/kWh; S21 surplus buy-back
+# France, 2025 regulated prices: EDF Tarif Bleu Base 0.1952 EUR/kWh; S21 surplus buy-back
 # 0.04 EUR/kWh. In ticks of 0.0001 currency/kWh.
 FRENCH_RETAIL_TICKS = 1952
 FRENCH_FEED_IN_TICKS = 400
