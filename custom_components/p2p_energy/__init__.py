@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
@@ -30,7 +29,7 @@ from .const import (
 from .issues import async_delete_entry_issues
 from .market_hub import AGENT_OPTIONS, async_open_hub
 from .meter import TicMeterHub
-from .runtime import P2PEnergyConfigEntry, P2PEnergyRuntime
+from .runtime import P2PEnergyConfigEntry, P2PEnergyRuntime, node_path
 from .services import async_setup_services
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,11 +37,6 @@ _LOGGER = logging.getLogger(__name__)
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-
-
-def node_data_dir(hass: HomeAssistant, node_dir: str) -> Path:
-    """Where the node of a config entry keeps its key, community and ledger."""
-    return Path(hass.config.path(".storage", DOMAIN, node_dir))
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -63,7 +57,7 @@ def _meter_hub(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> TicMeterHub 
 
 async def async_setup_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> bool:
     """Open and start the household's node, then its entities and meter."""
-    data_dir = node_data_dir(hass, entry.data[CONF_NODE_DIR])
+    data_dir = node_path(hass, entry.data[CONF_NODE_DIR])
     meter = _meter_hub(hass, entry)
     hub = await async_open_hub(hass, entry, data_dir, meter)
     # Serving first: a port already taken must fail the set-up before any platform.

@@ -110,6 +110,7 @@ from .flow_helpers import (
     remove_node_dir,
     tidy_name,
 )
+from .runtime import node_path
 
 MANUAL_PORT = "manual"
 BY_ID_DIR = Path("/dev/serial/by-id")
@@ -163,11 +164,6 @@ def local_dongle_id(port: str) -> str | None:
                 info.vid, info.pid, info.serial_number, info.manufacturer, info.description
             )
     return None
-
-
-def node_path(hass: HomeAssistant, node_dir: str) -> Path:
-    """The data directory of the node named `node_dir` (CONF_NODE_DIR)."""
-    return Path(hass.config.path(".storage", DOMAIN, node_dir))
 
 
 def entry_title(community_name: str, node_name: str) -> str:

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
 
 from market.gossip import GossipConfig
 from market.node.clock import Clock
 
+from .const import DOMAIN
 from .meter import TicMeterHub
 
 if TYPE_CHECKING:
@@ -33,6 +35,12 @@ class P2PEnergyRuntime:
 
 
 type P2PEnergyConfigEntry = ConfigEntry[P2PEnergyRuntime]
+
+
+def node_path(hass: HomeAssistant, node_dir: str) -> Path:
+    """Where the node named `node_dir` (an entry's CONF_NODE_DIR) keeps its key,
+    community and ledger: the flow creates it there, set-up opens it there."""
+    return Path(hass.config.path(".storage", DOMAIN, node_dir))
 
 
 @dataclass(slots=True)
