@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
@@ -72,20 +72,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) ->
         started_options=dict(entry.options),
     )
 
-    stop_listener: CALLBACK_TYPE | None = None
-
     async def _stop_on_shutdown(_event: Event) -> None:
-        nonlocal stop_listener
-        stop_listener = None  # HA dropped it as it fired: removing it again logs an error
         await hub.async_stop()
 
-    @callback
-    def _forget_stop_listener() -> None:
-        if stop_listener is not None:
-            stop_listener()
-
-    stop_listener = hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop_on_shutdown)
-    entry.async_on_unload(_forget_stop_listener)
+    # async_listen, not async_listen_once: a once-listener is dropped as it fires, and
+    # removing it again at unload logs an error; this one is removed at unload only.
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _stop_on_shutdown))
     try:
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     except BaseException:
