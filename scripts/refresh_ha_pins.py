@@ -129,8 +129,22 @@ def store_release(version: Version, cache: Path) -> dict[str, object]:
 
 
 def lowest_python(requires: str) -> str:
+    """The lowest Python a release accepts: the one a household may run it on."""
     spec = SpecifierSet(requires)
     return next(p for p in PROBE_PYTHON if spec.contains(p))
+
+
+def resolution_args(
+    requirements: list[str], constraints: Path, python: str, arch: str, report: str
+) -> list[str]:
+    """pip's arguments to resolve `requirements` as Home Assistant installs them (with
+    its constraints) for another Python and platform, writing pip's JSON report; the
+    refresh runs them against the real index, the test against the stored one."""
+    return [
+        "install", "--dry-run", "--ignore-installed", "--quiet", "--only-binary=:all:",
+        "--python-version", python, *platform_args(arch), "-c", str(constraints),
+        "--report", report, *requirements,
+    ]  # fmt: skip
 
 
 def resolve_online(
@@ -139,24 +153,29 @@ def resolve_online(
     """What pip picks against the real index (the answer the offline test must find)."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        pip("install", "--dry-run", "--ignore-installed", "--quiet", "--only-binary=:all:",
-            "--python-version", python, *platform_args(arch), "-c", str(constraints),
-            "--report", str(report), *requirements)  # fmt: skip
+        pip(*resolution_args(requirements, constraints, python, arch, str(report)))
         items = json.loads(report.read_text())["install"]
     return {item["metadata"]["name"]: item["metadata"]["version"] for item in items}
 
 
-def pinned_by_constraints(project: str) -> set[str]:
-    pins = set()
-    for path in OUT.glob("*.constraints.txt"):
-        for raw in path.read_text().splitlines():
-            line = raw.split("#", 1)[0].strip()
-            if not line or line.startswith("-"):
-                continue
-            req = Requirement(line)
-            if canonicalize_name(req.name) == canonicalize_name(project):
-                pins |= {s.version for s in req.specifier if s.operator == "=="}
+def constraint_pins(path: Path) -> dict[str, str]:
+    """The exact versions a constraints file pins, by canonical project name."""
+    pins: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        req = Requirement(line)
+        for spec in req.specifier:
+            if spec.operator == "==":
+                pins[canonicalize_name(req.name)] = spec.version
     return pins
+
+
+def pinned_by_constraints(project: str) -> set[str]:
+    name = canonicalize_name(project)
+    pins = (constraint_pins(path).get(name) for path in OUT.glob("*.constraints.txt"))
+    return {pin for pin in pins if pin is not None}
 
 
 def build_index(picks: dict[str, set[str]], cache: Path) -> None:

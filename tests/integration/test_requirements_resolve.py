@@ -21,36 +21,25 @@ from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
-from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+from scripts.refresh_ha_pins import PLATFORMS, constraint_pins, lowest_python, resolution_args
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASES_DIR = Path(__file__).parent / "ha_releases"
 RELEASES: list[dict[str, Any]] = json.loads((RELEASES_DIR / "releases.json").read_text())
 MANIFEST = json.loads((ROOT / "custom_components" / "p2p_energy" / "manifest.json").read_text())
-ARCHES = ("x86_64", "aarch64")
-# The lowest Python each release accepts is the one a household may run it on.
-PYTHONS = ("3.13.2", "3.14.2")
-
-
-def _python_for(release: dict[str, Any]) -> str:
-    spec = SpecifierSet(release["requires_python"])
-    return next(python for python in PYTHONS if spec.contains(python))
 
 
 def _resolve(requirements: list[str], release: dict[str, Any], arch: str) -> dict[str, str]:
     """What pip would install, or AssertionError with pip's explanation of the conflict."""
-    platforms = [f"manylinux_2_{minor}_{arch}" for minor in range(28, 16, -1)]
-    platforms.append(f"manylinux2014_{arch}")
+    constraints = RELEASES_DIR / f"{release['version']}.constraints.txt"
+    python = lowest_python(release["requires_python"])
     command = [
-        sys.executable, "-m", "pip", "install", "--isolated", "--disable-pip-version-check",
-        "--dry-run", "--ignore-installed", "--no-cache-dir", "--quiet", "--only-binary=:all:",
+        sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check",
+        "--no-cache-dir", *resolution_args(requirements, constraints, python, arch, report="-"),
         "--index-url", (RELEASES_DIR / "index" / "simple").as_uri(),
-        "--python-version", _python_for(release),
-        *(arg for tag in platforms for arg in ("--platform", tag)),
-        "-c", str(RELEASES_DIR / f"{release['version']}.constraints.txt"),
-        "--report", "-", *requirements,
     ]  # fmt: skip
     # The machine's pip configuration (a constraint file, mirrors) must not take part.
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull}
@@ -66,16 +55,7 @@ def _resolve(requirements: list[str], release: dict[str, Any], arch: str) -> dic
 
 
 def _pins(release: dict[str, Any]) -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for raw in (RELEASES_DIR / f"{release['version']}.constraints.txt").read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
-            continue
-        req = Requirement(line)
-        for spec in req.specifier:
-            if spec.operator == "==":
-                pins[canonicalize_name(req.name)] = spec.version
-    return pins
+    return constraint_pins(RELEASES_DIR / f"{release['version']}.constraints.txt")
 
 
 def test_the_issue_releases_are_all_stored() -> None:
@@ -87,7 +67,7 @@ def test_the_issue_releases_are_all_stored() -> None:
     assert max(map(Version, versions)) > Version("2026.3")
 
 
-@pytest.mark.parametrize("arch", ARCHES)
+@pytest.mark.parametrize("arch", PLATFORMS)
 @pytest.mark.parametrize("release", RELEASES, ids=lambda release: release["version"])
 def test_manifest_requirements_resolve_with_home_assistant(
     release: dict[str, Any], arch: str
