@@ -78,8 +78,10 @@ def _assigned_names(module: ast.Module) -> set[str]:
 
 
 def _platforms() -> list[str]:
-    init = (INTEGRATION / "__init__.py").read_text()
-    return [p for p in ("binary_sensor", "sensor", "switch", "button", "number") if p in init]
+    """The platforms the integration sets up (its PLATFORMS list)."""
+    from custom_components.p2p_energy import PLATFORMS
+
+    return [platform.value for platform in PLATFORMS]
 
 
 def test_parallel_updates_is_set_by_every_platform() -> None:
