@@ -42,7 +42,7 @@ async def async_get_config_entry_diagnostics(
     """Return the entry's settings, the node's status and the meter link's health."""
     runtime = entry.runtime_data
     hub = runtime.market
-    status = await hub.node.status()
+    status = hub.node.status()
     data: dict[str, Any] = {
         "entry": {
             "data": async_redact_data(dict(entry.data), TO_REDACT),

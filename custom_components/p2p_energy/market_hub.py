@@ -45,10 +45,10 @@ from market.agents import (
 )
 from market.ledger.errors import LedgerError
 from market.meter.snapshot import MeterSnapshot
-from market.node import BookOrder, Node, NodeConfig, NodeStatus
+from market.node import Node, NodeConfig, NodeStatus
 from market.node.agent_host import Agent
 from market.node.clock import Clock, ScaledClock, SystemClock
-from market.node.errors import NodeSetupError, OrderRejectedError
+from market.node.errors import NodeSetupError
 from market.node.events import (
     AgentSchedule,
     EquivocationSeen,
@@ -60,7 +60,6 @@ from market.node.events import (
     SlotCleared,
     SlotDisputed,
 )
-from market.node.index import OrderStatus
 from market.node.readings import reading_from_meter
 from market.units import to_kwh, to_price
 
@@ -338,7 +337,7 @@ class MarketHub:
         if not self._running:
             return
         self._sample_entities()
-        self.status = await self.node.status()
+        self.status = self.node.status()
         self.status_at = dt_util.utcnow()
         self.issues.check_status(self.status, self.status_at)
         self._notify()
@@ -582,7 +581,7 @@ class MarketHub:
         )
 
     def _add_tomorrows_window(self) -> None:
-        agent = self.node.agents.get(AGENT_FLEXIBLE_LOAD)
+        agent = self.node.agent(AGENT_FLEXIBLE_LOAD)
         if isinstance(agent, FlexibleLoadBuyerAgent):
             window = self._load_window(self.today.start + timedelta(days=1))
             if window not in agent.windows:
@@ -590,7 +589,7 @@ class MarketHub:
 
     def agent_enabled(self, agent_id: str) -> bool:
         """Whether an agent trades for the household."""
-        return self.node.agents.is_enabled(agent_id)
+        return self.node.agent_enabled(agent_id)
 
     async def async_set_agent_enabled(self, agent_id: str, enabled: bool) -> None:
         """Let an agent trade, or take it and its open orders off the market."""
@@ -601,31 +600,9 @@ class MarketHub:
             self.node.add_agent(self._build_agent(agent_id))
             await self.node.run_agents_now()
         else:
-            self.node.agents.set_enabled(agent_id, False)
-            await self._cancel_orders_of(agent_id)
+            self.node.set_agent_enabled(agent_id, False)
+            await self.node.withdraw_orders(agent_id)
         self._notify()
-
-    def open_orders(self) -> list[tuple[int, BookOrder]]:
-        """The household's live orders for slots whose gate is still open, by slot."""
-        node = self.node
-        first = self.terms.first_open_slot(self.now_s)
-        return [
-            (slot, order)
-            for slot in sorted(node.index.slots_with_entries())
-            if slot >= first
-            for order in node.order_book(slot)
-            if order.own and order.status is OrderStatus.LIVE
-        ]
-
-    async def _cancel_orders_of(self, agent_id: str) -> None:
-        for _slot, order in self.open_orders():
-            if self.source_of(order) == agent_id:
-                with contextlib.suppress(OrderRejectedError):
-                    await self.node.cancel_order(order.order_id, source=agent_id)
-
-    def source_of(self, order: BookOrder) -> str:
-        """Who placed one of the household's orders: an agent's id, or "api"."""
-        return self.node.agents.source_of(bytes.fromhex(order.order_id)) or "api"
 
     async def async_start_ev_session(self, session: EvSession) -> None:
         """Charge the car: a new EV agent (replacing a running session) plans at once.
@@ -634,8 +611,8 @@ class MarketHub:
         limits cannot charge.
         """
         agent = EvChargingAgent(AGENT_EV, self.terms, self.limits, session)
-        if AGENT_EV in self.node.agents.ids():
-            await self._cancel_orders_of(AGENT_EV)
+        if self.node.remove_agent(AGENT_EV) is not None:
+            await self.node.withdraw_orders(AGENT_EV)
         self.schedules.pop(AGENT_EV, None)
         self.node.add_agent(agent)
         await self.node.run_agents_now()
@@ -643,11 +620,9 @@ class MarketHub:
 
     async def async_stop_ev_session(self) -> None:
         """Stop charging: cancel the EV agent's open orders and remove it."""
-        if AGENT_EV not in self.node.agents.ids():
+        if self.node.remove_agent(AGENT_EV) is None:
             return
-        self.node.agents.set_enabled(AGENT_EV, False)
-        await self._cancel_orders_of(AGENT_EV)
-        self.node.agents.remove(AGENT_EV)
+        await self.node.withdraw_orders(AGENT_EV)
         self.schedules.pop(AGENT_EV, None)
         self._notify()
 
@@ -661,9 +636,9 @@ class MarketHub:
             "last_price": self.last_price,
             "last_cleared_slot": self.last_cleared_slot,
             "agents": {
-                agent_id: self.agent_enabled(agent_id) for agent_id in self.node.agents.ids()
+                agent_id: self.agent_enabled(agent_id) for agent_id in self.node.agent_ids()
             },
-            "open_orders": len(self.open_orders()),
+            "open_orders": len(self.node.open_orders()),
             "schedules": self.schedules,
             "readings": len(self._readings),
         }

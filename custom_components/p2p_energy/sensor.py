@@ -296,13 +296,13 @@ def _open_orders(hub: MarketHub) -> dict[str, Any]:
         "orders": [
             {
                 "order_id": order.order_id,
-                "slot_start": slot_datetime(slot).isoformat(),
+                "slot_start": slot_datetime(order.slot).isoformat(),
                 "side": str(order.side),
                 "energy_kwh": to_kwh(order.energy_wh),
                 "price": to_price(order.price),
-                "source": hub.source_of(order),
+                "source": order.source,
             }
-            for slot, order in hub.open_orders()
+            for order in hub.node.open_orders()
         ]
     }
 
@@ -381,7 +381,7 @@ MARKET_SENSORS: tuple[MarketSensorDescription, ...] = (
         key="open_orders",
         translation_key="open_orders",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda hub: len(hub.open_orders()),
+        value_fn=lambda hub: len(hub.node.open_orders()),
         attributes_fn=_open_orders,
     ),
     MarketSensorDescription(

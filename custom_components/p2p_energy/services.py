@@ -211,7 +211,7 @@ async def _cancel_order(call: ServiceCall) -> None:
 async def _create_invite(call: ServiceCall) -> ServiceResponse:
     hub = _hub(call.hass, call)
     ttl = timedelta(hours=call.data[ATTR_TTL_HOURS])
-    code = await hub.node.create_invite(ttl_s=int(ttl.total_seconds()))
+    code = hub.node.create_invite(ttl_s=int(ttl.total_seconds()))
     # Invites follow the wall clock, even on a demo's accelerated market clock.
     return {"invite": code, "expires": (dt_util.utcnow() + ttl).isoformat()}
 

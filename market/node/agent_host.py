@@ -1,10 +1,12 @@
-"""Runs a household's agents inside a node: feeds them readings and results, and keeps
-the mapping between their intent ids and the order entries signed for them."""
+"""Runs a household's agents inside a node: feeds them readings and results.
+
+Which order entry carries which intent is the node's order desk's to know
+(market.node.orders); the node hands each agent its fills by intent id."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,12 +41,10 @@ class _Hosted:
 
 
 class AgentHost:
-    """The node's agents, their pending results and the intent <-> order mapping."""
+    """The node's agents and the slot results waiting for their next run."""
 
     def __init__(self) -> None:
         self._agents: dict[str, _Hosted] = {}
-        self._order_of_intent: dict[str, bytes] = {}
-        self._intent_of_order: dict[bytes, tuple[str, str]] = {}
 
     def add(self, agent: Agent, *, enabled: bool = True) -> None:
         """Host `agent` (replacing one with the same id)."""
@@ -75,30 +75,12 @@ class AgentHost:
         hosted = self._agents.get(agent_id)
         return hosted is not None and hosted.enabled
 
-    def record_order(self, agent_id: str, intent_id: str, order_hash: bytes) -> None:
-        """Remember which order entry carries an agent's intent."""
-        self._order_of_intent[intent_id] = order_hash
-        self._intent_of_order[order_hash] = (agent_id, intent_id)
-
-    def order_of(self, intent_id: str) -> bytes | None:
-        """The order entry of an intent, if it was placed."""
-        return self._order_of_intent.get(intent_id)
-
-    def source_of(self, order_hash: bytes) -> str | None:
-        """The id of the agent that placed an order, if an agent did."""
-        owner = self._intent_of_order.get(order_hash)
-        return None if owner is None else owner[0]
-
-    def deliver(self, slot: int, fills: dict[bytes, int], price: int | None) -> None:
-        """Hand a slot's outcome (fills per own order hash; empty when disputed) to the
-        agents whose intents it concerns, as `SlotResult`s keyed by intent id."""
-        by_agent: dict[str, dict[str, int]] = {agent_id: {} for agent_id in self._agents}
-        for order_hash, energy in fills.items():
-            owner = self._intent_of_order.get(order_hash)
-            if owner is not None and owner[0] in by_agent:
-                by_agent[owner[0]][owner[1]] = energy
+    def deliver(self, slot: int, fills: Mapping[str, Mapping[str, int]], price: int | None) -> None:
+        """Hand a slot's outcome to every agent as a `SlotResult`: `fills` holds, per
+        agent id, the Wh filled per intent id (nothing when the slot is disputed)."""
         for agent_id, hosted in self._agents.items():
-            hosted.results.append(SlotResult(slot=slot, fills=by_agent[agent_id], price=price))
+            own = dict(fills.get(agent_id, {}))
+            hosted.results.append(SlotResult(slot=slot, fills=own, price=price))
 
     def decide(self, now_s: int, observation: Observation) -> list[tuple[str, AgentDecision]]:
         """Run every enabled agent once; results delivered since its last run go with it."""
@@ -128,10 +110,3 @@ class AgentHost:
                 hosted.last_schedule = as_json
                 changed.append((agent_id, as_json))
         return changed
-
-    def forget_orders(self, hashes: Iterable[bytes]) -> None:
-        """Drop the mapping of orders whose slots are long decided."""
-        for order_hash in hashes:
-            owner = self._intent_of_order.pop(order_hash, None)
-            if owner is not None:
-                self._order_of_intent.pop(owner[1], None)

@@ -9,50 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import statistics
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
-from ..agents import AgentDecision, Observation, OrderIntent
+from ..agents import Observation
 from ..agents.inputs import EMPTY_OBSERVATION
-from ..auction import clear
 from ..gossip import Gossip, PeerTable, start_site
-from ..ledger import CancelBody, Kind, Ledger, OrderBody, SealBody
+from ..ledger import Ledger
 from ..ledger.codec import Entry
 from ..ledger.community import Community
-from ..ledger.errors import LedgerError
 from ..ledger.identity import Identity
-from ..ledger.kinds import MAX_ENERGY_WH, MAX_PRICE_TICKS
-from ..model import ClearingResult, Side
+from ..model import Side
 from .addresses import advertised_host, peer_url
 from .agent_host import Agent, AgentHost, ObservationSource
 from .clock import Clock, SystemClock
 from .config import NodeConfig
 from .datadir import DataDir
 from .errors import OrderRejectedError
-from .events import (
-    AgentSchedule,
-    EquivocationSeen,
-    NodeEvent,
-    OrderAccepted,
-    OrderCancelled,
-    OrderRejected,
-    OwnFill,
-    PeerDown,
-    PeerUp,
-    SlotCleared,
-    SlotDisputed,
-)
-from .finality import SlotState, Verdict, judge
-from .index import HeldOrder, MarketIndex, OrderStatus, order_root, to_ledger_side
+from .events import AgentSchedule, EquivocationSeen, NodeEvent, PeerDown, PeerUp
+from .index import HeldOrder, MarketIndex
+from .orders import API_SOURCE, OrderDesk
+from .slots import SlotKeeper
 from .views import BookOrder, NodeStatus, PeerStatus, SlotOutcome
 
 if TYPE_CHECKING:
@@ -60,10 +44,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-# Orders further ahead than this are refused: nobody forecasts a week of surplus.
-MAX_HORIZON_S = 7 * 86_400
-# Decided slots are kept this long for the order book and status, then forgotten.
-KEEP_S = 86_400
 _SKEW_SAMPLES = 32
 _FRESH_MS = 120_000
 _PEER_CHECK_S = 1.0
@@ -100,16 +80,12 @@ class Node:
         self.index = MarketIndex(
             self.terms, self.community.genesis_members, self.community.created_ms
         )
-        self.agents = AgentHost()
+        self._agents = AgentHost()
         self._observe: ObservationSource = no_observation
         self._listeners: list[Listener] = []
-        self._outcomes: dict[int, SlotOutcome] = {}
-        self._own_results: dict[int, tuple[bytes, ClearingResult]] = {}
-        self._sources: dict[bytes, str] = {}
         # Orders placed by agents of an earlier run: the agents start afresh, so these
         # are withdrawn rather than left on the book beside the new agents' orders.
         self._stale_agent_orders: list[bytes] = []
-        self._saved_agent_orders: dict[str, str] | None = None
         self._entries = 0
         self._skew: deque[int] = deque(maxlen=_SKEW_SAMPLES)
         self._peer_alive: dict[str, bool] = {}
@@ -121,8 +97,6 @@ class Node:
         self.address: str | None = None
         self.port: int | None = None
         self.started_ms = 0
-        self._next_seal_slot = 0
-        self._next_judge_slot = 0
         self._next_agent_ms = 0
         # The instant the slot clock sleeps until (None while it works): lets a
         # simulation step many nodes in lockstep and know when all of them are done.
@@ -135,6 +109,18 @@ class Node:
             "slots_disputed": 0,
             "append_failures": 0,
         }
+        self._orders = OrderDesk(
+            ledger, identity, self.index, clock, self.data, self.stats, self._emit
+        )
+        self._slots = SlotKeeper(
+            ledger,
+            identity,
+            self.index,
+            self.stats,
+            self._orders.own.source_of,
+            self._on_decided,
+            self._prune,
+        )
         ledger.add_listener(self._on_entries)
 
     # ------------------------------------------------------------------ lifecycle
@@ -186,12 +172,7 @@ class Node:
         self.index.add(entries)
         self._entries = len(entries)
         recorded = await asyncio.get_running_loop().run_in_executor(None, self.data.agent_orders)
-        for entry in entries:
-            if entry.author == self.identity.public_key and entry.kind == Kind.ORDER:
-                agent_id = recorded.get(entry.hash.hex())
-                self._sources.setdefault(entry.hash, agent_id or "api")
-                if agent_id is not None:
-                    self._stale_agent_orders.append(entry.hash)
+        self._stale_agent_orders = self._orders.load(entries, recorded)
 
     async def start(self) -> None:
         """Serve gossip, connect to peers, announce, and run the slot clock."""
@@ -209,14 +190,12 @@ class Node:
         for address in (*self.config.peers, *remembered):
             self.add_peer(address)
         await self.gossip.start()
-        await self._withdraw_stale_agent_orders()
+        stale, self._stale_agent_orders = self._stale_agent_orders, []
+        await self._orders.withdraw_previous_run(stale)
         await self._start_discovery(host)
         now = self.clock.now_ms()
         self.started_ms = now
-        first = self.terms.slot_of(now // 1000)
-        self._next_seal_slot = first
-        # the current slot has started: its outcome was decided without this node
-        self._next_judge_slot = first + self.terms.slot_s
+        self._slots.start(now)
         self._next_agent_ms = now
         self._tasks = [
             asyncio.create_task(self._run_clock(), name="p2p-node-clock"),
@@ -334,12 +313,6 @@ class Node:
         """Where the agents read the household's readings and forecasts from."""
         self._observe = source
 
-    def add_agent(self, agent: Agent, *, enabled: bool = True) -> None:
-        """Let an agent trade for this household (see market.agents)."""
-        if agent.agent_id == "api":
-            raise ValueError("agent id 'api' is reserved for orders placed by the host")
-        self.agents.add(agent, enabled=enabled)
-
     async def place_order(
         self,
         side: Side,
@@ -348,129 +321,44 @@ class Node:
         slot: int,
         *,
         expires_s: int = 0,
-        source: str = "api",
+        source: str = API_SOURCE,
     ) -> str:
         """Sign and gossip an order for `slot`; returns its id. Raises OrderRejectedError."""
-        try:
-            self._check_order(side, energy_wh, price, slot, expires_s)
-            body = OrderBody(slot, to_ledger_side(side), energy_wh, price, expires_s)
-            entry = await self.ledger.append(Kind.ORDER, body.encode())
-        except OrderRejectedError as err:
-            self._reject(slot, err, source)
-            raise
-        except LedgerError as err:
-            rejected = OrderRejectedError("ledger", str(err))
-            self._reject(slot, rejected, source)
-            raise rejected from err
-        self._accepted(entry, OrderAccepted(entry.hash.hex(), slot, side, energy_wh, price, source))
-        return entry.hash.hex()
+        return await self._orders.place(side, energy_wh, price, slot, expires_s, source)
 
-    def _accepted(self, entry: Entry, event: OrderAccepted) -> None:
-        self._sources[entry.hash] = event.source
-        self.stats["orders_placed"] += 1
-        self._emit(event)
-
-    def _reject(self, slot: int, err: OrderRejectedError, source: str) -> None:
-        self.stats["orders_rejected"] += 1
-        self._emit(OrderRejected(slot, err.reason, err.detail, source))
-
-    def _check_order(
-        self, side: Side, energy_wh: int, price: int, slot: int, expires_s: int
-    ) -> None:
-        # hosts pass user input (HA services, the CLI): check the types, not just values
-        if not isinstance(side, Side):
-            raise OrderRejectedError("invalid_side", f"side must be buy or sell, got {side!r}")
-        for name, value in (
-            ("energy_wh", energy_wh),
-            ("price", price),
-            ("slot", slot),
-            ("expires_s", expires_s),
-        ):
-            if type(value) is not int:
-                raise OrderRejectedError("not_integer", f"{name} must be an integer: {value!r}")
-        if not 0 < energy_wh <= MAX_ENERGY_WH:
-            raise OrderRejectedError("invalid_energy", f"energy must be 1..{MAX_ENERGY_WH} Wh")
-        if not 0 <= price <= MAX_PRICE_TICKS:
-            raise OrderRejectedError("invalid_price", f"price must be 0..{MAX_PRICE_TICKS}")
-        if slot <= 0 or slot % self.terms.slot_s:
-            raise OrderRejectedError(
-                "unaligned_slot", f"slot {slot} is not a multiple of {self.terms.slot_s} s"
-            )
-        now_s = self.clock.now_ms() // 1000
-        if now_s >= self.terms.gate_closure(slot):
-            raise OrderRejectedError("gate_closed", f"the gate of slot {slot} has closed")
-        if slot - now_s > MAX_HORIZON_S:
-            raise OrderRejectedError("too_far", f"slot {slot} is more than 7 days ahead")
-        if expires_s < 0:
-            raise OrderRejectedError("invalid_expiry", "expires_s must be >= 0")
-        if not self.ledger.is_member(self.identity.public_key):
-            raise OrderRejectedError(
-                "not_member", "this node's admission has not reached it yet; retry shortly"
-            )
-
-    async def cancel_order(self, order_id: str, *, source: str = "api") -> None:
+    async def cancel_order(self, order_id: str, *, source: str = API_SOURCE) -> None:
         """Withdraw one of this node's orders before its gate closure."""
-        order = self._check_cancel(order_id)
-        if order is None:
-            return
-        await self.ledger.append(Kind.CANCEL, CancelBody(order.hash).encode())
-        self._emit(OrderCancelled(order_id, order.slot, source))
+        await self._orders.cancel(order_id, source)
 
-    def _check_cancel(self, order_id: str) -> HeldOrder | None:
-        """The order to cancel, None when it is already cancelled; raises otherwise."""
-        try:
-            order_hash = bytes.fromhex(order_id)
-        except ValueError:
-            order_hash = b""
-        order = self.index.get_order(order_hash)
-        if order is None:
-            raise OrderRejectedError("unknown_order", f"no order {order_id!r} is held")
-        if order.author != self.identity.public_key:
-            raise OrderRejectedError("not_own_order", "only the author may cancel an order")
-        if self.clock.now_ms() // 1000 >= self.terms.gate_closure(order.slot):
-            raise OrderRejectedError("gate_closed", f"the gate of slot {order.slot} has closed")
-        if self.index.status(order) is OrderStatus.CANCELLED:
-            return None
-        return order
+    async def withdraw_orders(self, source: str) -> int:
+        """Cancel every open order of `source` (an agent's id, or a host's name for its
+        own orders) whose gate is still open; returns how many were withdrawn."""
+        return await self._orders.withdraw(source)
 
     def order_book(self, slot: int) -> list[BookOrder]:
         """Every order held for `slot`, with the rule's verdict on each."""
-        me = self.identity.public_key
-        return [
-            BookOrder(
-                order.order_id,
-                order.author.hex(),
-                order.author == me,
-                order.side,
-                order.energy_wh,
-                order.price,
-                status,
-                order.timestamp_ms,
-            )
-            for order, status in self.index.book(slot)
-        ]
+        return self._orders.order_book(slot)
 
     def open_orders(self) -> list[BookOrder]:
-        """This household's live orders for slots whose gate is still open."""
-        now_s = self.clock.now_ms() // 1000
-        first = self.terms.first_open_slot(now_s)
-        books = (self.order_book(slot) for slot in self.index.slots_with_entries() if slot >= first)
-        return [
-            order
-            for book in books
-            for order in book
-            if order.own and order.status is OrderStatus.LIVE
-        ]
+        """This household's live orders for slots whose gate is still open, by slot."""
+        return self._orders.open_orders()
+
+    def held_order(self, order_id: str) -> HeldOrder | None:
+        """An order of any member, while its slot is remembered."""
+        try:
+            return self.index.get_order(bytes.fromhex(order_id))
+        except ValueError:
+            return None
 
     def outcome(self, slot: int) -> SlotOutcome | None:
         """The slot's outcome once decided at this node."""
-        return self._outcomes.get(slot)
+        return self._slots.outcome(slot)
 
     def outcomes(self) -> list[SlotOutcome]:
         """Decided slots still remembered, oldest first."""
-        return [self._outcomes[slot] for slot in sorted(self._outcomes)]
+        return self._slots.outcomes()
 
-    async def status(self) -> NodeStatus:
+    def status(self) -> NodeStatus:
         """Peers, ledger size, last sync and clock skew."""
         now = time.monotonic()
         peers = tuple(
@@ -498,7 +386,7 @@ class Node:
             counters=counters,
         )
 
-    async def create_invite(self, *, ttl_s: int = 86_400) -> str:
+    def create_invite(self, *, ttl_s: int = 86_400) -> str:
         """A single-use invite code for a neighbour, valid `ttl_s` seconds."""
         from .invite import create_invite  # noqa: PLC0415
 
@@ -513,6 +401,52 @@ class Node:
         )
         return invite.encode()
 
+    # ------------------------------------------------------------------ agents
+
+    def add_agent(self, agent: Agent, *, enabled: bool = True) -> None:
+        """Let an agent trade for this household (see market.agents), replacing one
+        with the same id; the replaced agent's orders stay until withdrawn."""
+        if agent.agent_id == API_SOURCE:
+            raise ValueError("agent id 'api' is reserved for orders placed by the host")
+        self._agents.add(agent, enabled=enabled)
+
+    def agent(self, agent_id: str) -> Agent | None:
+        """A hosted agent by id."""
+        return self._agents.get(agent_id)
+
+    def agent_ids(self) -> list[str]:
+        """Ids of the hosted agents."""
+        return self._agents.ids()
+
+    def agent_enabled(self, agent_id: str) -> bool:
+        """Whether the agent is hosted and runs."""
+        return self._agents.is_enabled(agent_id)
+
+    def set_agent_enabled(self, agent_id: str, enabled: bool) -> None:
+        """Pause or resume an agent (a paused agent places nothing new)."""
+        self._agents.set_enabled(agent_id, enabled)
+
+    def remove_agent(self, agent_id: str) -> Agent | None:
+        """Stop hosting an agent; its orders stay on the book until withdrawn."""
+        return self._agents.remove(agent_id)
+
+    async def run_agents_now(self) -> None:
+        """Let the agents decide at once (after a new reading or a changed session)."""
+        await self._run_agents(self.clock.now_ms())
+
+    async def _run_agents(self, now: int) -> None:
+        if not self._agents.ids() or not self.ledger.is_member(self.identity.public_key):
+            return
+        now_s = now // 1000
+        try:
+            observation = self._observe(now_s)
+        except Exception:  # a failing meter must not stop trading decisions for good
+            _LOGGER.exception("observation source failed")
+            return
+        await self._orders.apply(self._agents.decide(now_s, observation))
+        for agent_id, schedule in self._agents.schedule_changes():
+            self._emit(AgentSchedule(agent_id, schedule))
+
     # ------------------------------------------------------------------ ledger feed
 
     def _on_entries(self, entries: Sequence[Entry], origin: object) -> None:
@@ -526,255 +460,40 @@ class Node:
         update = self.index.add(entries)
         for author, seq in update.equivocators:
             self._emit(EquivocationSeen(author.hex(), seq))
-        if not self._running:
-            return
-        for slot in sorted(update.seal_slots):
-            if slot >= self._next_judge_slot - KEEP_S or slot in self._outcomes:
-                self._judge(slot, self.clock.now_ms())
+        if self._running:
+            self._slots.on_seals(update.seal_slots, self.clock.now_ms())
+
+    def _on_decided(self, outcome: SlotOutcome, own_fills: dict[bytes, int]) -> None:
+        by_agent: dict[str, dict[str, int]] = {}
+        for order_hash, energy_wh in own_fills.items():
+            placement = self._orders.own.placement(order_hash)
+            if placement is not None and placement.intent_id is not None:
+                by_agent.setdefault(placement.source, {})[placement.intent_id] = energy_wh
+        price = None if outcome.result is None else outcome.result.price
+        self._agents.deliver(outcome.slot, by_agent, price)
+        self._emit(outcome.event)
+        self._wake.set()
+
+    def _prune(self, before_slot: int) -> None:
+        self.index.prune(before_slot)
+        self._orders.own.prune(before_slot)
 
     # ------------------------------------------------------------------ slot clock
 
     async def _run_clock(self) -> None:
         while self._running:
             now = self.clock.now_ms()
-            await self._seal_due(now)
-            self._judge_due(now)
+            await self._slots.seal_due(now)
+            self._slots.judge_due(now)
             if now >= self._next_agent_ms:
                 await self._run_agents(now)
                 self._next_agent_ms = now + self.config.agent_interval_s * 1000
-            terms = self.terms
-            wake_at = min(
-                terms.seal_time(self._next_seal_slot) * 1000,
-                self._next_judge_slot * 1000,
-                self._next_agent_ms,
-            )
+            wake_at = min(self._slots.next_due_ms(), self._next_agent_ms)
             self.sleeping_until = wake_at
             try:
                 await self.clock.sleep_until(wake_at)
             finally:
                 self.sleeping_until = None
-
-    async def _seal_due(self, now: int) -> None:
-        terms = self.terms
-        while terms.seal_time(self._next_seal_slot) * 1000 <= now:
-            slot = self._next_seal_slot
-            self._next_seal_slot += terms.slot_s
-            if terms.seal_time(slot) * 1000 < self.started_ms:
-                continue  # the node was not running at this seal time: others seal it
-            if self.identity.public_key in self.index.seals(slot):
-                continue  # sealed before a restart
-            await self._seal(slot)
-
-    def _clear_held(self, slot: int) -> tuple[bytes, ClearingResult, bytes]:
-        """Clear the order set held for `slot`: (order-set root, result, result hash)."""
-        orders = self.index.order_set(slot)
-        root = order_root(order.hash for order in orders)
-        result = clear([order.to_order() for order in orders], self.terms.clearing_params())
-        return root, result, hashlib.sha256(result.to_canonical_json()).digest()
-
-    async def _seal(self, slot: int) -> None:
-        root, result, result_hash = self._clear_held(slot)
-        self._own_results[slot] = (root, result)
-        try:
-            await self.ledger.append(Kind.SEAL, SealBody(slot, root, result_hash).encode())
-        except LedgerError as err:
-            self.stats["append_failures"] += 1
-            _LOGGER.warning("could not seal slot %s: %s", slot, err)
-            return
-        self.stats["seals"] += 1
-        _LOGGER.debug("sealed slot %s: %d fills, %d Wh", slot, len(result.fills), result.volume_wh)
-
-    def _judge_due(self, now: int) -> None:
-        while self._next_judge_slot * 1000 <= now:
-            slot = self._next_judge_slot
-            self._next_judge_slot += self.terms.slot_s
-            self._judge(slot, now)
-        horizon = (now // 1000) - KEEP_S
-        stale = [slot for slot in self._outcomes if slot < horizon]
-        for slot in stale:
-            del self._outcomes[slot]
-            self._own_results.pop(slot, None)
-        if stale:
-            self.index.prune(self.terms.slot_of(horizon))
-
-    def _judge(self, slot: int, now: int) -> None:
-        previous = self._outcomes.get(slot)
-        if previous is not None and previous.state is SlotState.FINAL:
-            return
-        deadline = slot * 1000
-        verdict = judge(
-            self.index.seals(slot), self.index.electorate(slot), deadline_ms=deadline, now_ms=now
-        )
-        if verdict.state is SlotState.FINAL:
-            result = self._result_for(slot, verdict)
-            if result is not None:
-                late = now >= deadline or previous is not None
-                self._decide(slot, verdict, result, late)
-                return
-            verdict = Verdict(
-                SlotState.DISPUTED,
-                None,
-                None,
-                verdict.agreeing,
-                verdict.seals,
-                verdict.electorate,
-                "result_unavailable",
-            )
-        if verdict.state is SlotState.DISPUTED and previous is None:
-            self._decide(slot, verdict, None, now >= deadline)
-
-    def _result_for(self, slot: int, verdict: Verdict) -> ClearingResult | None:
-        own = self._own_results.get(slot)
-        if own is not None and own[0] == verdict.order_root:
-            return own[1]
-        # Recompute from what is held now (a node that was away holds it after sync).
-        root, result, result_hash = self._clear_held(slot)
-        if root != verdict.order_root:
-            _LOGGER.warning("slot %s is final on an order set this node does not hold", slot)
-            return None
-        if result_hash != verdict.result_hash:
-            _LOGGER.error("slot %s: the quorum's result differs from this node's clearing", slot)
-            return None
-        return result
-
-    def _decide(
-        self, slot: int, verdict: Verdict, result: ClearingResult | None, late: bool
-    ) -> None:
-        own_fills: dict[bytes, int] = {}
-        if result is None:
-            event: SlotCleared | SlotDisputed = SlotDisputed(
-                slot, verdict.reason or "no_quorum", verdict.seals, verdict.electorate
-            )
-            self.stats["slots_disputed"] += 1
-        else:
-            fills = self._own_fills(result)
-            for fill in fills:
-                key = bytes.fromhex(fill.order_id)
-                own_fills[key] = own_fills.get(key, 0) + fill.energy_wh
-            event = SlotCleared(
-                slot, result.price, result.volume_wh, result.mechanism, tuple(fills), late
-            )
-            self.stats["slots_final"] += 1
-        self._outcomes[slot] = SlotOutcome(slot, verdict.state, verdict, result, event)
-        price = None if result is None else result.price
-        self.agents.deliver(slot, own_fills, price)
-        self._emit(event)
-        self._wake.set()
-
-    def _own_fills(self, result: ClearingResult) -> list[OwnFill]:
-        me = self.identity.public_key
-        fills: list[OwnFill] = []
-        for fill in result.fills:
-            order = self.index.get_order(bytes.fromhex(fill.order_id))
-            if order is None or order.author != me:
-                continue
-            source = self.agents.source_of(order.hash) or self._sources.get(order.hash, "api")
-            fills.append(OwnFill(fill.order_id, fill.side, fill.energy_wh, fill.price, source))
-        return fills
-
-    # ------------------------------------------------------------------ agents
-
-    async def _run_agents(self, now: int) -> None:
-        if not self.agents.ids() or not self.ledger.is_member(self.identity.public_key):
-            return
-        now_s = now // 1000
-        try:
-            observation = self._observe(now_s)
-        except Exception:  # a failing meter must not stop trading decisions for good
-            _LOGGER.exception("observation source failed")
-            return
-        await self._apply(self.agents.decide(now_s, observation))
-        for agent_id, schedule in self.agents.schedule_changes():
-            self._emit(AgentSchedule(agent_id, schedule))
-
-    async def _apply(self, decisions: list[tuple[str, AgentDecision]]) -> None:
-        """Sign every agent's cancels and orders of one run in a single append: one
-        commit and one gossip batch instead of one per order."""
-        items: list[tuple[int, bytes]] = []
-        done: list[Callable[[Entry], None]] = []
-        for agent_id, decision in decisions:
-            for intent_id in decision.cancel:
-                order_hash = self.agents.order_of(intent_id)
-                if order_hash is None:
-                    continue
-                try:
-                    order = self._check_cancel(order_hash.hex())
-                except OrderRejectedError:
-                    continue
-                if order is not None:
-                    items.append((Kind.CANCEL, CancelBody(order.hash).encode()))
-                    done.append(partial(self._cancelled, order, agent_id))
-            for intent in decision.place:
-                try:
-                    self._check_order(intent.side, intent.energy_wh, intent.price, intent.slot, 0)
-                except OrderRejectedError as err:
-                    self._reject(intent.slot, err, agent_id)
-                    continue
-                body = OrderBody(
-                    intent.slot, to_ledger_side(intent.side), intent.energy_wh, intent.price
-                )
-                items.append((Kind.ORDER, body.encode()))
-                done.append(partial(self._placed, agent_id, intent))
-        if not items:
-            return
-        try:
-            entries = await self.ledger.append_many(items)
-        except LedgerError as err:
-            self.stats["append_failures"] += 1
-            _LOGGER.warning("could not sign the agents' orders: %s", err)
-            return
-        for entry, finish in zip(entries, done, strict=True):
-            finish(entry)
-        await self._save_agent_orders()
-
-    async def _withdraw_stale_agent_orders(self) -> None:
-        stale, self._stale_agent_orders = self._stale_agent_orders, []
-        items: list[tuple[int, bytes]] = []
-        for order_hash in stale:
-            try:
-                order = self._check_cancel(order_hash.hex())
-            except OrderRejectedError:
-                continue  # its gate has closed: it trades or not as agreed
-            if order is not None and self.index.status(order) is OrderStatus.LIVE:
-                items.append((Kind.CANCEL, CancelBody(order.hash).encode()))
-        if items:
-            try:
-                await self.ledger.append_many(items)
-            except LedgerError as err:
-                _LOGGER.warning("could not withdraw the previous agents' orders: %s", err)
-                return
-            _LOGGER.info("withdrew %d open orders of the previous run's agents", len(items))
-        await self._save_agent_orders()
-
-    async def _save_agent_orders(self) -> None:
-        first_open = self.terms.first_open_slot(self.clock.now_ms() // 1000)
-        orders = {
-            order_hash.hex(): source
-            for order_hash, source in self._sources.items()
-            if source != "api"
-            and (order := self.index.get_order(order_hash)) is not None
-            and order.slot >= first_open
-        }
-        if orders == self._saved_agent_orders:
-            return
-        self._saved_agent_orders = orders
-        await asyncio.get_running_loop().run_in_executor(None, self.data.save_agent_orders, orders)
-
-    def _cancelled(self, order: HeldOrder, source: str, _entry: Entry) -> None:
-        self._emit(OrderCancelled(order.order_id, order.slot, source))
-
-    def _placed(self, agent_id: str, intent: OrderIntent, entry: Entry) -> None:
-        self.agents.record_order(agent_id, intent.id, entry.hash)
-        self._accepted(
-            entry,
-            OrderAccepted(
-                entry.hash.hex(), intent.slot, intent.side, intent.energy_wh, intent.price, agent_id
-            ),
-        )
-
-    async def run_agents_now(self) -> None:
-        """Let the agents decide at once (after a new reading or a changed session)."""
-        await self._run_agents(self.clock.now_ms())
 
     # ------------------------------------------------------------------ peers
 

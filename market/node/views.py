@@ -22,6 +22,9 @@ class BookOrder:
     price: int
     status: OrderStatus
     placed_ms: int
+    slot: int
+    # who placed it ("api" or an agent's id) when it is this node's, else None
+    source: str | None
 
 
 @dataclass(frozen=True, slots=True)

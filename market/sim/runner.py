@@ -248,10 +248,10 @@ class Neighbourhood:
                 continue
             session = home.spec.ev_session_at(now_s)
             for arrival, agent_id in list(home.ev_agents.items()):
-                agent = home.node.agents.get(agent_id)
+                agent = home.node.agent(agent_id)
                 departed = session is None or session.arrival != arrival
                 if departed and agent is not None:
-                    home.node.agents.remove(agent_id)
+                    home.node.remove_agent(agent_id)
                 if departed:
                     del home.ev_agents[arrival]
             if session is not None and session.arrival not in home.ev_agents:
@@ -266,7 +266,7 @@ class Neighbourhood:
         plans: dict[str, int] = {}
         for home in self.homes:
             for agent_id in home.ev_agents.values():
-                agent = home.node.agents.get(agent_id)
+                agent = home.node.agent(agent_id)
                 schedule = getattr(agent, "schedule", None)
                 entry = None if schedule is None else schedule.entry(slot)
                 if entry is not None:
@@ -316,7 +316,7 @@ class Neighbourhood:
         household_of_order: dict[str, str] = {}
         if result is not None:
             for fill in result.fills:
-                order = self.homes[0].node.index.get_order(bytes.fromhex(fill.order_id))
+                order = self.homes[0].node.held_order(fill.order_id)
                 if order is not None:
                     household_of_order[fill.order_id] = self._household_of(order.author)
         trades = trades_by_household(result.fills if result else (), household_of_order)

@@ -268,7 +268,7 @@ async def _demo(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one story, 
         )
         try:
             await asyncio.to_thread(hass.onboard, USERNAME, password)
-            invite = await neighbourhood.homes[0].node.create_invite()
+            invite = neighbourhood.homes[0].node.create_invite()
             entry_id = await asyncio.to_thread(_flow, hass, invite, node_port, pty.path)
             for home in neighbourhood.homes:
                 home.node.add_peer(f"127.0.0.1:{node_port}")

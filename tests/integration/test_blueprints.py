@@ -258,11 +258,11 @@ async def test_the_surplus_is_offered_at_the_minimum_price(
     )
     await hass.async_block_till_done()  # the template sensor follows
     await quarter_hour(T0 + 900)
-    [(slot, order)] = hub.open_orders()
-    assert slot == T0 + 1800  # the next slot, whose gate is open for 10 more minutes
+    [order] = hub.node.open_orders()
+    assert order.slot == T0 + 1800  # the next slot, whose gate is open for 10 more minutes
     assert (order.side, order.energy_wh, order.price) == (Side.SELL, 500, 850)
     assert order.status is OrderStatus.LIVE
-    assert hub.source_of(order) == "api"
+    assert order.source == "api"
 
     # Turned off, the automation offers nothing more (and leaves no timer behind).
     await hass.services.async_call(

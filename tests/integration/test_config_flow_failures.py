@@ -99,7 +99,7 @@ async def test_a_key_that_cannot_be_written_is_reported_before_redeeming(
     _blocked_storage(hass)
     result = await to_community_menu(hass)
     result = await configure(hass, result, {"next_step_id": "join"})
-    code = await member.node.create_invite()
+    code = member.node.create_invite()
     result = await configure(hass, result, {CONF_INVITE: code, CONF_PORT: 0})
     assert result["errors"] == {"base": "storage_failed"}
     assert await member.admitted() == admitted  # the invite is still good
@@ -115,7 +115,7 @@ async def test_a_membership_that_cannot_be_recorded_is_reported_then_retried(
     before = await member.admitted()
     result = await to_community_menu(hass)
     result = await configure(hass, result, {"next_step_id": "join"})
-    code = await member.node.create_invite()
+    code = member.node.create_invite()
     result = await configure(hass, result, {CONF_INVITE: code, CONF_PORT: 0})
     assert result["errors"] == {"base": "storage_failed"}
     admitted = await member.admitted()
@@ -196,7 +196,7 @@ async def test_an_invite_whose_signature_was_altered_is_refused_without_asking(
 ) -> None:
     """A code re-encoded with another signature passes the checksum, not the check of
     the inviter's signature: refused here, the neighbour is not even contacted."""
-    invite = Invite.decode(await member.node.create_invite())
+    invite = Invite.decode(member.node.create_invite())
     altered = dataclasses.replace(invite, signature=bytes(64)).encode()
     asked = dict(member.node.redeem.counters())
     result = await to_community_menu(hass)

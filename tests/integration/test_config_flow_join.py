@@ -97,7 +97,7 @@ def _node_path(hass: HomeAssistant, entry: ConfigEntry) -> Path:
 
 
 async def test_joining_with_an_invite_admits_this_node(hass: HomeAssistant, member: Member) -> None:
-    code = await member.node.create_invite()
+    code = member.node.create_invite()
     result = await _to_join(hass)
     assert form_values(result, {CONF_INVITE: "x"})[CONF_PORT] == 8765
     result = await configure(hass, result, {CONF_INVITE: _pasted(code), CONF_PORT: 0})
@@ -136,7 +136,7 @@ async def _malformed(_hass: HomeAssistant, _member: Member) -> str:
 
 
 async def _mistyped(_hass: HomeAssistant, member: Member) -> str:
-    return _flip(await member.node.create_invite())
+    return _flip(member.node.create_invite())
 
 
 async def _expired(_hass: HomeAssistant, member: Member) -> str:
@@ -152,7 +152,7 @@ async def _expired(_hass: HomeAssistant, member: Member) -> str:
 
 
 async def _used(hass: HomeAssistant, member: Member) -> str:
-    code = await member.node.create_invite()
+    code = member.node.create_invite()
     # Another household redeemed it first.
     session = async_get_clientsession(hass)
     await redeem_invite(session, Invite.decode(code), Identity.generate(), now_ms=now_ms())
@@ -216,9 +216,7 @@ async def test_a_refused_invite_says_why_and_admits_nobody(
     assert hass.config_entries.async_entries(DOMAIN) == []
 
     # A good invite then goes through in the same flow.
-    result = await configure(
-        hass, result, {CONF_INVITE: await member.node.create_invite(), CONF_PORT: 0}
-    )
+    result = await configure(hass, result, {CONF_INVITE: member.node.create_invite(), CONF_PORT: 0})
     entry = await _finish_with_entities(hass, result)
     assert bytes.fromhex(entry.data[CONF_NODE_ID]) in await member.admitted()
     assert [path.name for path in nodes_dir(hass).iterdir()] == [entry.data[CONF_NODE_DIR]]
@@ -231,9 +229,7 @@ async def test_a_community_already_joined_aborts_without_using_the_invite(
     MockConfigEntry(domain=DOMAIN, unique_id=community_id, data={}).add_to_hass(hass)
     admitted_before = await member.admitted()
     result = await _to_join(hass)
-    result = await configure(
-        hass, result, {CONF_INVITE: await member.node.create_invite(), CONF_PORT: 0}
-    )
+    result = await configure(hass, result, {CONF_INVITE: member.node.create_invite(), CONF_PORT: 0})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert await member.admitted() == admitted_before  # the invite is still good
@@ -244,7 +240,7 @@ async def test_a_port_another_node_uses_is_refused_before_redeeming(
 ) -> None:
     MockConfigEntry(domain=DOMAIN, unique_id="other", data={CONF_PORT: 8765}).add_to_hass(hass)
     result = await _to_join(hass)
-    code = await member.node.create_invite()
+    code = member.node.create_invite()
     result = await configure(hass, result, {CONF_INVITE: code, CONF_PORT: 8765})
     assert result["errors"] == {CONF_PORT: "port_in_use"}
     result = await configure(hass, result, {CONF_INVITE: code, CONF_PORT: 0})
@@ -310,7 +306,7 @@ async def test_a_discovered_neighbour_is_offered_never_joined_silently(
         result,
         {
             CONF_NODE_NAME: "Maison",
-            CONF_INVITE: _pasted(await member.node.create_invite()),
+            CONF_INVITE: _pasted(member.node.create_invite()),
             CONF_PORT: 0,
         },
     )
@@ -327,7 +323,7 @@ async def test_the_discovered_offer_refuses_a_port_another_node_uses(
     MockConfigEntry(domain=DOMAIN, unique_id="other", data={CONF_PORT: 8765}).add_to_hass(hass)
     admitted_before = await member.admitted()
     result = await start(hass, SOURCE_ZEROCONF, _member_discovery(member))
-    code = await member.node.create_invite()
+    code = member.node.create_invite()
     taken = {CONF_NODE_NAME: "Maison", CONF_INVITE: code, CONF_PORT: 8765}
     result = await configure(hass, result, taken)
     assert result["errors"] == {CONF_PORT: "port_in_use"}
@@ -401,9 +397,7 @@ async def test_one_offer_per_community(hass: HomeAssistant) -> None:
 async def test_joining_by_hand_withdraws_the_offer(hass: HomeAssistant, member: Member) -> None:
     offer = await start(hass, SOURCE_ZEROCONF, _member_discovery(member))
     result = await _to_join(hass)
-    result = await configure(
-        hass, result, {CONF_INVITE: await member.node.create_invite(), CONF_PORT: 0}
-    )
+    result = await configure(hass, result, {CONF_INVITE: member.node.create_invite(), CONF_PORT: 0})
     await _finish_with_entities(hass, result)
     await hass.async_block_till_done()
     assert offer["flow_id"] not in {f["flow_id"] for f in hass.config_entries.flow.async_progress()}
@@ -436,7 +430,7 @@ async def test_the_options_start_at_the_joined_communitys_bounds(
     try:
         result = await _to_join(hass)
         result = await configure(
-            hass, result, {CONF_INVITE: await founder.node.create_invite(), CONF_PORT: 0}
+            hass, result, {CONF_INVITE: founder.node.create_invite(), CONF_PORT: 0}
         )
         entry = await _finish_with_entities(hass, result)
     finally:

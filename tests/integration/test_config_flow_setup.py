@@ -56,7 +56,7 @@ async def member(tmp_path: Path) -> AsyncIterator[Member]:
 async def test_a_joined_node_starts(hass: HomeAssistant, member: Member) -> None:
     result = await to_community_menu(hass)
     result = await configure(hass, result, {"next_step_id": "join"})
-    code = await member.node.create_invite()
+    code = member.node.create_invite()
     result = await configure(hass, result, {CONF_INVITE: code, CONF_PORT: 0})
     entry = await _with_entities(hass, result)
     assert entry.state is ConfigEntryState.LOADED

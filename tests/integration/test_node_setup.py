@@ -77,14 +77,14 @@ async def test_a_reload_keeps_the_node_id_and_its_ledger(
     await hass.async_block_till_done()
     node = entry.runtime_data.market.node
     order_id = await node.place_order(Side.BUY, 1500, 1800, SLOT)
-    entries = (await node.status()).ledger_entries
+    entries = node.status().ledger_entries
 
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     reopened = entry.runtime_data.market.node
     assert reopened is not node
     assert reopened.identity.public_key == node.identity.public_key
-    assert (await reopened.status()).ledger_entries == entries
+    assert reopened.status().ledger_entries == entries
     assert [order.order_id for order in reopened.order_book(SLOT)] == [order_id]
     await hass.config_entries.async_unload(entry.entry_id)
 

@@ -86,7 +86,7 @@ async def test_status_reports_peers_ledger_and_sync_and_peer_events(
     await running[0].node.place_order(Side.SELL, 500, 800, T0 + 1800)
     await advance(clock, running, T0 + 60)
     await wait_until(lambda: len(running[0].of_type(PeerUp)) == 2)
-    status = await running[0].node.status()
+    status = running[0].node.status()
     assert status.members == 3 and status.is_member
     assert status.peers_online == 2
     assert status.ledger_entries == 1
