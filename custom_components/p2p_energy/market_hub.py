@@ -43,6 +43,7 @@ from market.agents import (
     PvSellerAgent,
     Reading,
 )
+from market.agents.ev_plan import EvSchedule
 from market.ledger.errors import LedgerError
 from market.meter.snapshot import MeterSnapshot
 from market.node import Node, NodeConfig, NodeStatus
@@ -85,6 +86,7 @@ from .const import (
     ENV_SIM_CLOCK,
     METER_SOURCE_ENTITIES,
 )
+from .ev_schedule import ev_schedule_data, next_charging_slot
 from .flow_helpers import entry_peers
 from .issues import MarketIssues
 from .meter import TicMeterHub
@@ -225,7 +227,7 @@ class MarketHub:
         self.status_at: datetime | None = None
         self.last_price: int | None = None
         self.last_cleared_slot: int | None = None
-        self.schedules: dict[str, dict[str, Any]] = {}
+        self.schedules: dict[str, EvSchedule] = {}
         self.current_slot = self.terms.slot_of(self.now_s)
         self.today = DayTotals(self.day_start(self.current_slot))
         self.accepts_restore = True
@@ -473,21 +475,9 @@ class MarketHub:
         )
 
     def _on_schedule(self, event: AgentSchedule) -> None:
-        schedule = event.schedule
-        self.schedules[event.agent_id] = schedule
-        slot_s = self.terms.slot_s
-        self._fire(
-            "ev_schedule",
-            {
-                "agent_id": event.agent_id,
-                "departure": slot_datetime(schedule["departure"]).isoformat(),
-                "energy_wh": schedule["energy_wh"],
-                "market_wh": schedule["market_wh"],
-                "grid_wh": schedule["grid_wh"],
-                "shortfall_wh": schedule["shortfall_wh"],
-                "slots": schedule_slots(schedule, slot_s),
-            },
-        )
+        self.schedules[event.agent_id] = event.schedule
+        data = ev_schedule_data(event.schedule, self.terms.slot_s)
+        self._fire("ev_schedule", {"agent_id": event.agent_id, **data})
 
     def _fire(self, name: str, data: dict[str, Any]) -> None:
         self.hass.bus.async_fire(
@@ -496,16 +486,7 @@ class MarketHub:
 
     def next_charging_slot(self, agent_id: str = AGENT_EV) -> datetime | None:
         """Start of the next (or current) slot the EV charges in."""
-        schedule = self.schedules.get(agent_id)
-        if schedule is None:
-            return None
-        current = self.current_slot
-        starts = [
-            item["slot"]
-            for item in schedule["slots"]
-            if item["energy_wh"] > 0 and item["slot"] >= current
-        ]
-        return slot_datetime(min(starts)) if starts else None
+        return next_charging_slot(self.schedules.get(agent_id), self.current_slot)
 
     # ------------------------------------------------------------------ readings
 
@@ -639,23 +620,8 @@ class MarketHub:
                 agent_id: self.agent_enabled(agent_id) for agent_id in self.node.agent_ids()
             },
             "open_orders": len(self.node.open_orders()),
-            "schedules": self.schedules,
+            "schedules": {
+                agent_id: schedule.to_json_obj() for agent_id, schedule in self.schedules.items()
+            },
             "readings": len(self._readings),
         }
-
-
-def schedule_slots(schedule: Mapping[str, Any], slot_s: int) -> list[dict[str, Any]]:
-    """An EV schedule's slots with their start and end as ISO UTC times."""
-    return [
-        {
-            "start": slot_datetime(item["slot"]).isoformat(),
-            "end": slot_datetime(item["slot"] + slot_s).isoformat(),
-            "phase": item["phase"],
-            "energy_wh": item["energy_wh"],
-            "power_w": item["power_w"],
-            "market_wh": item["market_wh"],
-            "grid_wh": item["grid_wh"],
-            "market_final": item["market_final"],
-        }
-        for item in schedule["slots"]
-    ]

@@ -40,7 +40,8 @@ from market.units import to_kwh, to_money, to_price
 
 from .const import CONF_METER_SOURCE, METER_SOURCE_ENTITIES
 from .entity import MarketEntity, MeterEntity
-from .market_hub import AGENT_EV, MarketHub, schedule_slots
+from .ev_schedule import ev_schedule_data
+from .market_hub import AGENT_EV, MarketHub
 from .meter import TicMeterHub
 from .runtime import P2PEnergyConfigEntry
 from .surplus import SurplusFromEntitiesSensor
@@ -309,16 +310,7 @@ def _open_orders(hub: MarketHub) -> dict[str, Any]:
 
 def _ev_schedule(hub: MarketHub) -> dict[str, Any] | None:
     schedule = hub.schedules.get(AGENT_EV)
-    if schedule is None:
-        return None
-    return {
-        "departure": slot_datetime(schedule["departure"]).isoformat(),
-        "energy_wh": schedule["energy_wh"],
-        "market_wh": schedule["market_wh"],
-        "grid_wh": schedule["grid_wh"],
-        "shortfall_wh": schedule["shortfall_wh"],
-        "slots": schedule_slots(schedule, hub.terms.slot_s),
-    }
+    return None if schedule is None else ev_schedule_data(schedule, hub.terms.slot_s)
 
 
 def _slot_energy(key: str, value_fn: Callable[[MarketHub], int]) -> MarketSensorDescription:

@@ -7,14 +7,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Protocol, runtime_checkable
 
 from ..agents import AgentDecision, Observation, SlotResult
+from ..agents.ev_plan import EvSchedule
 
 _LOGGER = logging.getLogger(__name__)
 
 ObservationSource = Callable[[int], Observation]
+
+
+@runtime_checkable
+class PublishesSchedule(Protocol):
+    """An agent with a plan the household follows (the EV session's charging slots)."""
+
+    @property
+    def schedule(self) -> EvSchedule | None:
+        """The plan of its last run, None before the first."""
+        ...
 
 
 class Agent(Protocol):
@@ -37,7 +48,7 @@ class _Hosted:
     agent: Agent
     enabled: bool = True
     results: list[SlotResult] = field(default_factory=list)
-    last_schedule: dict[str, Any] | None = None
+    last_schedule: EvSchedule | None = None
 
 
 class AgentHost:
@@ -97,16 +108,18 @@ class AgentHost:
             decisions.append((agent_id, decision))
         return decisions
 
-    def schedule_changes(self) -> list[tuple[str, dict[str, Any]]]:
+    def schedule_changes(self) -> list[tuple[str, EvSchedule]]:
         """Agents (EV sessions) whose published schedule changed since last asked."""
-        changed: list[tuple[str, dict[str, Any]]] = []
+        changed: list[tuple[str, EvSchedule]] = []
         for agent_id, hosted in self._agents.items():
-            schedule = getattr(hosted.agent, "schedule", None)
+            if not isinstance(hosted.agent, PublishesSchedule):
+                continue
+            schedule = hosted.agent.schedule
             if schedule is None:
                 continue
-            as_json: dict[str, Any] = schedule.to_json_obj()
             # "now" changes on every run; only a changed plan is news
-            if {**as_json, "now": None} != {**(hosted.last_schedule or {}), "now": None}:
-                hosted.last_schedule = as_json
-                changed.append((agent_id, as_json))
+            last = hosted.last_schedule
+            if last is None or replace(last, now=schedule.now) != schedule:
+                hosted.last_schedule = schedule
+                changed.append((agent_id, schedule))
         return changed

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from ..agents.ev_plan import EvSchedule
 from ..model import Side
 
 
@@ -121,7 +121,7 @@ class AgentSchedule:
     """An agent's plan changed (the EV session's slots to charge in)."""
 
     agent_id: str
-    schedule: dict[str, Any]
+    schedule: EvSchedule
 
 
 NodeEvent = (

@@ -34,6 +34,7 @@ from ..gossip import GossipConfig
 from ..ledger.codec import Entry
 from ..ledger.community import Community
 from ..ledger.identity import KEY_FILE_NAME
+from ..ledger.ledger import Origin
 from ..node import DataDir, ManualClock, Node, NodeConfig, ScaledClock
 from ..node.clock import Clock
 from ..node.lockstep import step_to
@@ -230,7 +231,7 @@ class Neighbourhood:
     def _household_of(self, author: bytes) -> str:
         return self._author_of.get(author) or f"ext-{author.hex()[:8]}"
 
-    def _count_bytes(self, entries: Sequence[Entry], _origin: object) -> None:
+    def _count_bytes(self, entries: Sequence[Entry], _origin: Origin | None) -> None:
         self._ledger_bytes += sum(len(entry.raw) for entry in entries)
 
     async def close(self) -> None:
@@ -267,7 +268,7 @@ class Neighbourhood:
         for home in self.homes:
             for agent_id in home.ev_agents.values():
                 agent = home.node.agent(agent_id)
-                schedule = getattr(agent, "schedule", None)
+                schedule = agent.schedule if isinstance(agent, EvChargingAgent) else None
                 entry = None if schedule is None else schedule.entry(slot)
                 if entry is not None:
                     plans[home.spec.id] = plans.get(home.spec.id, 0) + entry.energy_wh

@@ -89,8 +89,8 @@ async def test_without_surplus_the_ev_session_falls_back_to_the_grid(
 
     assert not [e for e in ev_house.of_type(SlotCleared) if e.bought_wh]
     schedule = ev_house.of_type(AgentSchedule)[-1].schedule
-    assert schedule["grid_wh"] > 0
-    assert schedule["departure"] == departure
+    assert schedule.grid_wh > 0
+    assert schedule.session.departure == departure
 
 
 async def test_after_a_restart_the_agents_do_not_offer_twice(
