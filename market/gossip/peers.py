@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -66,10 +66,9 @@ class PeerTable:
         now = self._clock()
         return [peer for peer in self._peers.values() if peer.next_attempt <= now]
 
-    def sample(self, count: int, exclude_keys: Iterable[bytes | None] = ()) -> list[Peer]:
-        """Up to count random peers not in backoff, skipping the given keys."""
-        excluded = {key for key in exclude_keys if key is not None}
-        candidates = [peer for peer in self.due() if peer.key is None or peer.key not in excluded]
+    def sample(self, count: int) -> list[Peer]:
+        """Up to count random peers not in backoff."""
+        candidates = self.due()
         return self._rng.sample(candidates, min(count, len(candidates)))
 
     def mark_ok(self, peer: Peer) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from ..ledger.errors import LedgerError
-from ..ledger.ledger import Ledger
+from ..ledger.ledger import Ledger, Origin
 from .auth import AuthError, RequestVerifier
 from .client import HEADER_MORE, OCTET_STREAM
 from .config import GossipConfig
@@ -105,7 +105,7 @@ class GossipServer:
 
     async def _push(self, _request: web.Request, key: bytes, body: bytes) -> web.Response:
         try:
-            result = await self.ledger.ingest(body, origin=key)
+            result = await self.ledger.ingest(body, origin=Origin(key))
         except (sqlite3.Error, LedgerError):
             _LOGGER.exception("could not store a push from %s", key.hex()[:16])
             return self._refuse("store_error", 503)

@@ -16,7 +16,7 @@ import aiohttp
 
 from ..ledger.codec import Entry
 from ..ledger.identity import Identity
-from ..ledger.ledger import Ledger
+from ..ledger.ledger import Ledger, Origin
 from .client import GossipClient, PeerRequestError
 from .config import GossipConfig
 from .peers import Peer, PeerTable
@@ -62,7 +62,7 @@ class Gossip:
             max_reply_bytes=max(limits.max_batch_bytes, self.config.max_request_bytes),
         )
         self._rng = rng or random.Random()  # noqa: S311 - peer choice, not secrets
-        self._queue: deque[tuple[bytes, object]] = deque(maxlen=self.config.max_push_queue)
+        self._queue: deque[tuple[bytes, Origin | None]] = deque(maxlen=self.config.max_push_queue)
         self._wakeup = asyncio.Event()
         self._news = asyncio.Event()
         self._own_news = False
@@ -120,7 +120,7 @@ class Gossip:
             self.stats["task_errors"] += 1
             _LOGGER.error("gossip task failed", exc_info=task.exception())
 
-    def _on_entries(self, entries: Sequence[Entry], origin: object) -> None:
+    def _on_entries(self, entries: Sequence[Entry], origin: Origin | None) -> None:
         queue = self._queue
         for entry in entries:
             if len(queue) == queue.maxlen:
@@ -143,40 +143,66 @@ class Gossip:
             self._queue.clear()
             if not pending:
                 continue
-            own = [raw for raw, origin in pending if origin is None]
+            own = [(raw, origin) for raw, origin in pending if origin is None]
             forwarded = [(raw, origin) for raw, origin in pending if origin is not None]
             if own:
-                self._spawn(self._spread(self._chunk(own), set(), self.config.own_rounds))
+                self._spawn(self._spread(own, self.config.own_rounds))
             if forwarded:
-                origins = {origin for _raw, origin in forwarded if isinstance(origin, bytes)}
-                # Never send entries back to the single peer they all came from.
-                exclude = origins if len(origins) == 1 else set()
-                batches = self._chunk([raw for raw, _origin in forwarded])
-                self._spawn(self._spread(batches, exclude, self.config.forward_rounds))
+                self._spawn(self._spread(forwarded, self.config.forward_rounds))
 
-    async def _spread(self, batches: list[bytes], exclude: set[bytes], rounds: int | None) -> None:
+    async def _spread(
+        self, frames: Sequence[tuple[bytes, Origin | None]], rounds: int | None
+    ) -> None:
         """Rumour mongering with feedback: push to `fanout` random peers, and go on with
         fresh peers while a round still taught someone something. Blind fanout-2 pushing
         leaves about e^-2 of the nodes waiting for anti-entropy; this leaves almost none.
 
         The author of entries goes on until its peers know them (`own_rounds` None by
         default); nodes that forward them stop after `forward_rounds` rounds, which keeps
-        the pushes per entry near a few per node instead of a few per link.
+        the pushes per entry near a few per node instead of a few per link. A peer is
+        sent the frames except those it sent us, in their order, and is no candidate
+        when it sent them all.
         """
+        everything = self._chunk([raw for raw, _origin in frames])
+        origins = {origin for _raw, origin in frames if origin is not None}
         tried: set[str] = set()
         while self._running and (rounds is None or rounds > 0):
             if rounds is not None:
                 rounds -= 1
             candidates = [
-                p for p in self.peers.sample(len(self.peers), exclude) if p.url not in tried
+                (peer, batches)
+                for peer in self.peers.sample(len(self.peers))
+                if peer.url not in tried
+                for batches in [self._batches_for(peer, frames, origins, everything)]
+                if batches
             ]
             targets = candidates[: self.config.fanout]
             if not targets:
                 return
-            tried.update(peer.url for peer in targets)
-            useful = await asyncio.gather(*(self._push_to(peer, batches) for peer in targets))
+            tried.update(peer.url for peer, _batches in targets)
+            useful = await asyncio.gather(
+                *(self._push_to(peer, batches) for peer, batches in targets)
+            )
             if not any(useful):
                 return
+
+    def _batches_for(
+        self,
+        peer: Peer,
+        frames: Sequence[tuple[bytes, Origin | None]],
+        origins: set[Origin],
+        everything: list[bytes],
+    ) -> list[bytes]:
+        """The batches to push to peer: every frame but those that came from it."""
+        if not any(origin.is_peer(peer.key, peer.url) for origin in origins):
+            return everything
+        return self._chunk(
+            [
+                raw
+                for raw, origin in frames
+                if origin is None or not origin.is_peer(peer.key, peer.url)
+            ]
+        )
 
     def _chunk(self, frames: list[bytes]) -> list[bytes]:
         limits = self.ledger.limits
@@ -286,9 +312,9 @@ class Gossip:
             data, more = await self.client.pull(peer.url, wants)
             if not data:
                 break
-            # A peer known by address only still is not us: its URL marks the entries as
-            # learnt (never as our own, which would be re-pushed as such).
-            ingested = await self.ledger.ingest(data, origin=peer.key or peer.url)
+            # The origin names the peer by key and address, so that a peer known by its
+            # address only is never taken for us (whose entries are re-pushed as our own).
+            ingested = await self.ledger.ingest(data, origin=Origin(peer.key, peer.url))
             pulled += len(ingested.accepted)
             if not ingested.accepted:
                 break  # nothing usable (e.g. the peer serves a fork we refuse): stop here

@@ -1,9 +1,9 @@
 """market.ledger: the signed, append-only, per-author entry logs of a community.
 
 Public API (see docs/protocol.md for the byte layouts and rules):
-`Ledger` (async, the node's store), `LedgerStore` (the same, synchronous),
-`Identity` / `load_or_create_identity`, `Community`, `Kind` and the body classes,
-`Entry`, `EquivocationProof`, `RejectReason`, `verify_store`.
+`Ledger` (async, the node's store), `Origin` (the peer that sent entries), `LedgerStore`
+(the same, synchronous), `Identity` / `load_or_create_identity`, `Community`, `Kind` and
+the body classes, `Entry`, `EquivocationProof`, `RejectReason`, `verify_store`.
 """
 
 from .codec import Entry, Limits
@@ -12,7 +12,7 @@ from .equivocation import EquivocationProof
 from .errors import LedgerError, RejectReason
 from .identity import Identity, load_or_create_identity
 from .kinds import AdmitBody, CancelBody, Kind, OrderBody, ReadingBody, SealBody, Side
-from .ledger import Ledger
+from .ledger import Ledger, Origin
 from .store import IngestResult, LedgerStore
 from .verify import verify_store
 
@@ -30,6 +30,7 @@ __all__ = [
     "LedgerStore",
     "Limits",
     "OrderBody",
+    "Origin",
     "ReadingBody",
     "RejectReason",
     "SealBody",

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,10 +22,27 @@ _T = TypeVar("_T")
 
 _LOGGER = logging.getLogger(__name__)
 
-# Called on the event loop with the newly stored entries and an opaque origin tag
-# (None for the node's own appends; for learnt ones the peer's key, or its URL when
-# the key is unknown).
-Listener = Callable[[Sequence[Entry], object], None]
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The peer that sent learnt entries: its key when known (always for a push, which
+    the peer signs) and the address they were pulled from (for a pull)."""
+
+    key: bytes | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.key is None and self.url is None:
+            raise ValueError("an origin needs the peer's key or its address")
+
+    def is_peer(self, key: bytes | None, url: str) -> bool:
+        """True when the peer with this key (None: unknown) and base URL sent them."""
+        return (self.key is not None and self.key == key) or self.url == url
+
+
+# Called on the event loop with the newly stored entries and where they came from
+# (None for the node's own appends).
+Listener = Callable[[Sequence[Entry], Origin | None], None]
 
 
 class Ledger:
@@ -100,7 +118,7 @@ class Ledger:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def _notify(self, entries: Sequence[Entry], origin: object) -> None:
+    def _notify(self, entries: Sequence[Entry], origin: Origin | None) -> None:
         if not entries:
             return
         for listener in list(self._listeners):
@@ -121,8 +139,9 @@ class Ledger:
         self._notify(entries, None)
         return entries
 
-    async def ingest(self, data: bytes, origin: object = None) -> IngestResult:
-        """Validate and store a batch of frames received from a peer."""
+    async def ingest(self, data: bytes, origin: Origin | None = None) -> IngestResult:
+        """Validate and store a batch of frames received from a peer (`origin`, which
+        listeners are told; None treats them as the node's own)."""
         result = await self._run(self._store.ingest, data)
         self._notify(result.accepted, origin)
         return result

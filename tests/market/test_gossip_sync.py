@@ -188,3 +188,44 @@ async def test_anti_entropy_alone_repairs_lost_pushes(
     assert all(node.gossip.counters()["pushes"] == 0 for node in nodes)
     assert all(node.gossip.counters()["syncs"] > 0 for node in nodes)
     assert len(await store_digest(nodes[0])) == 30
+
+
+@pytest.mark.parametrize("b_sends", ["push", "pull_by_url"])
+async def test_mixed_forward_batch_skips_each_entrys_own_origin(
+    tmp_path: Path, stop_later: list[Node], b_sends: str
+) -> None:
+    """x forwards, in one batch, entries from a and entries from b: each goes to the peer
+    that lacks it and never back to the peer it came from, whichever way b's arrived
+    (pushed by b, or pulled from b known by its address only)."""
+    ids = identities(3)
+    community = community_of(ids)
+    # x gathers a's and b's entries into one forward batch, then pushes to both peers
+    # (fanout 2, one round); no anti-entropy round moves anything in between.
+    slow = replace(FAST, push_delay_s=0.5, pull_interval_s=3600, pull_idle_max_s=3600)
+    x = await start_node(tmp_path / "x", ids[0], community, replace(slow, push_on_sync=False))
+    a = await start_node(tmp_path / "a", ids[1], community, run_gossip=False)
+    b = await start_node(tmp_path / "b", ids[2], community, run_gossip=False)
+    stop_later.extend([x, a, b])
+    x.gossip.peers.add(a.url, a.identity.public_key)
+    b_key = b.identity.public_key if b_sends == "push" else None
+    peer_b = x.gossip.peers.add(b.url, b_key)
+    await a.ledger.append_many([(Kind.ORDER, order(10 + i)) for i in range(3)])
+    await b.ledger.append_many([(Kind.ORDER, order(20 + i)) for i in range(4)])
+
+    async def frames(node: Node) -> bytes:
+        return b"".join(entry.raw for entry in await node.ledger.entries())
+
+    assert (await a.gossip.client.push(x.url, await frames(a))).accepted == 3
+    if b_sends == "push":
+        assert (await b.gossip.client.push(x.url, await frames(b))).accepted == 4
+    else:
+        assert (await x.gossip.sync_with(peer_b)).pulled == 4
+
+    async def a_and_b_hold_everything() -> bool:
+        return await a.ledger.count() == 7 and await b.ledger.count() == 7
+
+    await wait_until(a_and_b_hold_everything, limit_s=10)
+    # Each peer got only the other's entries: nothing came back to where it came from.
+    assert a.ledger.counters().get("duplicate", 0) == 0
+    assert b.ledger.counters().get("duplicate", 0) == 0
+    assert x.gossip.counters()["pushes"] == 2
