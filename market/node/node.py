@@ -33,9 +33,10 @@ from .clock import Clock, SystemClock
 from .config import NodeConfig
 from .datadir import DataDir
 from .errors import OrderRejectedError
-from .events import AgentSchedule, EquivocationSeen, NodeEvent, PeerDown, PeerUp
+from .events import AgentSchedule, EquivocationSeen, NodeEvent
 from .index import HeldOrder, MarketIndex
 from .orders import API_SOURCE, OrderDesk
+from .peering import NodeAnnouncementInfo, PeerWatch, start_discovery
 from .slots import SlotKeeper
 from .views import BookOrder, NodeStatus, PeerStatus, SlotOutcome
 
@@ -88,7 +89,6 @@ class Node:
         self._stale_agent_orders: list[bytes] = []
         self._entries = 0
         self._skew: deque[int] = deque(maxlen=_SKEW_SAMPLES)
-        self._peer_alive: dict[str, bool] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._discovery: list[Any] = []
@@ -252,36 +252,17 @@ class Node:
     async def _start_discovery(self, host: str) -> None:
         if self._zeroconf is None or self.port is None:
             return
-        from ..gossip.discovery import (  # noqa: PLC0415 - zeroconf only when asked for
-            PROTOCOL_VERSION,
-            NodeAnnouncement,
-            ZeroconfAnnouncer,
-            ZeroconfBrowser,
-        )
-
-        announcement = NodeAnnouncement(
-            community_id=self.ledger.community_id,
-            node_id=self.identity.public_key,
-            host=host,
-            port=self.port,
-            protocol=PROTOCOL_VERSION,
-            name=self.config.name,
-        )
-        announcer = ZeroconfAnnouncer(self._zeroconf, announcement)
-        browser = ZeroconfBrowser(
+        self._discovery = await start_discovery(
             self._zeroconf,
-            self.ledger.community_id,
-            self.identity.public_key,
-            lambda found: self.add_peer(f"{found.host}:{found.port}", found.node_id),
-            None,
+            NodeAnnouncementInfo(
+                self.ledger.community_id,
+                self.identity.public_key,
+                host,
+                self.port,
+                self.config.name,
+            ),
+            self.add_peer,
         )
-        for adapter in (announcer, browser):
-            try:
-                await adapter.start()
-            except Exception:  # the LAN may refuse multicast; static peers still work
-                _LOGGER.exception("zeroconf %s failed to start", type(adapter).__name__)
-            else:
-                self._discovery.append(adapter)
 
     # ------------------------------------------------------------------ host API
 
@@ -498,30 +479,9 @@ class Node:
     # ------------------------------------------------------------------ peers
 
     async def _watch_peers(self) -> None:
+        watch = PeerWatch(self.identity.node_id, self.peers, self._emit, self.data.save_peers)
         while self._running:
-            for peer in self.peers.all():
-                alive = peer.alive and peer.last_ok is not None
-                before = self._peer_alive.get(peer.url)
-                if before is None and not alive and peer.failures == 0:
-                    continue  # not tried yet
-                if alive != before:
-                    self._peer_alive[peer.url] = alive
-                    key = None if peer.key is None else peer.key.hex()
-                    # Once per change, as the event: gossip retries a lost peer quietly.
-                    node_id = self.identity.node_id
-                    if alive:
-                        _LOGGER.info("node %s: peer %s is reachable", node_id, peer.url)
-                    else:
-                        _LOGGER.info(
-                            "node %s: peer %s is lost; retrying in the background",
-                            node_id,
-                            peer.url,
-                        )
-                    self._emit(PeerUp(peer.url, key) if alive else PeerDown(peer.url, key))
-                    if alive:
-                        await asyncio.get_running_loop().run_in_executor(
-                            None, self.data.save_peers, [p.url for p in self.peers.all()]
-                        )
+            await watch.check()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), _PEER_CHECK_S)
             self._wake.clear()

@@ -31,6 +31,7 @@ from tests.market.node_harness import (
 START = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 READER_LOG = "market.meter.reader"
 NODE_LOG = "market.node.node"
+PEERING_LOG = "market.node.peering"
 
 
 def info_lines(caplog: pytest.LogCaptureFixture, logger: str) -> list[str]:
@@ -236,7 +237,7 @@ async def test_a_peer_lost_and_found_again_is_logged_once_each_time(
     running.append(back)
     await wait_until(lambda: len(house.of_type(PeerUp)) == 2, 15)
 
-    mine = [line for line in info_lines(caplog, NODE_LOG) if line.startswith(f"node {me}: peer")]
+    mine = [line for line in info_lines(caplog, PEERING_LOG) if line.startswith(f"node {me}: peer")]
     assert mine == [
         f"node {me}: peer {url} is reachable",
         f"node {me}: peer {url} is lost; retrying in the background",
