@@ -495,9 +495,11 @@ class MarketHub:
         since = now_s - _READINGS_WINDOW_S
         return Observation(readings=tuple(r for r in self._readings if since <= r.at <= now_s))
 
-    def _add_reading(self, pv_w: float, load_w: float) -> None:
+    def _add_reading(self, export_w: float, import_w: float) -> None:
         self._readings.append(
-            Reading(at=self.now_s, pv_w=max(0, round(pv_w)), load_w=max(0, round(load_w)))
+            Reading(
+                at=self.now_s, export_w=max(0, round(export_w)), import_w=max(0, round(import_w))
+            )
         )
 
     def _follow_readings(self) -> None:

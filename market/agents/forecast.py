@@ -13,7 +13,7 @@ from .terms import MarketTerms, check_int, check_non_negative
 class PersistenceForecaster:
     """Assume the recent net surplus persists, derated for each slot further ahead.
 
-    Surplus power = mean of (pv_w - load_w) over the readings of the last `window_s`
+    Surplus power = mean of (export_w - import_w) over the readings of the last `window_s`
     (floor division), clipped at 0. The k-th coming slot (k = 0 for the first open
     one) gets `surplus_w * slot_s * max(0, 100 - derate_percent * k) // 360_000` Wh:
     persistence is a fair guess for the next quarter hour and a poor one an hour out,
@@ -29,7 +29,7 @@ class PersistenceForecaster:
 
     def surplus_w(self, readings: Sequence[Reading], now: int) -> int:
         """Mean net surplus power (W, >= 0) over the readings in the window."""
-        recent = [r.pv_w - r.load_w for r in readings if now - self.window_s <= r.at <= now]
+        recent = [r.export_w - r.import_w for r in readings if now - self.window_s <= r.at <= now]
         if not recent:
             return 0
         return max(0, sum(recent) // len(recent))

@@ -12,19 +12,21 @@ from .terms import check_int, check_non_negative
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reading:
-    """One live sample of the household: PV production and consumption (W) at `at`.
+    """One live sample of the household's grid connection at `at`: the power (W) it
+    exports and the power it imports, as its meter sees them.
 
-    `load_w` is the consumption the agents do not steer (the base load).
+    A meter sees the net flow only: the export is the PV the house does not use, the
+    import the load (steered or not) the PV does not cover.
     """
 
     at: int
-    pv_w: int
-    load_w: int
+    export_w: int
+    import_w: int
 
     def __post_init__(self) -> None:
         check_int("at", self.at)
-        check_non_negative("pv_w", self.pv_w)
-        check_non_negative("load_w", self.load_w)
+        check_non_negative("export_w", self.export_w)
+        check_non_negative("import_w", self.import_w)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

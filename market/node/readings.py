@@ -15,4 +15,6 @@ def reading_from_meter(snapshot: MeterSnapshot, at: int) -> Reading | None:
     meter = snapshot.meter
     if meter is None or not snapshot.available:
         return None
-    return Reading(at=at, pv_w=meter.injected_power_va or 0, load_w=meter.apparent_power_va or 0)
+    return Reading(
+        at=at, export_w=meter.injected_power_va or 0, import_w=meter.apparent_power_va or 0
+    )

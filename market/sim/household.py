@@ -68,13 +68,12 @@ class Household:
         return SlotForecast(slot=slot_start, pv_wh=energy.pv_wh, load_wh=energy.load_wh)
 
     def reading(self, at: int) -> Reading:
-        """What the household's sensors would read at Unix time `at` (5-minute means)."""
+        """What the household's meter would read at Unix time `at` (5-minute means): the
+        net of its PV and base load, as export or import (the agents' input is what a
+        real meter sees, never the PV and the load apart)."""
         zone = self.site.timezone
-        return Reading(
-            at=at,
-            pv_w=power_at(self._pv_table, at, zone),
-            load_w=power_at(self._load_table, at, zone),
-        )
+        net_w = power_at(self._pv_table, at, zone) - power_at(self._load_table, at, zone)
+        return Reading(at=at, export_w=max(0, net_w), import_w=max(0, -net_w))
 
     def ev_session(self, day: date) -> EvSessionSpec | None:
         """The car's plug-in on the evening of local `day`, None without a car or a session."""

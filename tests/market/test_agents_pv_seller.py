@@ -120,9 +120,9 @@ def test_export_limit_caps_the_offer() -> None:
 def test_default_forecaster_persists_recent_surplus_with_derating() -> None:
     now = MIDNIGHT + 12 * HOUR + 100
     readings = (
-        Reading(at=now - 1000, pv_w=9000, load_w=0),  # outside the 900 s window
-        Reading(at=now - 600, pv_w=3000, load_w=600),
-        Reading(at=now - 10, pv_w=3200, load_w=400),
+        Reading(at=now - 1000, export_w=9000, import_w=0),  # outside the 900 s window
+        Reading(at=now - 600, export_w=3000, import_w=600),
+        Reading(at=now - 10, export_w=3200, import_w=400),
     )
     agent = PvSellerAgent("pv", TERMS, LIMITS, horizon_slots=3)
     decision = agent.decide(now, Observation(readings=readings))
@@ -134,7 +134,7 @@ def test_default_forecaster_persists_recent_surplus_with_derating() -> None:
 def test_night_readings_offer_nothing() -> None:
     now = MIDNIGHT + 2 * HOUR
     agent = PvSellerAgent("pv", TERMS, LIMITS)
-    decision = agent.decide(now, Observation(readings=(Reading(at=now, pv_w=0, load_w=300),)))
+    decision = agent.decide(now, Observation(readings=(Reading(at=now, export_w=0, import_w=300),)))
     assert decision.place == ()
 
 
@@ -143,7 +143,7 @@ def test_bad_inputs_are_dropped_and_counted() -> None:
     agent = PvSellerAgent("pv", TERMS, LIMITS, horizon_slots=1)
     slot = TERMS.first_open_slot(now)
     observation = Observation(
-        readings=(Reading(at=now + 3600, pv_w=5000, load_w=0),),
+        readings=(Reading(at=now + 3600, export_w=5000, import_w=0),),
         forecast=(
             SlotForecast(slot=slot, pv_wh=500, load_wh=0),
             SlotForecast(slot=slot, pv_wh=900, load_wh=0),  # second entry for the slot
@@ -208,8 +208,8 @@ def test_never_over_offers_never_under_asks_and_asks_only_fall(
             readings = tuple(
                 Reading(
                     at=now - rng.randint(0, 1200),
-                    pv_w=rng.randint(0, 8000),
-                    load_w=rng.randint(0, 3000),
+                    export_w=rng.randint(0, 8000),
+                    import_w=rng.randint(0, 3000),
                 )
                 for _ in range(rng.randint(0, 5))
             )

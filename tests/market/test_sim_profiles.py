@@ -137,5 +137,5 @@ def test_reading_and_forecast_agree_with_slot_energy() -> None:
     forecast = home.forecast(slot, 900)
     energy = home.slot_energy(slot, 900)
     assert (forecast.slot, forecast.load_wh, forecast.pv_wh) == (slot, energy.load_wh, 0)
-    readings = [home.reading(slot + k * STEP_S).load_w for k in range(3)]
+    readings = [home.reading(slot + k * STEP_S).import_w for k in range(3)]
     assert abs(sum(readings) * STEP_S // 3600 - energy.load_wh) <= 1

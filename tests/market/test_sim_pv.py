@@ -113,7 +113,7 @@ def test_a_household_with_pv_produces_in_the_slot() -> None:
     home = Household(id="h", kind=HouseholdKind.FAMILY_HOUSE, seed=1, pv=PvSystem(peak_w=3_000))
     noon = local_midnight_utc(date(2025, 6, 21)) + 13 * 3600
     assert home.slot_energy(noon, 900).pv_wh > 100
-    assert home.reading(noon).pv_w > 400
+    assert home.reading(noon).export_w > 400
     dark = Household(id="d", kind=HouseholdKind.FAMILY_HOUSE, seed=1)
     assert dark.slot_energy(noon, 900).pv_wh == 0
 
