@@ -26,6 +26,7 @@ from ..ledger import Ledger
 from ..ledger.codec import Entry
 from ..ledger.community import Community
 from ..ledger.identity import Identity
+from ..ledger.ledger import Origin
 from ..model import Side
 from .addresses import advertised_host, peer_url
 from .agent_host import Agent, AgentHost, ObservationSource
@@ -430,7 +431,7 @@ class Node:
 
     # ------------------------------------------------------------------ ledger feed
 
-    def _on_entries(self, entries: Sequence[Entry], origin: object) -> None:
+    def _on_entries(self, entries: Sequence[Entry], origin: Origin | None) -> None:
         self._entries += len(entries)
         if origin is not None:
             now = self.clock.now_ms()
