@@ -13,7 +13,7 @@ METER_SOURCE_ENTITIES: Final = "entities"
 
 # A Linky TIC dongle.
 CONF_SERIAL_PORT: Final = "serial_port"
-# A USB dongle's identity (see flow_helpers.dongle_id): its path may change, this does not.
+# A USB dongle's identity (see serial_ports.dongle_id): its path may change, this does not.
 CONF_DONGLE_ID: Final = "dongle_id"
 CONF_MANUAL_PATH: Final = "manual_path"
 CONF_TIC_MODE: Final = "tic_mode"

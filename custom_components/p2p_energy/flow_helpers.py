@@ -162,32 +162,6 @@ def default_options(terms: CommunityTerms) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------- dongles
-
-
-def _usb_number(value: str | int | None) -> str:
-    if isinstance(value, int):
-        return f"{value:04X}"
-    return (value or "0000").upper()
-
-
-def dongle_id(
-    vid: str | int | None,
-    pid: str | int | None,
-    serial_number: str | None,
-    manufacturer: str | None,
-    description: str | None,
-) -> str:
-    """A USB dongle's identity, built as Home Assistant's USB integrations build theirs
-    (zha, rainforest_raven): "VID:PID_serial_manufacturer_description". It stays the
-    same on any USB port and across renumbering (/dev/ttyUSB0 becoming /dev/ttyUSB1).
-
-    Vendor and product ids come as Home Assistant's USB discovery gives them ("0403")
-    or as pyserial does (0x0403).
-    """
-    return f"{_usb_number(vid)}:{_usb_number(pid)}_{serial_number}_{manufacturer}_{description}"
-
-
 # ---------------------------------------------------------------- the node's data dir
 
 

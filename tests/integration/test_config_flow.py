@@ -69,7 +69,9 @@ from custom_components.p2p_energy.const import (
 from market.ledger.community import Community
 from market.node.datadir import DataDir
 
-FLOW = "custom_components.p2p_energy.config_flow"
+# Where the meter steps list the serial ports, and where a dongle is probed.
+METER_FLOW = "custom_components.p2p_energy.meter_flow"
+SERIAL = "custom_components.p2p_energy.serial_ports"
 DASH = " \N{EN DASH} "
 
 pytestmark = pytest.mark.usefixtures("flow_env")
@@ -78,7 +80,7 @@ pytestmark = pytest.mark.usefixtures("flow_env")
 @pytest.fixture(autouse=True)
 def short_probe() -> Iterator[None]:
     """A dongle that sends nothing is given up on quickly in tests."""
-    with patch(f"{FLOW}.TIC_PROBE_TIMEOUT_S", 1.5):
+    with patch(f"{SERIAL}.TIC_PROBE_TIMEOUT_S", 1.5):
         yield
 
 
@@ -293,7 +295,7 @@ async def test_tic_dongle_typed_as_url_is_read_before_accepting(
     )
     assert result["errors"] == {"base": "invalid_port"}
 
-    with patch(f"{FLOW}.TIC_PROBE_TIMEOUT_S", 0.5):
+    with patch(f"{SERIAL}.TIC_PROBE_TIMEOUT_S", 0.5):
         await tic_line.stop()  # nothing listens there any more
         result = await configure(
             hass, result, {CONF_MANUAL_PATH: tic_line.url, CONF_TIC_MODE: "standard"}
@@ -329,7 +331,7 @@ async def test_historic_mode_on_a_standard_meter_finds_no_frame(
     hass: HomeAssistant, tic_line: TicLine
 ) -> None:
     result = await _to_meter_menu(hass)
-    with patch(f"{FLOW}.list_serial_ports", return_value={tic_line.url: "TIC dongle"}):
+    with patch(f"{METER_FLOW}.list_serial_ports", return_value={tic_line.url: "TIC dongle"}):
         result = await configure(hass, result, {"next_step_id": "tic"})
         result = await configure(
             hass, result, {CONF_SERIAL_PORT: tic_line.url, CONF_TIC_MODE: "historic"}
@@ -340,7 +342,7 @@ async def test_historic_mode_on_a_standard_meter_finds_no_frame(
 
 async def test_tic_dongle_picked_from_the_port_list(hass: HomeAssistant, tic_line: TicLine) -> None:
     result = await _to_meter_menu(hass)
-    with patch(f"{FLOW}.list_serial_ports", return_value={tic_line.url: "TIC dongle (FTDI)"}):
+    with patch(f"{METER_FLOW}.list_serial_ports", return_value={tic_line.url: "TIC dongle (FTDI)"}):
         result = await configure(hass, result, {"next_step_id": "tic"})
         options = field_selector(result, CONF_SERIAL_PORT).config["options"]
         assert [o["value"] for o in options] == [tic_line.url, "manual"]

@@ -47,6 +47,7 @@ from market.node.errors import INVITE_ERRORS, InviteError
 from market.node.invite import Invite
 
 FLOW = "custom_components.p2p_energy.config_flow"
+SERIAL = "custom_components.p2p_energy.serial_ports"
 NODE_DIR = uuid.UUID(int=7)
 
 pytestmark = pytest.mark.usefixtures("flow_env")
@@ -234,7 +235,7 @@ async def test_a_dongle_is_stored_by_its_by_id_path(hass: HomeAssistant, tmp_pat
         manufacturer="FTDI",
         description="uTInfo-V3.0",
     )
-    with patch(f"{FLOW}.BY_ID_DIR", by_id):
+    with patch(f"{SERIAL}.BY_ID_DIR", by_id):
         result = await start(hass, SOURCE_USB, discovery)
         assert result["step_id"] == "user"
         result = await configure(hass, result, {CONF_NODE_NAME: "Maison"})

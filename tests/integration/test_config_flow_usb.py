@@ -27,7 +27,6 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from serial.tools.list_ports_common import ListPortInfo
 
-from custom_components.p2p_energy.config_flow import local_dongle_id
 from custom_components.p2p_energy.const import (
     CONF_COMMUNITY_NAME,
     CONF_DONGLE_ID,
@@ -40,10 +39,11 @@ from custom_components.p2p_energy.const import (
     METER_SOURCE_ENTITIES,
     METER_SOURCE_TIC,
 )
+from custom_components.p2p_energy.serial_ports import local_dongle_id
 from market.meter.sinks import PtySink
 from market.meter.snapshot import ReaderState
 
-FLOW = "custom_components.p2p_energy.config_flow"
+SERIAL = "custom_components.p2p_energy.serial_ports"
 # A µTeleinfo dongle, as Home Assistant's USB discovery describes it.
 DONGLE = {
     "vid": "0403",
@@ -291,7 +291,7 @@ def usb_ports(ptys: list[PtyDongle]) -> Iterator[list[ListPortInfo]]:
     """This machine's serial ports as sysfs describes them: the tests' ptys become USB
     dongles (the boundary faked here is the OS's list of ports)."""
     ports: list[ListPortInfo] = []
-    with patch(f"{FLOW}.list_ports.comports", return_value=ports):
+    with patch(f"{SERIAL}.list_ports.comports", return_value=ports):
         yield ports
 
 

@@ -12,7 +12,6 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.p2p_energy.config_flow import list_serial_ports
 from custom_components.p2p_energy.const import (
     CONF_EXPORT_POWER,
     CONF_IMPORT_POWER,
@@ -24,6 +23,7 @@ from custom_components.p2p_energy.const import (
     METER_SOURCE_ENTITIES,
     METER_SOURCE_TIC,
 )
+from custom_components.p2p_energy.serial_ports import list_serial_ports
 from market.meter.encoder import encode_frame
 from market.meter.frame import Mode
 
