@@ -19,9 +19,10 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
 from market.gossip.discovery import InvalidAnnouncementError, NodeAnnouncement
 from market.ledger.community import Community
-from market.ledger.identity import Identity
+from market.node.datadir import DataDir
 from market.node.errors import InviteError
 from market.node.invite import Invite
+from market.node.setup import create_community
 from market.terms import (
     FRENCH_FEED_IN_TICKS,
     FRENCH_RETAIL_TICKS,
@@ -59,15 +60,12 @@ from .flow_helpers import (
     STORAGE_ERRORS,
     InvalidPeerError,
     check_invite,
-    create_community,
     default_options,
     entry_peers,
     invite_error_key,
+    join_at_first,
     name_error,
-    open_identity,
     parse_peers,
-    record_membership,
-    redeem_at_first,
     remove_node_dir,
     tidy_name,
 )
@@ -258,17 +256,17 @@ class P2PEnergyConfigFlow(MeterSourceFlow, domain=DOMAIN):
             )
         except InvalidCommunityTermsError:
             return {"base": "invalid_terms"}
-        path = node_path(self.hass, self._new_node_dir())
-        created_ms = time.time_ns() // 1_000_000
+        data = DataDir(node_path(self.hass, self._new_node_dir()))
         try:
-            identity, community = await self.hass.async_add_executor_job(
-                create_community, path, name, created_ms, terms
+            community = await create_community(
+                data, name, terms, now_ms=time.time_ns() // 1_000_000
             )
         except STORAGE_ERRORS:
             return {"base": "storage_failed"}
         await self.async_set_unique_id(community.community_id.hex())
         self._abort_if_unique_id_configured()
-        self._joined(community, identity, port, [])
+        (node_key,) = community.genesis_members  # this node, its only founder
+        self._joined(community, node_key, port, [])
         return {}
 
     async def async_step_join(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -314,25 +312,18 @@ class P2PEnergyConfigFlow(MeterSourceFlow, domain=DOMAIN):
             check_invite(invite, now_s=time.time_ns() // 1_000_000_000)
         except InviteError as err:
             return {"base": invite_error_key(err)}
-        path = node_path(self.hass, self._new_node_dir())
-        try:
-            # The key is made once per flow: a retry after a lost answer is the same node.
-            identity = await self.hass.async_add_executor_job(open_identity, path)
-        except STORAGE_ERRORS:
-            return {"base": "storage_failed"}
+        # One data dir, so one key, per flow: a retry after a lost answer (or after a
+        # disk that failed once the member had admitted this node) is the same node.
+        data = DataDir(node_path(self.hass, self._new_node_dir()))
         addresses = [address for address in (via, invite.address) if address is not None]
         try:
-            redeemed = await redeem_at_first(
-                async_get_clientsession(self.hass), invite, identity, addresses
-            )
+            joined = await join_at_first(async_get_clientsession(self.hass), data, code, addresses)
         except InviteError as err:
             return {"base": invite_error_key(err)}
-        peers = list(dict.fromkeys((redeemed.address, invite.address)))
-        try:
-            await self.hass.async_add_executor_job(record_membership, path, invite.community, peers)
         except STORAGE_ERRORS:
             return {"base": "storage_failed"}
-        self._joined(invite.community, identity, port, peers)
+        peers = list(dict.fromkeys((joined.address, invite.address)))
+        self._joined(invite.community, joined.member, port, peers)
         return {}
 
     def _new_node_dir(self) -> str:
@@ -340,16 +331,14 @@ class P2PEnergyConfigFlow(MeterSourceFlow, domain=DOMAIN):
             self._node_dir = uuid.uuid4().hex
         return self._node_dir
 
-    def _joined(
-        self, community: Community, identity: Identity, port: int, peers: list[str]
-    ) -> None:
+    def _joined(self, community: Community, node_key: bytes, port: int, peers: list[str]) -> None:
         self._community = community
         self._data.update(
             {
                 CONF_NODE_DIR: self._new_node_dir(),
                 CONF_PORT: port,
                 CONF_COMMUNITY_ID: community.community_id.hex(),
-                CONF_NODE_ID: identity.public_key.hex(),
+                CONF_NODE_ID: node_key.hex(),
                 CONF_PEERS: peers,
             }
         )

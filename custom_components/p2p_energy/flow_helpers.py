@@ -1,5 +1,5 @@
-"""What the config flow does besides asking: tidy names, convert prices, check peer
-addresses, prepare the node's data directory and redeem an invite.
+"""What the config flow does besides asking: tidy names, check peer addresses, read
+the node's data directory and join with an invite (through market.node.setup).
 
 Functions marked blocking touch the disk: run them in the executor.
 """
@@ -18,20 +18,12 @@ from typing import Any
 
 import aiohttp
 
-from market.ledger.codec import verify
 from market.ledger.community import Community
 from market.ledger.errors import InvalidCommunityError
-from market.ledger.identity import Identity
 from market.node.datadir import DataDir
-from market.node.errors import (
-    InviteError,
-    InviteExpiredError,
-    InviteForgedError,
-    NodeSetupError,
-    RedeemFailedError,
-)
-from market.node.invite import Invite
-from market.node.redeem import redeem_invite
+from market.node.errors import InviteError, NodeSetupError, RedeemFailedError
+from market.node.invite import Invite, verify_invite
+from market.node.setup import join_with_invite
 from market.terms import CommunityTerms
 
 from .const import (
@@ -165,29 +157,6 @@ def default_options(terms: CommunityTerms) -> dict[str, Any]:
 # ---------------------------------------------------------------- the node's data dir
 
 
-def open_identity(path: Path) -> Identity:
-    """The node key of the data dir at `path`, created (0600) on first use. Blocking."""
-    return DataDir(path).identity()
-
-
-def create_community(
-    path: Path, name: str, created_ms: int, terms: CommunityTerms
-) -> tuple[Identity, Community]:
-    """A new community whose single genesis member is the node of `path`. Blocking."""
-    data = DataDir(path)
-    identity = data.identity()
-    community = Community.create(name, created_ms, [identity.public_key], terms)
-    data.save_community(community)
-    return identity, community
-
-
-def record_membership(path: Path, community: Community, peers: Sequence[str]) -> None:
-    """Remember the community joined and the members met on the way. Blocking."""
-    data = DataDir(path)
-    data.save_community(community)
-    data.save_peers([f"http://{peer}" for peer in peers])
-
-
 def read_community(path: Path) -> Community | None:
     """The community of the data dir at `path`, None if it holds none or an unreadable
     one (the options then fall back to the default terms). Blocking."""
@@ -212,46 +181,47 @@ def invite_error_key(err: InviteError) -> str:
 
 
 def check_invite(invite: Invite, *, now_s: int) -> None:
-    """Refuse what needs no network: an expired invite or a signature that does not
-    match. Whether the inviter is a member only the community's nodes know."""
-    if now_s >= invite.expires_s:
-        raise InviteExpiredError(f"the invite expired at {invite.expires_s} (now {now_s})")
-    if not verify(invite.inviter, invite.message, invite.signature):
-        raise InviteForgedError("the inviter's signature does not match the invite")
+    """Refuse what needs no network, by the engine's own checks: a signature that does
+    not match, an expired invite. Who joined after the descriptor was written, and which
+    invites were used, only the community's nodes know: they check those at redemption.
+    """
+    verify_invite(
+        invite,
+        community=invite.community,
+        is_member=lambda _key: True,
+        used_tags=(),
+        now_s=now_s,
+    )
 
 
 @dataclass(frozen=True, slots=True)
-class Redeemed:
-    """Where an invite was redeemed: the member that admitted this node."""
+class Joined:
+    """Where an invite was redeemed, and the key it admitted (this node's)."""
 
     address: str
-    by: bytes
+    member: bytes
 
 
-async def redeem_at_first(
-    session: aiohttp.ClientSession,
-    invite: Invite,
-    identity: Identity,
-    addresses: Sequence[str],
-) -> Redeemed:
-    """Redeem `invite` at the first of `addresses` ("host:port") that answers.
+async def join_at_first(
+    session: aiohttp.ClientSession, data: DataDir, code: str, addresses: Sequence[str]
+) -> Joined:
+    """Join with the invite `code` at the first of `addresses` ("host:port") that
+    answers; the engine's join_with_invite records the community and that member in
+    `data`.
 
     A member that refuses the invite ends the search (any member would refuse it too);
     only an unreachable node, or one that cannot admit yet, moves on to the next.
-    Raises the InviteError of the refusal, or the last RedeemFailedError.
+    Raises the InviteError of the refusal, or the last RedeemFailedError; the storage
+    errors of `data` as they come.
     """
     failure = RedeemFailedError("no member address to redeem the invite at")
     for address in dict.fromkeys(addresses):
         try:
-            result = await redeem_invite(
-                session,
-                invite,
-                identity,
-                now_ms=time.time_ns() // 1_000_000,
-                url=f"http://{address}",
+            _invite, result = await join_with_invite(
+                data, code, session, now_ms=time.time_ns() // 1_000_000, url=f"http://{address}"
             )
         except RedeemFailedError as err:
             failure = err
             continue
-        return Redeemed(address, result.by)
+        return Joined(address, result.member)
     raise failure
