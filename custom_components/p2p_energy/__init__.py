@@ -26,9 +26,10 @@ from .const import (
     DOMAIN,
     METER_SOURCE_TIC,
 )
+from .household_agents import AGENT_OPTIONS
 from .issues import async_delete_entry_issues
-from .market_hub import AGENT_OPTIONS, async_open_hub
 from .meter import TicMeterHub
+from .node_setup import async_open_hub
 from .runtime import P2PEnergyConfigEntry, P2PEnergyRuntime, node_path
 from .services import async_setup_services
 
@@ -84,7 +85,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) ->
         await hub.async_stop()
         raise
     # Today's totals were restored by the sensors; later restores are stale.
-    hub.accepts_restore = False
+    hub.trades.accepts_restore = False
     if meter is not None:
         # Started after the platforms so that the first snapshot finds its entities.
         await meter.async_start()
@@ -114,7 +115,7 @@ async def _async_entry_updated(hass: HomeAssistant, entry: P2PEnergyConfigEntry)
     # Only agents were switched on or off: no need to restart the node for that.
     for agent_id, option in AGENT_OPTIONS.items():
         if option in entry.options:
-            await runtime.market.async_set_agent_enabled(agent_id, bool(entry.options[option]))
+            await runtime.market.agents.async_set_enabled(agent_id, bool(entry.options[option]))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> bool:

@@ -17,7 +17,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from market.meter.state import MeterState
 
 from .entity import MarketEntity, MeterEntity
-from .market_hub import MarketHub
+from .market_hub import MarketData
 from .runtime import P2PEnergyConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -64,8 +64,8 @@ class MeterBinarySensor(MeterEntity, BinarySensorEntity):
 class MarketBinarySensorDescription(BinarySensorEntityDescription):
     """A yes/no of the household's market."""
 
-    value_fn: Callable[[MarketHub], bool]
-    attributes_fn: Callable[[MarketHub], dict[str, Any]] | None = None
+    value_fn: Callable[[MarketData], bool]
+    attributes_fn: Callable[[MarketData], dict[str, Any]] | None = None
 
 
 MARKET_BINARY_SENSORS: tuple[MarketBinarySensorDescription, ...] = (
@@ -74,11 +74,11 @@ MARKET_BINARY_SENSORS: tuple[MarketBinarySensorDescription, ...] = (
     MarketBinarySensorDescription(
         key="bought_now",
         translation_key="bought_now",
-        value_fn=lambda hub: hub.current_trade.bought_wh > 0,
+        value_fn=lambda data: data.current_trade.bought_wh > 0,
         # which agent (or "api" for actions) bought the slot's energy, in Wh
-        attributes_fn=lambda hub: {
-            "bought_wh": hub.current_trade.bought_wh,
-            "bought_by": dict(hub.current_trade.bought_by),
+        attributes_fn=lambda data: {
+            "bought_wh": data.current_trade.bought_wh,
+            "bought_by": dict(data.current_trade.bought_by),
         },
     ),
 )
@@ -91,14 +91,14 @@ class MarketBinarySensor(MarketEntity, BinarySensorEntity):
 
     @property
     def is_on(self) -> bool:
-        """The hub's current value."""
-        return self.entity_description.value_fn(self.hub)
+        """The value in the hub's latest snapshot."""
+        return self.entity_description.value_fn(self.coordinator.data)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """Details of the current value, when the sensor has any."""
         attributes_fn = self.entity_description.attributes_fn
-        return None if attributes_fn is None else attributes_fn(self.hub)
+        return None if attributes_fn is None else attributes_fn(self.coordinator.data)
 
 
 async def async_setup_entry(

@@ -1,11 +1,12 @@
 """Base entities: the Linky meter's device, the node's and the community's; values are
-pushed by the meter hub and the market hub."""
+pushed by the meter hub and by the market hub (a push coordinator)."""
 
 from __future__ import annotations
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from market.meter.snapshot import MeterSnapshot
 
@@ -63,27 +64,18 @@ class MeterEntity(Entity):
         self.async_write_ha_state()
 
 
-class MarketEntity(Entity):
-    """An entity of the household's node, or of its community, pushed by the hub."""
+class MarketEntity(CoordinatorEntity[MarketHub]):
+    """An entity of the household's node, or of its community: it shows the hub's
+    latest `MarketData` (`self.coordinator.data`)."""
 
     _attr_has_entity_name = True
-    _attr_should_poll = False
 
     def __init__(
         self, hub: MarketHub, description: EntityDescription, *, community: bool = False
     ) -> None:
         """Describe the entity on the node's device, or on the community's."""
+        super().__init__(hub)
         self.entity_description = description
-        self.hub = hub
         owner = hub.community_id if community else hub.node_id
         self._attr_unique_id = f"{owner}_{description.key}"
         self._attr_device_info = hub.community_device if community else hub.node_device
-
-    async def async_added_to_hass(self) -> None:
-        """Follow the hub's updates."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.hub.async_add_listener(self._on_hub_update))
-
-    @callback
-    def _on_hub_update(self) -> None:
-        self.async_write_ha_state()

@@ -1,5 +1,5 @@
-"""Sensors: the household's market (node and community) and its Linky meter (or the
-surplus derived from other entities)."""
+"""Sensors: the household's market (node and community), then its meter's
+(`meter_sensors`: the Linky, or the surplus derived from other entities)."""
 
 from __future__ import annotations
 
@@ -14,285 +14,45 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import (
-    EntityCategory,
-    UnitOfApparentPower,
-    UnitOfElectricCurrent,
-    UnitOfElectricPotential,
-    UnitOfEnergy,
-    UnitOfPower,
-    UnitOfTime,
-)
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import EntityCategory, UnitOfEnergy, UnitOfTime
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.helpers.typing import StateType
 
-from market.meter.snapshot import MeterSnapshot
-from market.meter.state import (
-    DISTRIBUTOR_INDEX_LABELS,
-    HISTORIC_INDEX_LABELS,
-    SUPPLIER_INDEX_LABELS,
-    MeterState,
-)
-from market.meter.stge import TempoColour
 from market.units import to_kwh, to_money, to_price
 
-from .const import CONF_METER_SOURCE, METER_SOURCE_ENTITIES
-from .entity import MarketEntity, MeterEntity
+from .entity import MarketEntity
 from .ev_schedule import ev_schedule_data
-from .market_hub import AGENT_EV, MarketHub
-from .meter import TicMeterHub
+from .market_hub import MarketData, MarketHub
+from .meter_sensors import async_add_meter_sensors
 from .runtime import P2PEnergyConfigEntry
-from .surplus import SurplusFromEntitiesSensor
 from .trades import slot_datetime
 
-# Entities are written by the hub's push callbacks, never polled.
+# Entities are written by the hubs' push callbacks, never polled.
 PARALLEL_UPDATES = 0
-
-TEMPO_OPTIONS = [colour.name.lower() for colour in TempoColour]
-
-
-@dataclass(frozen=True, kw_only=True)
-class MeterSensorDescription(SensorEntityDescription):
-    """A sensor read from the merged meter state."""
-
-    value_fn: Callable[[MeterState], StateType]
-
-
-@dataclass(frozen=True, kw_only=True)
-class HealthSensorDescription(SensorEntityDescription):
-    """A diagnostic sensor of the dongle link itself, shown even while it is down."""
-
-    value_fn: Callable[[MeterSnapshot], StateType]
-
-
-def _energy(
-    key: str,
-    value_fn: Callable[[MeterState], int | None],
-    *,
-    translation_key: str,
-    label: str | None = None,
-) -> MeterSensorDescription:
-    # Energy indexes feed the Energy dashboard: kWh, TOTAL_INCREASING, and never a
-    # made-up value (a missing index is unknown, not 0).
-    return MeterSensorDescription(
-        key=key,
-        translation_key=translation_key,
-        translation_placeholders=None if label is None else {"label": label},
-        device_class=SensorDeviceClass.ENERGY,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
-        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-        suggested_display_precision=3,
-        entity_registry_enabled_default=label is None,
-        value_fn=value_fn,
-    )
-
-
-def _index(label: str) -> MeterSensorDescription:
-    return _energy(
-        f"index_{label.lower()}",
-        lambda state: state.import_indexes_wh.get(label, state.distributor_indexes_wh.get(label)),
-        translation_key="meter_index",
-        label=label,
-    )
-
-
-def _phase(
-    key: str,
-    phase: int,
-    device_class: SensorDeviceClass,
-    unit: str,
-    value_fn: Callable[[MeterState], tuple[int | None, int | None, int | None]],
-) -> MeterSensorDescription:
-    return MeterSensorDescription(
-        key=f"{key}_l{phase + 1}",
-        translation_key=f"{key}_phase",
-        translation_placeholders={"phase": f"L{phase + 1}"},
-        device_class=device_class,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=unit,
-        value_fn=lambda state: value_fn(state)[phase],
-    )
-
-
-def _tempo(colour: TempoColour | None) -> str | None:
-    return None if colour is None else colour.name.lower()
-
-
-METER_SENSORS: tuple[MeterSensorDescription, ...] = (
-    _energy("import_energy", lambda s: s.import_wh, translation_key="import_energy"),
-    _energy("export_energy", lambda s: s.export_wh, translation_key="export_energy"),
-    *(
-        _index(label)
-        for label in (*HISTORIC_INDEX_LABELS, *SUPPLIER_INDEX_LABELS, *DISTRIBUTOR_INDEX_LABELS)
-    ),
-    MeterSensorDescription(
-        key="apparent_power",
-        translation_key="apparent_power",
-        device_class=SensorDeviceClass.APPARENT_POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
-        value_fn=lambda s: s.apparent_power_va,
-    ),
-    MeterSensorDescription(
-        key="injected_power",
-        translation_key="injected_power",
-        device_class=SensorDeviceClass.APPARENT_POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
-        value_fn=lambda s: s.injected_power_va,
-    ),
-    MeterSensorDescription(
-        # A Linky reports apparent power; PV injection runs at a power factor close to 1,
-        # so VA are taken as W here (documented in the README).
-        key="surplus_power",
-        translation_key="surplus_power",
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        value_fn=lambda s: s.surplus_power_va,
-    ),
-    MeterSensorDescription(
-        key="max_power_today",
-        translation_key="max_power_today",
-        device_class=SensorDeviceClass.APPARENT_POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
-        value_fn=lambda s: s.max_power_today_va,
-        entity_registry_enabled_default=False,
-    ),
-    *(
-        _phase(
-            "current",
-            n,
-            SensorDeviceClass.CURRENT,
-            UnitOfElectricCurrent.AMPERE,
-            lambda s: s.currents_a,
-        )
-        for n in range(3)
-    ),
-    *(
-        _phase(
-            "voltage",
-            n,
-            SensorDeviceClass.VOLTAGE,
-            UnitOfElectricPotential.VOLT,
-            lambda s: s.voltages_v,
-        )
-        for n in range(3)
-    ),
-    MeterSensorDescription(
-        key="tariff_period",
-        translation_key="tariff_period",
-        value_fn=lambda s: s.tariff_period,
-    ),
-    MeterSensorDescription(
-        key="tariff_option",
-        translation_key="tariff_option",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda s: s.tariff_option,
-    ),
-    MeterSensorDescription(
-        key="tempo_today",
-        translation_key="tempo_today",
-        device_class=SensorDeviceClass.ENUM,
-        options=TEMPO_OPTIONS,
-        value_fn=lambda s: _tempo(s.tempo_today),
-    ),
-    MeterSensorDescription(
-        key="tempo_tomorrow",
-        translation_key="tempo_tomorrow",
-        device_class=SensorDeviceClass.ENUM,
-        options=TEMPO_OPTIONS,
-        value_fn=lambda s: _tempo(s.tempo_tomorrow),
-    ),
-    MeterSensorDescription(
-        key="reference_power",
-        translation_key="reference_power",
-        device_class=SensorDeviceClass.APPARENT_POWER,
-        native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda s: None if s.reference_power_kva is None else s.reference_power_kva * 1000,
-    ),
-    MeterSensorDescription(
-        key="cutoff_state",
-        translation_key="cutoff_state",
-        device_class=SensorDeviceClass.ENUM,
-        options=[
-            "closed",
-            "open_overpower",
-            "open_overvoltage",
-            "open_remote",
-            "open_overcurrent",
-            "open_overheat_above_imax",
-            "open_overheat_below_imax",
-        ],
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-        value_fn=lambda s: None if s.status is None else s.status.cutoff.name.lower(),
-    ),
-    MeterSensorDescription(
-        key="status_register",
-        translation_key="status_register",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-        value_fn=lambda s: None if s.status is None else f"{s.status.raw:08X}",
-    ),
-)
-
-HEALTH_SENSORS: tuple[HealthSensorDescription, ...] = (
-    HealthSensorDescription(
-        key="dongle_state",
-        translation_key="dongle_state",
-        device_class=SensorDeviceClass.ENUM,
-        options=["connecting", "connected", "reconnecting", "stopped"],
-        entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda snap: snap.status.state.value,
-    ),
-    HealthSensorDescription(
-        key="frames",
-        translation_key="frames",
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-        value_fn=lambda snap: snap.counters.frames,
-    ),
-    HealthSensorDescription(
-        key="bad_datasets",
-        translation_key="bad_datasets",
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-        value_fn=lambda snap: snap.counters.datasets_bad_total,
-    ),
-)
-
-
-# ---------------------------------------------------------------------- the market
 
 
 @dataclass(frozen=True, kw_only=True)
 class MarketSensorDescription(SensorEntityDescription):
-    """A value of the node or of its community, read from the hub."""
+    """A value of the node or of its community, read from the hub's snapshot."""
 
-    value_fn: Callable[[MarketHub], StateType | datetime]
-    attributes_fn: Callable[[MarketHub], dict[str, Any] | None] | None = None
+    value_fn: Callable[[MarketData], StateType | datetime]
+    attributes_fn: Callable[[MarketData], dict[str, Any] | None] | None = None
     community: bool = False
     # A unit holding the community's currency, e.g. "{currency}/kWh".
     currency_unit: str | None = None
 
 
-def _status[T](read: Callable[[Any], T]) -> Callable[[MarketHub], T | None]:
-    return lambda hub: None if hub.status is None else read(hub.status)
+def _status[T](read: Callable[[Any], T]) -> Callable[[MarketData], T | None]:
+    return lambda data: None if data.status is None else read(data.status)
 
 
-def _last_price(hub: MarketHub) -> float | None:
-    return None if hub.last_price is None else to_price(hub.last_price)
+def _last_price(data: MarketData) -> float | None:
+    return None if data.last_price is None else to_price(data.last_price)
 
 
-def _open_orders(hub: MarketHub) -> dict[str, Any]:
+def _open_orders(data: MarketData) -> dict[str, Any]:
     return {
         "orders": [
             {
@@ -303,17 +63,17 @@ def _open_orders(hub: MarketHub) -> dict[str, Any]:
                 "price": to_price(order.price),
                 "source": order.source,
             }
-            for order in hub.node.open_orders()
+            for order in data.open_orders
         ]
     }
 
 
-def _ev_schedule(hub: MarketHub) -> dict[str, Any] | None:
-    schedule = hub.schedules.get(AGENT_EV)
-    return None if schedule is None else ev_schedule_data(schedule, hub.terms.slot_s)
+def _ev_schedule(data: MarketData) -> dict[str, Any] | None:
+    schedule = data.ev_schedule
+    return None if schedule is None else ev_schedule_data(schedule, data.slot_s)
 
 
-def _slot_energy(key: str, value_fn: Callable[[MarketHub], int]) -> MarketSensorDescription:
+def _slot_energy(key: str, value_fn: Callable[[MarketData], int]) -> MarketSensorDescription:
     # What the current delivery slot carries: no state class, it is not a counter.
     return MarketSensorDescription(
         key=key,
@@ -355,7 +115,7 @@ MARKET_SENSORS: tuple[MarketSensorDescription, ...] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         community=True,
-        value_fn=lambda hub: hub.last_sync,
+        value_fn=lambda data: data.last_sync,
     ),
     MarketSensorDescription(
         # A price, not an amount of money: no monetary device class (like Nord Pool's).
@@ -367,20 +127,20 @@ MARKET_SENSORS: tuple[MarketSensorDescription, ...] = (
         community=True,
         value_fn=_last_price,
     ),
-    _slot_energy("energy_bought_slot", lambda hub: hub.current_trade.bought_wh),
-    _slot_energy("energy_sold_slot", lambda hub: hub.current_trade.sold_wh),
+    _slot_energy("energy_bought_slot", lambda data: data.current_trade.bought_wh),
+    _slot_energy("energy_sold_slot", lambda data: data.current_trade.sold_wh),
     MarketSensorDescription(
         key="open_orders",
         translation_key="open_orders",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda hub: len(hub.node.open_orders()),
+        value_fn=lambda data: len(data.open_orders),
         attributes_fn=_open_orders,
     ),
     MarketSensorDescription(
         key="ev_schedule",
         translation_key="ev_schedule",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda hub: hub.next_charging_slot(),
+        value_fn=lambda data: data.next_charging_slot,
         attributes_fn=_ev_schedule,
     ),
     MarketSensorDescription(
@@ -416,14 +176,14 @@ class MarketSensor(MarketEntity, SensorEntity):
 
     @property
     def native_value(self) -> StateType | datetime:
-        """The hub's current value."""
-        return self.entity_description.value_fn(self.hub)
+        """The value in the hub's latest snapshot."""
+        return self.entity_description.value_fn(self.coordinator.data)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """Details for automations (the open orders, the EV schedule's slots)."""
         attributes_fn = self.entity_description.attributes_fn
-        return None if attributes_fn is None else attributes_fn(self.hub)
+        return None if attributes_fn is None else attributes_fn(self.coordinator.data)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -507,7 +267,7 @@ class DailyTotalSensor(MarketEntity, SensorEntity, RestoreEntity):
 
     @property
     def _raw(self) -> int:
-        return self.hub.today.values[self.entity_description.total_key]
+        return self.coordinator.data.today[self.entity_description.total_key]
 
     @property
     def native_value(self) -> float | int:
@@ -517,12 +277,12 @@ class DailyTotalSensor(MarketEntity, SensorEntity, RestoreEntity):
     @property
     def last_reset(self) -> datetime:
         """Local midnight of the day counted."""
-        return self.hub.today.start
+        return self.coordinator.data.today_start
 
     @property
     def extra_restore_state_data(self) -> DailyTotalData:
         """The integer total and its day, for the next start."""
-        return DailyTotalData(self.hub.today.start, self._raw)
+        return DailyTotalData(self.coordinator.data.today_start, self._raw)
 
     async def async_added_to_hass(self) -> None:
         """Take back the total counted before a restart, if it is today's."""
@@ -532,41 +292,9 @@ class DailyTotalSensor(MarketEntity, SensorEntity, RestoreEntity):
             return
         restored = DailyTotalData.from_dict(stored.as_dict())
         if restored is not None:
-            self.hub.restore_today(self.entity_description.total_key, restored.day, restored.value)
-
-
-# ---------------------------------------------------------------------- the meter
-
-
-class MeterSensor(MeterEntity, SensorEntity):
-    """A value the meter reports."""
-
-    entity_description: MeterSensorDescription
-
-    @property
-    def native_value(self) -> StateType:
-        """The value in the latest snapshot."""
-        snapshot = self.snapshot
-        if snapshot is None or snapshot.meter is None:
-            return None
-        return self.entity_description.value_fn(snapshot.meter)
-
-
-class HealthSensor(MeterEntity, SensorEntity):
-    """How the link to the dongle is doing."""
-
-    entity_description: HealthSensorDescription
-
-    @property
-    def available(self) -> bool:
-        """Known as soon as the reader reported anything, even a failure."""
-        return self.snapshot is not None
-
-    @property
-    def native_value(self) -> StateType:
-        """The value in the latest snapshot."""
-        snapshot = self.snapshot
-        return None if snapshot is None else self.entity_description.value_fn(snapshot)
+            self.coordinator.restore_today(
+                self.entity_description.total_key, restored.day, restored.value
+            )
 
 
 async def async_setup_entry(
@@ -583,34 +311,4 @@ async def async_setup_entry(
             *(DailyTotalSensor(hub, d) for d in DAILY_TOTAL_SENSORS),
         ]
     )
-    if entry.data.get(CONF_METER_SOURCE) == METER_SOURCE_ENTITIES:
-        async_add_entities([SurplusFromEntitiesSensor(entry)])
-        return
-    meter = entry.runtime_data.meter
-    if meter is None:
-        return
-    async_add_entities(HealthSensor(entry, meter, d) for d in HEALTH_SENSORS)
-    _add_when_seen(entry, meter, async_add_entities)
-
-
-def _add_when_seen(
-    entry: P2PEnergyConfigEntry,
-    hub: TicMeterHub,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    # Which labels a meter sends depends on its mode, tariff and phases: create the
-    # sensors for what it actually sends, as soon as it has said it.
-    added: set[str] = set()
-
-    @callback
-    def on_snapshot(snapshot: MeterSnapshot) -> None:
-        state = snapshot.meter
-        if state is None:
-            return
-        # A sensor exists once the meter has said its value at least once.
-        new = [d for d in METER_SENSORS if d.key not in added and d.value_fn(state) is not None]
-        if new:
-            added.update(d.key for d in new)
-            async_add_entities(MeterSensor(entry, hub, d) for d in new)
-
-    entry.async_on_unload(hub.async_add_listener(on_snapshot))
+    async_add_meter_sensors(entry, async_add_entities)

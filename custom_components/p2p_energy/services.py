@@ -231,18 +231,18 @@ async def _start_ev_session(call: ServiceCall) -> None:
             min_power_w=min_power_w,
             max_power_w=max_power_w,
         )
-        await hub.async_start_ev_session(session)
+        await hub.agents.async_start_ev_session(session)
     except InvalidAgentInputError as err:
         raise _error(
             "invalid_ev_power",
             min_power_w=str(min_power_w),
             max_power_w=str(max_power_w),
-            max_import_w=str(hub.limits.max_import_w),
+            max_import_w=str(hub.agents.limits.max_import_w),
         ) from err
 
 
 async def _stop_ev_session(call: ServiceCall) -> None:
-    await _hub(call.hass, call).async_stop_ev_session()
+    await _hub(call.hass, call).agents.async_stop_ev_session()
 
 
 @callback

@@ -10,7 +10,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import MarketEntity
-from .market_hub import AGENT_OPTIONS, MarketHub
+from .household_agents import AGENT_OPTIONS
+from .market_hub import MarketHub
 from .runtime import P2PEnergyConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -38,8 +39,8 @@ class AgentSwitch(MarketEntity, SwitchEntity):
 
     @property
     def is_on(self) -> bool:
-        """Whether the agent trades."""
-        return self.hub.agent_enabled(self.entity_description.key)
+        """Whether the agent trades (in the hub's latest snapshot)."""
+        return self.coordinator.data.agents[self.entity_description.key]
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Let the agent trade from now on."""
@@ -51,7 +52,7 @@ class AgentSwitch(MarketEntity, SwitchEntity):
 
     async def _set(self, enabled: bool) -> None:
         agent_id = self.entity_description.key
-        await self.hub.async_set_agent_enabled(agent_id, enabled)
+        await self.coordinator.agents.async_set_enabled(agent_id, enabled)
         option = AGENT_OPTIONS[agent_id]
         if self.entry.options.get(option) != enabled:
             self.hass.config_entries.async_update_entry(

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import socket
 from datetime import timedelta
-from unittest.mock import MagicMock
+from unittest.mock import MagicMock, patch
 
 import pytest
 from conftest import T0, NodeDirs, wait_until
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -28,6 +30,7 @@ from custom_components.p2p_energy.const import (
     ENV_SIM_CLOCK,
 )
 from custom_components.p2p_energy.runtime import NODE_HOOKS
+from market.gossip import GossipConfig
 from market.gossip.discovery import SERVICE_TYPE
 from market.model import Side
 from market.node.clock import ScaledClock, SystemClock
@@ -118,6 +121,31 @@ async def test_an_unreadable_node_directory_is_an_error(
     assert entry.error_reason_translation_key == "node_unreadable"
 
 
+async def test_without_a_source_ip_the_node_finds_its_own_address(
+    hass: HomeAssistant, node_dirs: NodeDirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Home Assistant's network helper may know no LAN address; the node's default
+    gossip timings are used without the test hook."""
+    monkeypatch.setattr(NODE_HOOKS, "gossip", None)
+    entry = node_dirs.entry()
+    # Zeroconf, set up first, asks the same helper for its own announcements.
+    assert await async_setup_component(hass, "zeroconf", {})
+    with (
+        patch(
+            "custom_components.p2p_energy.node_setup.network.async_get_source_ip",
+            side_effect=HomeAssistantError("no source ip"),
+        ),
+        # The node's own guess probes a route to a public address (no socket here).
+        patch("market.node.node.advertised_host", return_value="127.0.0.1") as guess,
+    ):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    node = entry.runtime_data.market.node
+    assert node.config.advertise_host is None
+    guess.assert_called_once()
+    assert node.config.gossip == GossipConfig()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_the_demo_clock_comes_from_the_environment(
     hass: HomeAssistant, node_dirs: NodeDirs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -170,20 +198,20 @@ async def test_changed_options_restart_the_node_but_agent_switches_do_not(
     entry = node_dirs.entry()
     assert await hass.config_entries.async_setup(entry.entry_id)
     hub = entry.runtime_data.market
-    assert hub.agent_enabled("sell_surplus")
+    assert hub.agents.enabled("sell_surplus")
 
     hass.config_entries.async_update_entry(entry, options={CONF_SELL_SURPLUS: False})
     await hass.async_block_till_done()
     assert entry.runtime_data.market is hub
-    assert not hub.agent_enabled("sell_surplus")
+    assert not hub.agents.enabled("sell_surplus")
 
     hass.config_entries.async_update_entry(
         entry, options={CONF_SELL_SURPLUS: False, CONF_MAX_IMPORT_W: 6000}
     )
     await hass.async_block_till_done()
     assert entry.runtime_data.market is not hub
-    assert entry.runtime_data.market.limits.max_import_w == 6000
-    assert not entry.runtime_data.market.agent_enabled("sell_surplus")
+    assert entry.runtime_data.market.agents.limits.max_import_w == 6000
+    assert not entry.runtime_data.market.agents.enabled("sell_surplus")
     await hass.config_entries.async_unload(entry.entry_id)
 
 

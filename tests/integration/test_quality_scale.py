@@ -108,7 +108,7 @@ def test_runtime_data_not_hass_data() -> None:
         ("has-entity-name", "_attr_has_entity_name = True", "entity.py"),
         ("action-setup", "async_setup_services(hass)", "__init__.py"),
         ("exception-translations", "translation_key=", "services.py"),
-        ("inject-websession", "async_get_clientsession(hass)", "market_hub.py"),
+        ("inject-websession", "async_get_clientsession(hass)", "node_setup.py"),
     ],
 )
 def test_done_rules_are_in_the_code(rule: str, needle: str, module: str) -> None:

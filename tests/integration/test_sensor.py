@@ -146,6 +146,28 @@ async def test_surplus_from_existing_entities(hass: HomeAssistant, node_dirs: No
     assert hass.states.get(surplus).state == STATE_UNAVAILABLE
 
 
+async def test_surplus_of_a_power_that_is_not_a_number_is_unavailable(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    """The surplus sensor and the agents' readings share one sample of the entities."""
+    hass.states.async_set("sensor.grid_in", "on", {"unit_of_measurement": "W"})
+    entry = node_dirs.entry(
+        data={CONF_METER_SOURCE: METER_SOURCE_ENTITIES, CONF_IMPORT_POWER: "sensor.grid_in"},
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    readings = entry.runtime_data.market.readings
+    surplus = "sensor.grid_meter_surplus_power"
+    assert hass.states.get(surplus).state == STATE_UNAVAILABLE
+    assert len(readings) == 0
+    hass.states.async_set("sensor.grid_in", "300", {"unit_of_measurement": "W"})
+    await hass.async_block_till_done()
+    assert hass.states.get(surplus).state == "-300"  # no export entity: nothing exported
+    assert readings.surplus_w == -300
+    assert len(readings) == 1
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_serial_ports_are_listed_with_their_stable_paths(hass: HomeAssistant) -> None:
     ports = await hass.async_add_executor_job(list_serial_ports)
     for path, label in ports.items():

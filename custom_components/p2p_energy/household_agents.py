@@ -1,0 +1,182 @@
+"""The household's agents on its node: built from the entry's options, switched on and
+off, and the EV charging session.
+
+Agents are reached through the node's public API only (`add_agent`, `agent`,
+`agent_enabled`, `set_agent_enabled`, `remove_agent`, `withdraw_orders`,
+`run_agents_now`); each agent's id is also the `source` of its orders and fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, time, timedelta
+from typing import Any, Final
+
+from homeassistant.util import dt as dt_util
+
+from market.agents import (
+    EvChargingAgent,
+    EvSession,
+    FlexibleLoadBuyerAgent,
+    HouseholdLimits,
+    LoadWindow,
+    MarketTerms,
+    PvSellerAgent,
+)
+from market.agents.ev_plan import EvSchedule
+from market.node import Node
+from market.node.agent_host import Agent
+
+from .const import (
+    CONF_FLEXIBLE_LOAD,
+    CONF_FLEXIBLE_LOAD_W,
+    CONF_MAX_BUY_PRICE,
+    CONF_MAX_EXPORT_W,
+    CONF_MAX_IMPORT_W,
+    CONF_MIN_SELL_PRICE,
+    CONF_SELL_SURPLUS,
+    DEFAULT_FLEXIBLE_LOAD,
+    DEFAULT_FLEXIBLE_LOAD_W,
+    DEFAULT_MAX_EXPORT_W,
+    DEFAULT_MAX_IMPORT_W,
+    DEFAULT_SELL_SURPLUS,
+)
+from .ev_schedule import next_charging_slot
+
+# The household's agents, by id (also the `source` of their orders and fills).
+AGENT_SELL_SURPLUS: Final = "sell_surplus"
+AGENT_FLEXIBLE_LOAD: Final = "flexible_load"
+AGENT_EV: Final = "ev"
+# The agents the options describe: their switch's option and its default.
+AGENT_OPTIONS: Final = {
+    AGENT_SELL_SURPLUS: CONF_SELL_SURPLUS,
+    AGENT_FLEXIBLE_LOAD: CONF_FLEXIBLE_LOAD,
+}
+AGENT_DEFAULTS: Final = {
+    AGENT_SELL_SURPLUS: DEFAULT_SELL_SURPLUS,
+    AGENT_FLEXIBLE_LOAD: DEFAULT_FLEXIBLE_LOAD,
+}
+
+# The flexible load (a boiler, a pool pump) runs this long each day, bought between
+# these local times: the hours with the most solar surplus to buy from neighbours.
+FLEXIBLE_LOAD_HOURS: Final = 2
+FLEXIBLE_LOAD_WINDOW: Final = (time(10, 0), time(16, 0))
+
+
+def household_limits(options: Mapping[str, Any], terms: MarketTerms) -> HouseholdLimits:
+    """What the options allow the agents (the community's bounds by default)."""
+    return HouseholdLimits(
+        max_buy_price=int(options.get(CONF_MAX_BUY_PRICE, terms.ceiling)),
+        min_sell_price=int(options.get(CONF_MIN_SELL_PRICE, terms.floor)),
+        max_import_w=int(options.get(CONF_MAX_IMPORT_W, DEFAULT_MAX_IMPORT_W)),
+        max_export_w=int(options.get(CONF_MAX_EXPORT_W, DEFAULT_MAX_EXPORT_W)),
+    )
+
+
+class HouseholdAgents:
+    """The agents trading for one household, and the plans they published."""
+
+    def __init__(
+        self,
+        node: Node,
+        terms: MarketTerms,
+        options: Mapping[str, Any],
+        today: datetime,
+        changed: Callable[[], None],
+    ) -> None:
+        """Add the agents the options describe (switched as the options say) to `node`.
+
+        `today` is the local midnight of the current day (the flexible load's first
+        window); `changed` is called when what the entities show of the agents changed.
+        Raises market.agents.InvalidAgentInputError for options the agents refuse.
+        """
+        self.node = node
+        self.terms = terms
+        self.limits = household_limits(options, terms)
+        self.schedules: dict[str, EvSchedule] = {}
+        self._load_w = int(options.get(CONF_FLEXIBLE_LOAD_W, DEFAULT_FLEXIBLE_LOAD_W))
+        self._today = today
+        self._changed = changed
+        for agent_id, option in AGENT_OPTIONS.items():
+            enabled = bool(options.get(option, AGENT_DEFAULTS[agent_id]))
+            node.add_agent(self._build(agent_id), enabled=enabled)
+
+    def enabled(self, agent_id: str) -> bool:
+        """Whether an agent trades for the household."""
+        return self.node.agent_enabled(agent_id)
+
+    def switches(self) -> dict[str, bool]:
+        """Each hosted agent and whether it trades."""
+        return {agent_id: self.enabled(agent_id) for agent_id in self.node.agent_ids()}
+
+    def next_charging_slot(self, current_slot: int) -> datetime | None:
+        """Start of the next (or current) slot the EV charges in."""
+        return next_charging_slot(self.schedules.get(AGENT_EV), current_slot)
+
+    def new_day(self, today: datetime) -> None:
+        """A local day started (midnight `today`): the flexible load gets tomorrow's window."""
+        self._today = today
+        agent = self.node.agent(AGENT_FLEXIBLE_LOAD)
+        if isinstance(agent, FlexibleLoadBuyerAgent):
+            window = self._load_window(today + timedelta(days=1))
+            if window not in agent.windows:
+                agent.add_window(window)
+
+    async def async_set_enabled(self, agent_id: str, enabled: bool) -> None:
+        """Let an agent trade, or take it and its open orders off the market."""
+        if self.enabled(agent_id) == enabled:
+            return
+        if enabled:
+            # A fresh agent: the orders of its previous run were cancelled.
+            self.node.add_agent(self._build(agent_id))
+            await self.node.run_agents_now()
+        else:
+            self.node.set_agent_enabled(agent_id, False)
+            await self.node.withdraw_orders(agent_id)
+        self._changed()
+
+    async def async_start_ev_session(self, session: EvSession) -> None:
+        """Charge the car: a new EV agent (replacing a running session) plans at once.
+
+        Raises market.agents.InvalidAgentInputError for a session the household's
+        limits cannot charge.
+        """
+        agent = EvChargingAgent(AGENT_EV, self.terms, self.limits, session)
+        if self.node.remove_agent(AGENT_EV) is not None:
+            await self.node.withdraw_orders(AGENT_EV)
+        self.schedules.pop(AGENT_EV, None)
+        self.node.add_agent(agent)
+        await self.node.run_agents_now()
+        self._changed()
+
+    async def async_stop_ev_session(self) -> None:
+        """Stop charging: cancel the EV agent's open orders and remove it."""
+        if self.node.remove_agent(AGENT_EV) is None:
+            return
+        await self.node.withdraw_orders(AGENT_EV)
+        self.schedules.pop(AGENT_EV, None)
+        self._changed()
+
+    def _build(self, agent_id: str) -> Agent:
+        if agent_id == AGENT_SELL_SURPLUS:
+            return PvSellerAgent(agent_id, self.terms, self.limits)
+        return FlexibleLoadBuyerAgent(
+            agent_id,
+            self.terms,
+            self.limits,
+            power_w=self._load_w,
+            max_price=self.limits.max_buy_price,
+            windows=[
+                self._load_window(self._today),
+                self._load_window(self._today + timedelta(days=1)),
+            ],
+        )
+
+    def _load_window(self, day: datetime) -> LoadWindow:
+        first, last = FLEXIBLE_LOAD_WINDOW
+        tz = dt_util.get_default_time_zone()
+        return LoadWindow(
+            start=int(datetime.combine(day.date(), first, tz).timestamp()),
+            end=int(datetime.combine(day.date(), last, tz).timestamp()),
+            energy_wh=self._load_w * FLEXIBLE_LOAD_HOURS,
+        )
