@@ -327,10 +327,7 @@ class Node:
 
     def held_order(self, order_id: str) -> HeldOrder | None:
         """An order of any member, while its slot is remembered."""
-        try:
-            return self.index.get_order(bytes.fromhex(order_id))
-        except ValueError:
-            return None
+        return self._orders.held(order_id)
 
     def outcome(self, slot: int) -> SlotOutcome | None:
         """The slot's outcome once decided at this node."""

@@ -176,13 +176,17 @@ class OrderDesk:
                 "not_member", "this node's admission has not reached it yet; retry shortly"
             )
 
-    def check_cancel(self, order_id: str) -> HeldOrder | None:
-        """The order to cancel, None when it is already cancelled; raises otherwise."""
+    def held(self, order_id: str) -> HeldOrder | None:
+        """Any member's order held under `order_id` (hex); None when unknown or malformed."""
         try:
             order_hash = bytes.fromhex(order_id)
         except ValueError:
-            order_hash = b""
-        order = self.index.get_order(order_hash)
+            return None
+        return self.index.get_order(order_hash)
+
+    def check_cancel(self, order_id: str) -> HeldOrder | None:
+        """The order to cancel, None when it is already cancelled; raises otherwise."""
+        order = self.held(order_id)
         if order is None:
             raise OrderRejectedError("unknown_order", f"no order {order_id!r} is held")
         if order.author != self.identity.public_key:
