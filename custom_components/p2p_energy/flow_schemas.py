@@ -75,7 +75,7 @@ def _power_selector(minimum: int) -> selector.NumberSelector:
     )
 
 
-# What the agents read (market_hub, surplus): live grid power, nothing else. The import
+# What the agents read (readings.py): live grid power, nothing else. The import
 # sensor is required: an energy index alone cannot drive them.
 ENTITIES_SCHEMA = vol.Schema(
     {

@@ -357,7 +357,7 @@ async def test_tic_dongle_picked_from_the_port_list(hass: HomeAssistant, tic_lin
 async def test_existing_entities_are_the_grid_power_sensors_the_agents_follow(
     hass: HomeAssistant,
 ) -> None:
-    """The form asks for what the agents read (market_hub, surplus) and nothing else:
+    """The form asks for what the agents read (readings.py) and nothing else:
     live import power (required) and export power (optional)."""
     result = await _to_meter_menu(hass)
     result = await configure(hass, result, {"next_step_id": "entities"})
