@@ -17,17 +17,17 @@ from market.agents import (
     FlexibleLoadBuyerAgent,
     HouseholdLimits,
     LoadWindow,
-    MarketTerms,
     Observation,
     PvSellerAgent,
     SlotForecast,
     SlotResult,
     plan_ev,
 )
+from market.terms import CommunityTerms
 
 MIDNIGHT = 1_764_028_800
 HOUR = 3600
-TERMS = MarketTerms(floor=400, ceiling=1952, grid_fee=100)
+TERMS = CommunityTerms(floor=400, ceiling=1952, grid_fee=100)
 LIMITS = HouseholdLimits(
     max_buy_price=2500, min_sell_price=300, max_import_w=9000, max_export_w=6000
 )

@@ -10,6 +10,7 @@ import struct
 from dataclasses import dataclass
 
 from .auction import MECHANISMS, ClearingParams
+from .units import energy_wh
 
 # France, 2025 regulated prices: EDF Tarif Bleu Base 0.1952 EUR/kWh; S21 surplus buy-back
 # 0.04 EUR/kWh. In ticks of 0.0001 currency/kWh.
@@ -40,47 +41,19 @@ MECHANISM_CODES: dict[str, int] = {"uniform": 1, "pay_as_bid": 2, "midpoint": 3,
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SlotClock:
-    """The slot clock: slots of `slot_s` seconds, whose book closes `gate_lead_s` before
-    they start. The one place that says when a gate closes, for the node, the agents,
-    the services and the simulator; `CommunityTerms` and the agents' `MarketTerms` are
-    slot clocks. It checks nothing: each subclass checks its terms its own way.
-    """
-
-    slot_s: int = 900
-    gate_lead_s: int = 300
-
-    def slot_of(self, t: int) -> int:
-        """Start (Unix s, UTC) of the slot containing `t`."""
-        return t - t % self.slot_s
-
-    def gate_closure(self, slot: int) -> int:
-        """Orders for `slot` must be timestamped before this second."""
-        return slot - self.gate_lead_s
-
-    def is_open(self, slot: int, now: int) -> bool:
-        """Whether orders for `slot` are still accepted at `now`."""
-        return now < self.gate_closure(slot)
-
-    def first_open_slot(self, now: int) -> int:
-        """The earliest slot whose gate is still open at `now` (Unix s)."""
-        return self.slot_of(now + self.gate_lead_s) + self.slot_s
-
-    def open_slots(self, now: int, count: int) -> tuple[int, ...]:
-        """The next `count` slots whose gates are open at `now`, earliest first."""
-        first = self.first_open_slot(now)
-        return tuple(first + index * self.slot_s for index in range(count))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CommunityTerms(SlotClock):
+class CommunityTerms:
     """How a community trades. Times in seconds, prices in ticks per kWh.
 
     Orders for slot s are accepted while their timestamp is before the gate closure
     s - gate_lead_s; every node clears and seals at gate closure + seal_margin_s; a slot
     not final by its start (s) is disputed.
+
+    The one type of a community's terms, and the one place that says when a gate closes,
+    for the node, the agents, the services, the simulator and the benchmarks.
     """
 
+    slot_s: int = 900
+    gate_lead_s: int = 300
     seal_margin_s: int = 60
     floor: int = FRENCH_FEED_IN_TICKS
     ceiling: int = FRENCH_RETAIL_TICKS
@@ -115,6 +88,32 @@ class CommunityTerms(SlotClock):
             raise InvalidCommunityTermsError("mechanism", rule, self.mechanism)
         _check_int("k_den", self.k_den, 1, 0xFFFF)
         _check_int("k_num", self.k_num, 0, self.k_den)
+
+    def slot_of(self, t: int) -> int:
+        """Start (Unix s, UTC) of the slot containing `t`."""
+        return t - t % self.slot_s
+
+    def gate_closure(self, slot: int) -> int:
+        """Orders for `slot` must be timestamped before this second."""
+        return slot - self.gate_lead_s
+
+    def is_open(self, slot: int, now: int) -> bool:
+        """Whether orders for `slot` are still accepted at `now` (before `gate_closure`)."""
+        # Inlined, not a call of gate_closure: the agents ask this for every slot they plan.
+        return now < slot - self.gate_lead_s
+
+    def first_open_slot(self, now: int) -> int:
+        """The earliest slot whose gate is still open at `now` (Unix s)."""
+        return self.slot_of(now + self.gate_lead_s) + self.slot_s
+
+    def open_slots(self, now: int, count: int) -> tuple[int, ...]:
+        """The next `count` slots whose gates are open at `now`, earliest first."""
+        first = self.first_open_slot(now)
+        return tuple(first + index * self.slot_s for index in range(count))
+
+    def slot_energy_wh(self, power_w: int) -> int:
+        """Energy of one full slot at `power_w`."""
+        return energy_wh(power_w, self.slot_s)
 
     def clearing_params(self) -> ClearingParams:
         """The auction's parameters under these terms."""

@@ -20,12 +20,12 @@ from market.agents import (
     FlexibleLoadBuyerAgent,
     HouseholdLimits,
     LoadWindow,
-    MarketTerms,
     PvSellerAgent,
 )
 from market.agents.ev_plan import EvSchedule
 from market.node import Node
 from market.node.agent_host import Agent
+from market.terms import CommunityTerms
 
 from .const import (
     CONF_FLEXIBLE_LOAD,
@@ -63,7 +63,7 @@ FLEXIBLE_LOAD_HOURS: Final = 2
 FLEXIBLE_LOAD_WINDOW: Final = (time(10, 0), time(16, 0))
 
 
-def household_limits(options: Mapping[str, Any], terms: MarketTerms) -> HouseholdLimits:
+def household_limits(options: Mapping[str, Any], terms: CommunityTerms) -> HouseholdLimits:
     """What the options allow the agents (the community's bounds by default)."""
     return HouseholdLimits(
         max_buy_price=int(options.get(CONF_MAX_BUY_PRICE, terms.ceiling)),
@@ -79,7 +79,7 @@ class HouseholdAgents:
     def __init__(
         self,
         node: Node,
-        terms: MarketTerms,
+        terms: CommunityTerms,
         options: Mapping[str, Any],
         today: datetime,
         changed: Callable[[], None],

@@ -30,7 +30,6 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from market import __version__ as engine_version
-from market.agents import MarketTerms
 from market.agents.ev_plan import EvSchedule
 from market.node import Node, NodeStatus
 from market.node.views import BookOrder
@@ -89,7 +88,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         super().__init__(hass, _LOGGER, config_entry=entry, name=f"{DOMAIN} {name}")
         self.node = node
         self.meter = meter
-        self.terms = MarketTerms.of_community(node.terms)
+        self.terms = node.terms
         self.currency = node.terms.currency
         self.node_id = node.identity.public_key.hex()
         self.community_id = node.ledger.community_id.hex()

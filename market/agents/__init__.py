@@ -12,11 +12,9 @@ from .errors import (
     InvalidAgentInputError,
     InvalidPowerRangeError,
     InvalidRampError,
-    InvalidTermsError,
     InvalidWindowError,
     NegativeValueError,
     NonIntegerValueError,
-    UnalignedSlotError,
 )
 from .ev_plan import EvSchedule, EvSession, EvSlotPlan, SlotPhase, plan_ev, slot_power_w
 from .ev_session import EvChargingAgent
@@ -24,9 +22,9 @@ from .flexible_load import FlexibleLoadBuyerAgent, LoadWindow, WindowStatus, dai
 from .forecast import PersistenceForecaster
 from .inputs import Observation, Reading, SlotForecast, SlotResult
 from .intents import AgentDecision, OrderIntent
+from .limits import HouseholdLimits
 from .pv_seller import PvSellerAgent
 from .ramp import PriceRamp, ask_bounds, bid_bounds
-from .terms import HouseholdLimits, MarketTerms
 
 __all__ = [
     "AgentDecision",
@@ -41,10 +39,8 @@ __all__ = [
     "InvalidAgentInputError",
     "InvalidPowerRangeError",
     "InvalidRampError",
-    "InvalidTermsError",
     "InvalidWindowError",
     "LoadWindow",
-    "MarketTerms",
     "NegativeValueError",
     "NonIntegerValueError",
     "Observation",
@@ -56,7 +52,6 @@ __all__ = [
     "SlotForecast",
     "SlotPhase",
     "SlotResult",
-    "UnalignedSlotError",
     "WindowStatus",
     "ask_bounds",
     "bid_bounds",

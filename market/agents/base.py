@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ..model import Side
+from ..terms import CommunityTerms
 from .errors import InvalidAgentInputError
 from .inputs import SlotResult
 from .intents import AgentDecision, IntentBook, OrderIntent, Target
+from .limits import HouseholdLimits, check_int, check_non_negative
 from .ramp import PriceRamp
-from .terms import HouseholdLimits, MarketTerms, check_int, check_non_negative
 
 
 class InvalidAgentIdError(InvalidAgentInputError):
@@ -29,7 +30,7 @@ class AgentBase:
         self,
         agent_id: str,
         side: Side,
-        terms: MarketTerms,
+        terms: CommunityTerms,
         limits: HouseholdLimits,
         *,
         horizon_slots: int,

@@ -8,15 +8,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..terms import CommunityTerms, InvalidCommunityTermsError
 from .errors import InvalidAgentInputError
 from .ev_plan import EvSession, plan_ev
 from .inputs import Observation
+from .limits import HouseholdLimits
 from .ramp import PriceRamp, ask_bounds, bid_bounds
-from .terms import HouseholdLimits, MarketTerms
 
 
-def _terms(args: argparse.Namespace) -> MarketTerms:
-    return MarketTerms(
+def _terms(args: argparse.Namespace) -> CommunityTerms:
+    return CommunityTerms(
         floor=args.floor,
         ceiling=args.ceiling,
         grid_fee=args.grid_fee,
@@ -35,7 +36,7 @@ def _ramp(args: argparse.Namespace) -> int:
             max_import_w=0,
             max_export_w=0,
         )
-    except InvalidAgentInputError as err:
+    except (InvalidAgentInputError, InvalidCommunityTermsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if args.side == "sell":

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..model import Side
+from ..terms import CommunityTerms
 from .base import AgentBase, DelegatesToBase
 from .inputs import EMPTY_OBSERVATION, Observation, SlotResult
 from .intents import AgentDecision, Target
+from .limits import HouseholdLimits, check_int, check_non_negative
 from .ramp import PriceRamp, bid_bounds
-from .terms import HouseholdLimits, MarketTerms, check_int, check_non_negative
 
 
 class ConsumptionBuyerAgent(DelegatesToBase):
@@ -25,7 +26,7 @@ class ConsumptionBuyerAgent(DelegatesToBase):
     def __init__(
         self,
         agent_id: str,
-        terms: MarketTerms,
+        terms: CommunityTerms,
         limits: HouseholdLimits,
         *,
         horizon_slots: int = 4,

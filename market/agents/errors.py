@@ -26,12 +26,6 @@ class NegativeValueError(InvalidAgentInputError):
     rule = "must be >= 0"
 
 
-class InvalidTermsError(InvalidAgentInputError):
-    """Market terms are inconsistent (slot length, gate lead, floor above ceiling)."""
-
-    rule = "invalid market terms"
-
-
 class InvalidRampError(InvalidAgentInputError):
     """A price ramp has a non-positive duration or fewer than one price level."""
 
@@ -48,9 +42,3 @@ class InvalidWindowError(InvalidAgentInputError):
     """A load window ends before it starts, or windows overlap."""
 
     rule = "windows need start < end and must not overlap"
-
-
-class UnalignedSlotError(InvalidAgentInputError):
-    """A slot start is not a multiple of the slot length."""
-
-    rule = "slot must be aligned to the slot length"

@@ -8,9 +8,10 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from ..terms import CommunityTerms
 from ..units import SECONDS_PER_HOUR, energy_wh
 from .errors import InvalidPowerRangeError
-from .terms import MarketTerms, check_int, check_non_negative
+from .limits import check_int, check_non_negative
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
@@ -168,7 +169,7 @@ def plan_ev(
     *,
     now: int,
     session: EvSession,
-    terms: MarketTerms,
+    terms: CommunityTerms,
     max_power_w: int,
     bid_limit: int,
     frozen: Mapping[int, EvSlotPlan] = _EMPTY,
@@ -242,7 +243,7 @@ def plan_ev(
 def _future_slots(
     now: int,
     session: EvSession,
-    terms: MarketTerms,
+    terms: CommunityTerms,
     max_power_w: int,
     done: Mapping[int, EvSlotPlan],
     locked_market: Mapping[int, tuple[int, bool]],

@@ -6,13 +6,14 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from ..model import Side
+from ..terms import CommunityTerms
 from .base import AgentBase, DelegatesToBase
 from .errors import InvalidPowerRangeError
 from .ev_plan import EvSchedule, EvSession, EvSlotPlan, SlotPhase, plan_ev
 from .inputs import EMPTY_OBSERVATION, Observation, SlotResult
 from .intents import AgentDecision, Target
+from .limits import HouseholdLimits
 from .ramp import PriceRamp, bid_bounds
-from .terms import HouseholdLimits, MarketTerms
 
 
 class EvChargingAgent(DelegatesToBase):
@@ -29,7 +30,7 @@ class EvChargingAgent(DelegatesToBase):
     def __init__(
         self,
         agent_id: str,
-        terms: MarketTerms,
+        terms: CommunityTerms,
         limits: HouseholdLimits,
         session: EvSession,
         *,

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from ..model import Side
+from ..terms import CommunityTerms
 from .base import AgentBase, DelegatesToBase
 from .errors import InvalidPowerRangeError, InvalidWindowError
 from .inputs import EMPTY_OBSERVATION, Observation, SlotResult
 from .intents import HISTORY_S, AgentDecision, Target
+from .limits import HouseholdLimits, check_int, check_non_negative
 from .ramp import PriceRamp, bid_bounds
-from .terms import HouseholdLimits, MarketTerms, check_int, check_non_negative
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +87,7 @@ class FlexibleLoadBuyerAgent(DelegatesToBase):
     def __init__(
         self,
         agent_id: str,
-        terms: MarketTerms,
+        terms: CommunityTerms,
         limits: HouseholdLimits,
         *,
         power_w: int,

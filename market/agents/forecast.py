@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..terms import CommunityTerms
 from .inputs import Reading, SlotForecast
-from .terms import MarketTerms, check_int, check_non_negative
+from .limits import check_int, check_non_negative
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,7 +36,7 @@ class PersistenceForecaster:
         return max(0, sum(recent) // len(recent))
 
     def surplus_wh(
-        self, readings: Sequence[Reading], now: int, slots: Sequence[int], terms: MarketTerms
+        self, readings: Sequence[Reading], now: int, slots: Sequence[int], terms: CommunityTerms
     ) -> dict[int, int]:
         """Forecast surplus (Wh) for each of `slots`, the first being k = 0."""
         power = self.surplus_w(readings, now)
@@ -51,7 +52,7 @@ def future_readings(readings: Sequence[Reading], now: int) -> int:
 
 
 def forecast_surplus(
-    forecast: Sequence[SlotForecast], slots: Sequence[int], terms: MarketTerms
+    forecast: Sequence[SlotForecast], slots: Sequence[int], terms: CommunityTerms
 ) -> tuple[dict[int, int], int]:
     """Surplus per slot from a given forecast, and how many entries were dropped.
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ..model import ClearingResult
-from .terms import check_int, check_non_negative
+from .limits import check_int, check_non_negative
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

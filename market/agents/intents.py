@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..model import Order, Side
+from ..terms import CommunityTerms
 from .inputs import SlotResult
-from .terms import MarketTerms
 
 # Results and intents of slots older than this are forgotten, so memory stays bounded.
 HISTORY_S = 2 * 86_400
@@ -68,7 +68,9 @@ class IntentBook:
     and waits for the slot's result.
     """
 
-    def __init__(self, agent_id: str, side: Side, terms: MarketTerms, *, min_order_wh: int) -> None:
+    def __init__(
+        self, agent_id: str, side: Side, terms: CommunityTerms, *, min_order_wh: int
+    ) -> None:
         self.agent_id = agent_id
         self.side = side
         self.terms = terms

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..model import Side
+from ..terms import CommunityTerms
 from .base import AgentBase, DelegatesToBase
 from .forecast import PersistenceForecaster, forecast_surplus, future_readings
 from .inputs import EMPTY_OBSERVATION, Observation, SlotResult
 from .intents import AgentDecision, Target
+from .limits import HouseholdLimits, check_non_negative
 from .ramp import PriceRamp, ask_bounds
-from .terms import HouseholdLimits, MarketTerms, check_non_negative
 
 
 class PvSellerAgent(DelegatesToBase):
@@ -26,7 +27,7 @@ class PvSellerAgent(DelegatesToBase):
     def __init__(
         self,
         agent_id: str,
-        terms: MarketTerms,
+        terms: CommunityTerms,
         limits: HouseholdLimits,
         *,
         horizon_slots: int = 4,

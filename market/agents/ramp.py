@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..terms import CommunityTerms
 from .errors import InvalidRampError
-from .terms import HouseholdLimits, MarketTerms, check_int
+from .limits import HouseholdLimits, check_int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,7 +46,7 @@ class PriceRamp:
         return start + (end - start) * self.level(now, gate) // (self.levels - 1)
 
 
-def ask_bounds(terms: MarketTerms, limits: HouseholdLimits) -> tuple[int, int]:
+def ask_bounds(terms: CommunityTerms, limits: HouseholdLimits) -> tuple[int, int]:
     """(start, end) of a seller's ramp.
 
     End: the higher of the feed-in floor and the household's minimum. Start: the highest
@@ -56,7 +57,7 @@ def ask_bounds(terms: MarketTerms, limits: HouseholdLimits) -> tuple[int, int]:
     return max(terms.ceiling - terms.grid_fee, end), end
 
 
-def bid_bounds(terms: MarketTerms, limits: HouseholdLimits, own_max: int) -> tuple[int, int]:
+def bid_bounds(terms: CommunityTerms, limits: HouseholdLimits, own_max: int) -> tuple[int, int]:
     """(start, end) of a buyer's ramp.
 
     End: the lowest of the buyer's own maximum, the household's and the retail ceiling.

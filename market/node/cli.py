@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ..agents import HouseholdLimits, MarketTerms, Observation, PvSellerAgent, Reading
+from ..agents import HouseholdLimits, Observation, PvSellerAgent, Reading
 from ..terms import CommunityTerms, InvalidCommunityTermsError
 from .clock import Clock, ScaledClock
 from .config import NodeConfig
@@ -254,7 +254,7 @@ async def _attach_meter(
         max_import_w=12_000,
         max_export_w=9_000,
     )
-    terms = MarketTerms.of_community(node.terms)
+    terms = node.terms
     if spec == "sim":
         if simulated is None:
             raise NodeError("--meter sim needs the simulator: run `python -m market node`")

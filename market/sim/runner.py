@@ -23,13 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from ..agents import (
-    ConsumptionBuyerAgent,
-    EvChargingAgent,
-    HouseholdLimits,
-    MarketTerms,
-    PvSellerAgent,
-)
+from ..agents import ConsumptionBuyerAgent, EvChargingAgent, HouseholdLimits, PvSellerAgent
 from ..gossip import GossipConfig
 from ..ledger.codec import Entry
 from ..ledger.community import Community
@@ -188,7 +182,6 @@ class Neighbourhood:
         for data, key, spec in zip(dirs, keys, self.specs, strict=True):
             await loop.run_in_executor(None, data.save_community, self.community)
             self._author_of[key] = spec.id
-        market_terms = MarketTerms.of_community(self.terms)
         for data, spec in zip(dirs, self.specs, strict=True):
             node = await Node.open(
                 NodeConfig(
@@ -209,9 +202,9 @@ class Neighbourhood:
                 max_export_w=9_000,
             )
             node.set_observation_source(observation_source(spec, self.terms.slot_s))
-            node.add_agent(ConsumptionBuyerAgent("load", market_terms, limits))
+            node.add_agent(ConsumptionBuyerAgent("load", self.terms, limits))
             if spec.pv is not None:
-                node.add_agent(PvSellerAgent("pv", market_terms, limits))
+                node.add_agent(PvSellerAgent("pv", self.terms, limits))
             battery = HomeBattery(spec.battery) if spec.battery else None
             self.homes.append(SimHousehold(spec, node, limits, battery))
         self.homes[0].node.ledger.add_listener(self._count_bytes)
@@ -243,7 +236,6 @@ class Neighbourhood:
     # ------------------------------------------------------------------ driving
 
     def _update_ev_agents(self, now_s: int) -> None:
-        market_terms = MarketTerms.of_community(self.terms)
         for home in self.homes:
             if home.spec.ev is None:
                 continue
@@ -259,7 +251,7 @@ class Neighbourhood:
                 agent_id = f"ev{session.arrival}"
                 session_terms = session.to_agent_session(home.limits.max_buy_price)
                 home.node.add_agent(
-                    EvChargingAgent(agent_id, market_terms, home.limits, session_terms)
+                    EvChargingAgent(agent_id, self.terms, home.limits, session_terms)
                 )
                 home.ev_agents[session.arrival] = agent_id
 

@@ -15,13 +15,7 @@ from homeassistant.core import Event, HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.p2p_energy.const import DOMAIN
-from market.agents import (
-    HouseholdLimits,
-    MarketTerms,
-    Observation,
-    PvSellerAgent,
-    SlotForecast,
-)
+from market.agents import HouseholdLimits, Observation, PvSellerAgent, SlotForecast
 from market.model import Side
 from market.node.clock import ManualClock
 from market.node.events import SlotCleared
@@ -89,7 +83,7 @@ async def test_the_ev_charges_on_the_neighbours_solar_surplus(
 ) -> None:
     cleared = _cleared(hass)
     ours = Household(home.runtime_data.market.node)
-    terms = MarketTerms.of_community(neighbour.node.terms)
+    terms = neighbour.node.terms
 
     def sunny(now_s: int) -> Observation:
         first = now_s - now_s % 900

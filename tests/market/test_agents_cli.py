@@ -31,6 +31,11 @@ def test_ramp_prints_the_staircase(capsys: pytest.CaptureFixture[str]) -> None:
     assert prices == sorted(prices, reverse=True)
 
 
+def test_ramp_refuses_terms_no_community_could_have(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["agents", "ramp", "--side", "buy", "--slot-s", "7"]) == 1
+    assert "error: slot_s: an integer in [60, 86400] (got 7)" in capsys.readouterr().err
+
+
 def test_ev_plan_prints_the_schedule_with_expected_prices(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,15 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from market.agents import (
-    ConsumptionBuyerAgent,
-    HouseholdLimits,
-    MarketTerms,
-    Observation,
-    SlotForecast,
-)
+from market.agents import ConsumptionBuyerAgent, HouseholdLimits, Observation, SlotForecast
+from market.terms import CommunityTerms
 
-TERMS = MarketTerms(floor=400, ceiling=1952)
+TERMS = CommunityTerms(floor=400, ceiling=1952)
 LIMITS = HouseholdLimits(max_buy_price=1800, min_sell_price=400, max_import_w=4000, max_export_w=0)
 NOW = 1_800_000_000 - 1_800_000_000 % 900
 

@@ -13,7 +13,6 @@ from market.agents import (
     EvSession,
     HouseholdLimits,
     InvalidPowerRangeError,
-    MarketTerms,
     NegativeValueError,
     Observation,
     OrderIntent,
@@ -25,6 +24,7 @@ from market.agents import (
 )
 from market.auction import ClearingParams, clear
 from market.model import Side
+from market.terms import CommunityTerms
 from tests.market.test_agents_support import HOUR, LIMITS, MIDNIGHT, TERMS, market_terms
 
 EVENING = MIDNIGHT + 18 * HOUR  # 18:00 UTC, the car comes home
@@ -208,7 +208,7 @@ def test_a_small_remainder_runs_at_minimum_power_for_part_of_the_slot() -> None:
 
 
 @st.composite
-def ev_cases(draw: st.DrawFn) -> tuple[MarketTerms, HouseholdLimits, EvSession, int]:
+def ev_cases(draw: st.DrawFn) -> tuple[CommunityTerms, HouseholdLimits, EvSession, int]:
     """Terms, limits, a session and its start time; import always allows min power."""
     terms = draw(market_terms())
     min_power = draw(st.integers(1, 11_000))
@@ -233,7 +233,7 @@ def ev_cases(draw: st.DrawFn) -> tuple[MarketTerms, HouseholdLimits, EvSession, 
 @settings(max_examples=100, deadline=None)
 @given(case=ev_cases(), seed=st.integers(0, 2**32), horizon=st.integers(0, 12))
 def test_schedule_invariants_under_random_fills(
-    case: tuple[MarketTerms, HouseholdLimits, EvSession, int], seed: int, horizon: int
+    case: tuple[CommunityTerms, HouseholdLimits, EvSession, int], seed: int, horizon: int
 ) -> None:
     terms, limits, ev, start = case
     rng = random.Random(seed)

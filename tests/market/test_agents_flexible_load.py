@@ -14,7 +14,6 @@ from market.agents import (
     InvalidPowerRangeError,
     InvalidWindowError,
     LoadWindow,
-    MarketTerms,
     Observation,
     OrderIntent,
     PvSellerAgent,
@@ -25,6 +24,7 @@ from market.agents import (
 )
 from market.auction import ClearingParams, clear
 from market.model import Side
+from market.terms import CommunityTerms
 from tests.market.test_agents_support import (
     HOUR,
     LIMITS,
@@ -135,7 +135,7 @@ def test_seller_and_boiler_trade_through_the_real_auction() -> None:
     seed=st.integers(0, 2**32),
 )
 def test_never_over_bids_in_energy_or_price(
-    terms: MarketTerms, limits: HouseholdLimits, power: int, max_price: int, seed: int
+    terms: CommunityTerms, limits: HouseholdLimits, power: int, max_price: int, seed: int
 ) -> None:
     rng = random.Random(seed)
     start = MIDNIGHT + rng.randrange(0, 86_400)

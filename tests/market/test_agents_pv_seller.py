@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from market.agents import (
     HouseholdLimits,
-    MarketTerms,
     Observation,
     PersistenceForecaster,
     PvSellerAgent,
@@ -19,6 +18,7 @@ from market.agents import (
     ask_bounds,
 )
 from market.model import Side
+from market.terms import CommunityTerms
 from tests.market.test_agents_support import (
     HOUR,
     LIMITS,
@@ -39,7 +39,7 @@ def sunny_pv_w(t: int) -> int:
     return 4200 * (5 * HOUR - distance) // (5 * HOUR)
 
 
-def day_forecast(terms: MarketTerms, load_wh: int) -> tuple[SlotForecast, ...]:
+def day_forecast(terms: CommunityTerms, load_wh: int) -> tuple[SlotForecast, ...]:
     """Per-slot forecast of the sunny day, the base load flat."""
     return tuple(
         SlotForecast(slot=slot, pv_wh=sunny_pv_w(slot) * terms.slot_s // HOUR, load_wh=load_wh)
@@ -185,7 +185,7 @@ def test_fills_are_read_from_results() -> None:
 @settings(max_examples=60, deadline=None)
 @given(terms=market_terms(), limits=household_limits, seed=st.integers(0, 2**32))
 def test_never_over_offers_never_under_asks_and_asks_only_fall(
-    terms: MarketTerms, limits: HouseholdLimits, seed: int
+    terms: CommunityTerms, limits: HouseholdLimits, seed: int
 ) -> None:
     rng = random.Random(seed)
     agent = PvSellerAgent("pv", terms, limits, horizon_slots=rng.randint(0, 6))

@@ -8,7 +8,6 @@ from market.agents import (
     EvChargingAgent,
     EvSession,
     HouseholdLimits,
-    MarketTerms,
     Observation,
     PvSellerAgent,
     SlotForecast,
@@ -48,7 +47,7 @@ async def _neighbourhood(
     tmp_path: Path, running: list[Household], surplus_wh: int
 ) -> tuple[ManualClock, Household, int]:
     clock, _dirs, community = await start_neighbourhood(tmp_path, running, 4)
-    terms = MarketTerms.of_community(community.terms)
+    terms = community.terms
     for i, house in enumerate(running[:2]):
         house.node.set_observation_source(_sunny(surplus_wh))  # type: ignore[arg-type]
         house.node.add_agent(PvSellerAgent(f"pv{i}", terms, LIMITS))
@@ -98,7 +97,7 @@ async def test_after_a_restart_the_agents_do_not_offer_twice(
 ) -> None:
     clock = ManualClock(T0 * 1000)
     dirs, community = make_community(tmp_path, 2)
-    terms = MarketTerms.of_community(community.terms)
+    terms = community.terms
     seller = await start_household(dirs[0], clock)
     running.append(seller)
     seller.node.set_observation_source(_sunny(600))  # type: ignore[arg-type]

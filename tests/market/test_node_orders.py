@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from market.agents import HouseholdLimits, MarketTerms, Observation, PvSellerAgent, SlotForecast
+from market.agents import HouseholdLimits, Observation, PvSellerAgent, SlotForecast
 from market.model import Side
 from market.node import OrderStatus
 from market.node.clock import ManualClock
@@ -34,7 +34,7 @@ async def _seller(tmp_path: Path, running: list[Household]) -> tuple[ManualClock
     house = await start_household(dirs[0], clock)
     running.append(house)
     house.node.set_observation_source(_sunny)
-    house.node.add_agent(PvSellerAgent("pv", MarketTerms.of_community(community.terms), LIMITS))
+    house.node.add_agent(PvSellerAgent("pv", community.terms, LIMITS))
     await house.node.run_agents_now()
     return clock, house
 
