@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..agents.ev_plan import EvSchedule
 from ..model import Side
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +139,25 @@ NodeEvent = (
     | EquivocationSeen
     | AgentSchedule
 )
+
+Listener = Callable[[NodeEvent], None]
+
+
+class EventBus:
+    """The host's listeners; each event reaches each of them, in subscription order."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Add a listener; returns the call that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def emit(self, event: NodeEvent) -> None:
+        """Hand `event` to every listener."""
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a host's faulty listener must not stop the market
+                _LOGGER.exception("node event listener failed")

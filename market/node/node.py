@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import statistics
-import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,23 +31,37 @@ from .clock import Clock, SystemClock
 from .config import NodeConfig
 from .datadir import DataDir
 from .errors import OrderRejectedError
-from .events import AgentSchedule, EquivocationSeen, NodeEvent
+from .events import AgentSchedule, EquivocationSeen, EventBus, Listener
 from .index import HeldOrder, MarketIndex
+from .invite import create_invite
 from .orders import API_SOURCE, OrderDesk
-from .peering import NodeAnnouncementInfo, PeerWatch, start_discovery
+from .peering import (
+    ClockSkew,
+    NodeAnnouncementInfo,
+    PeerWatch,
+    peer_statuses,
+    start_discovery,
+    stop_discovery,
+)
+from .redeem import RedeemService, wall_clock_s
 from .slots import SlotKeeper
-from .views import BookOrder, NodeStatus, PeerStatus, SlotOutcome
+from .views import BookOrder, NodeStatus, SlotOutcome
 
 if TYPE_CHECKING:
     from zeroconf.asyncio import AsyncZeroconf
 
 _LOGGER = logging.getLogger(__name__)
 
-_SKEW_SAMPLES = 32
-_FRESH_MS = 120_000
 _PEER_CHECK_S = 1.0
-
-Listener = Callable[[NodeEvent], None]
+# The node's own counters in its status (gossip and ledger add theirs).
+COUNTERS = (
+    "seals",
+    "orders_placed",
+    "orders_rejected",
+    "slots_final",
+    "slots_disputed",
+    "append_failures",
+)
 
 
 class Node:
@@ -84,12 +95,13 @@ class Node:
         )
         self._agents = AgentHost()
         self._observe: ObservationSource = no_observation
-        self._listeners: list[Listener] = []
+        self._events = EventBus()
+        self._emit = self._events.emit
         # Orders placed by agents of an earlier run: the agents start afresh, so these
         # are withdrawn rather than left on the book beside the new agents' orders.
         self._stale_agent_orders: list[bytes] = []
         self._entries = 0
-        self._skew: deque[int] = deque(maxlen=_SKEW_SAMPLES)
+        self._skew = ClockSkew()
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._discovery: list[Any] = []
@@ -102,14 +114,7 @@ class Node:
         # The instant the slot clock sleeps until (None while it works): lets a
         # simulation step many nodes in lockstep and know when all of them are done.
         self.sleeping_until: int | None = None
-        self.stats: dict[str, int] = {
-            "seals": 0,
-            "orders_placed": 0,
-            "orders_rejected": 0,
-            "slots_final": 0,
-            "slots_disputed": 0,
-            "append_failures": 0,
-        }
+        self.stats = dict.fromkeys(COUNTERS, 0)
         self._orders = OrderDesk(
             ledger, identity, self.index, clock, self.data, self.stats, self._emit
         )
@@ -121,6 +126,9 @@ class Node:
             self._orders.own.source_of,
             self._on_decided,
             self._prune,
+        )
+        self.redeem = RedeemService(
+            ledger, clock_s=wall_clock_s, path_prefix=config.gossip.path_prefix
         )
         ledger.add_listener(self._on_entries)
 
@@ -182,7 +190,7 @@ class Node:
         self._running = True
         app = web.Application(client_max_size=self.config.gossip.max_request_bytes)
         app.add_routes(self.gossip.server.routes())
-        app.add_routes(self._redeem_routes())
+        app.add_routes(self.redeem.routes())
         self._runner, self.port = await start_site(app, self.config.host, self.config.port)
         host = self.config.advertise_host or advertised_host(self.config.host)
         self.address = f"{host}:{self.port}"
@@ -193,7 +201,10 @@ class Node:
         await self.gossip.start()
         stale, self._stale_agent_orders = self._stale_agent_orders, []
         await self._orders.withdraw_previous_run(stale)
-        await self._start_discovery(host)
+        if self._zeroconf is not None:
+            me = (self.ledger.community_id, self.identity.public_key, host, self.port)
+            announce = NodeAnnouncementInfo(*me, self.config.name)
+            self._discovery = await start_discovery(self._zeroconf, announce, self.add_peer)
         now = self.clock.now_ms()
         self.started_ms = now
         self._slots.start(now)
@@ -202,12 +213,8 @@ class Node:
             asyncio.create_task(self._run_clock(), name="p2p-node-clock"),
             asyncio.create_task(self._watch_peers(), name="p2p-node-peers"),
         ]
-        _LOGGER.info(
-            "node %s of %r listening on %s",
-            self.identity.node_id,
-            self.community.name,
-            self.address,
-        )
+        name = self.community.name
+        _LOGGER.info("node %s of %r listening on %s", self.identity.node_id, name, self.address)
 
     async def stop(self) -> None:
         """Stop every task and socket, then close the ledger (nothing half-written)."""
@@ -221,9 +228,7 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        for adapter in reversed(self._discovery):
-            with contextlib.suppress(Exception):
-                await adapter.stop()
+        await stop_discovery(self._discovery)
         self._discovery = []
         await self.gossip.stop()
         if self._runner is not None:
@@ -237,47 +242,11 @@ class Node:
         if self._owns_session and not self.session.closed:
             await self.session.close()
 
-    def _redeem_routes(self) -> web.RouteTableDef:
-        from .redeem import RedeemService  # noqa: PLC0415 - keeps invite code off startup
-
-        # Invites are made and redeemed by people: their expiry and the request's
-        # freshness follow the wall clock even when the market runs on a faster one.
-        service = RedeemService(
-            self.ledger,
-            clock_s=lambda: time.time_ns() // 1_000_000_000,
-            path_prefix=self.config.gossip.path_prefix,
-        )
-        self.redeem = service
-        return service.routes()
-
-    async def _start_discovery(self, host: str) -> None:
-        if self._zeroconf is None or self.port is None:
-            return
-        self._discovery = await start_discovery(
-            self._zeroconf,
-            NodeAnnouncementInfo(
-                self.ledger.community_id,
-                self.identity.public_key,
-                host,
-                self.port,
-                self.config.name,
-            ),
-            self.add_peer,
-        )
-
     # ------------------------------------------------------------------ host API
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Receive every event (called on the event loop); returns an unsubscriber."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
-
-    def _emit(self, event: NodeEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a host's faulty listener must not stop the market
-                _LOGGER.exception("node event listener failed")
+        return self._events.subscribe(listener)
 
     def add_peer(self, address: str, key: bytes | None = None) -> None:
         """Sync with the node at "host:port" (or a URL) from now on."""
@@ -339,16 +308,7 @@ class Node:
 
     def status(self) -> NodeStatus:
         """Peers, ledger size, last sync and clock skew."""
-        now = time.monotonic()
-        peers = tuple(
-            PeerStatus(
-                peer.url,
-                None if peer.key is None else peer.key.hex(),
-                peer.alive and peer.last_ok is not None,
-                None if peer.last_ok is None else now - peer.last_ok,
-            )
-            for peer in self.peers.all()
-        )
+        peers = peer_statuses(self.peers)
         synced = [peer.last_ok_s_ago for peer in peers if peer.last_ok_s_ago is not None]
         counters = {**self.stats, **self.gossip.counters(), **self.ledger.counters()}
         return NodeStatus(
@@ -360,22 +320,20 @@ class Node:
             peers=peers,
             ledger_entries=self._entries,
             last_sync_s_ago=min(synced) if synced else None,
-            clock_skew_ms=int(statistics.median(self._skew)) if self._skew else None,
+            clock_skew_ms=self._skew.median_ms(),
             is_member=self.ledger.is_member(self.identity.public_key),
             counters=counters,
         )
 
     def create_invite(self, *, ttl_s: int = 86_400) -> str:
         """A single-use invite code for a neighbour, valid `ttl_s` seconds."""
-        from .invite import create_invite  # noqa: PLC0415
-
         if self.address is None:
             raise OrderRejectedError("not_running", "start the node before inviting")
         invite = create_invite(
             self.identity,
             self.community,
             self.address,
-            now_s=time.time_ns() // 1_000_000_000,
+            now_s=wall_clock_s(),
             ttl_s=ttl_s,
         )
         return invite.encode()
@@ -431,11 +389,7 @@ class Node:
     def _on_entries(self, entries: Sequence[Entry], origin: Origin | None) -> None:
         self._entries += len(entries)
         if origin is not None:
-            now = self.clock.now_ms()
-            for entry in entries:
-                # fresh entries of peers tell how far their clocks are from ours
-                if abs(entry.timestamp_ms - now) < _FRESH_MS:
-                    self._skew.append(entry.timestamp_ms - now)
+            self._skew.observe(entries, self.clock.now_ms())
         update = self.index.add(entries)
         for author, seq in update.equivocators:
             self._emit(EquivocationSeen(author.hex(), seq))

@@ -2,18 +2,25 @@
 
 Zeroconf announces the node and browses for its community (on a shared responder the
 host gives, or not at all); `PeerWatch` turns the gossip peer table's state into one
-`PeerUp` / `PeerDown` event and one log line per change.
+`PeerUp` / `PeerDown` event and one log line per change; `peer_statuses` and `ClockSkew`
+are what the node's status says of its peers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..gossip import PeerTable
+from ..ledger.codec import Entry
 from .events import NodeEvent, PeerDown, PeerUp
+from .views import PeerStatus
 
 if TYPE_CHECKING:
     from zeroconf.asyncio import AsyncZeroconf
@@ -72,6 +79,13 @@ async def start_discovery(
     return started
 
 
+async def stop_discovery(adapters: Sequence[Any]) -> None:
+    """Withdraw the announcements and stop browsing, the last started first."""
+    for adapter in reversed(adapters):
+        with contextlib.suppress(Exception):  # the responder may be closing with the host
+            await adapter.stop()
+
+
 class PeerWatch:
     """Reports each peer's change between reachable and lost, once per change."""
 
@@ -112,3 +126,39 @@ class PeerWatch:
             if alive:
                 urls = [p.url for p in self._peers.all()]
                 await asyncio.get_running_loop().run_in_executor(None, self._save_peers, urls)
+
+
+def peer_statuses(peers: PeerTable) -> tuple[PeerStatus, ...]:
+    """Each peer: whether it answers and how long ago it last did."""
+    now = time.monotonic()
+    return tuple(
+        PeerStatus(
+            peer.url,
+            None if peer.key is None else peer.key.hex(),
+            peer.alive and peer.last_ok is not None,
+            None if peer.last_ok is None else now - peer.last_ok,
+        )
+        for peer in peers.all()
+    )
+
+
+class ClockSkew:
+    """How far the peers' clocks are from ours: the median offset of their fresh entries.
+
+    Only entries stamped within `fresh_ms` of our clock count: an old entry relayed late
+    says nothing about its author's clock.
+    """
+
+    def __init__(self, samples: int = 32, fresh_ms: int = 120_000) -> None:
+        self._offsets: deque[int] = deque(maxlen=samples)
+        self._fresh_ms = fresh_ms
+
+    def observe(self, entries: Sequence[Entry], now_ms: int) -> None:
+        """Take the offsets of a peer's entries received at `now_ms`."""
+        for entry in entries:
+            if abs(entry.timestamp_ms - now_ms) < self._fresh_ms:
+                self._offsets.append(entry.timestamp_ms - now_ms)
+
+    def median_ms(self) -> int | None:
+        """The median offset (ms, positive when the peers are ahead), None before any."""
+        return int(statistics.median(self._offsets)) if self._offsets else None

@@ -14,6 +14,7 @@ import json
 import logging
 import sqlite3
 import struct
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,6 +115,15 @@ def _parse_request(data: bytes) -> _Request:
     member = _hex_field(raw, "member", KEY_BYTES)
     signature = _hex_field(raw, "signature", SIGNATURE_BYTES)
     return _Request(Invite.decode(code), member, ts_ms, signature)
+
+
+def wall_clock_s() -> int:
+    """Now, by the wall clock (Unix s).
+
+    Invites are made and redeemed by people: their expiry and a redeem request's freshness
+    follow the wall clock even when the market runs on a faster one (a simulation).
+    """
+    return time.time_ns() // 1_000_000_000
 
 
 class RedeemService:
