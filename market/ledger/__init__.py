@@ -13,7 +13,8 @@ from .errors import LedgerError, RejectReason
 from .identity import Identity, load_or_create_identity
 from .kinds import AdmitBody, CancelBody, Kind, OrderBody, ReadingBody, SealBody, Side
 from .ledger import Ledger, Origin
-from .store import IngestResult, LedgerStore
+from .store import LedgerStore
+from .validation import IngestResult
 from .verify import verify_store
 
 __all__ = [

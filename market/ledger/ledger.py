@@ -15,7 +15,8 @@ from .community import Community
 from .equivocation import EquivocationProof
 from .errors import StoreClosedError
 from .identity import Identity
-from .store import DB_FILE_NAME, DEFAULT_MAX_FUTURE_MS, Frontier, IngestResult, LedgerStore, now_ms
+from .store import DB_FILE_NAME, DEFAULT_MAX_FUTURE_MS, Frontier, LedgerStore, now_ms
+from .validation import IngestResult
 
 # A TypeVar rather than `def _run[T]`: the engine runs on Python 3.11.
 _T = TypeVar("_T")

@@ -10,11 +10,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-
-from nacl.bindings import crypto_sign_open
-from nacl.exceptions import BadSignatureError
 
 from .codec import (
     DEFAULT_LIMITS,
@@ -39,7 +35,7 @@ from .errors import (
 from .identity import Identity
 from .kinds import ACCEPTED_KINDS, AdmitBody, Kind
 from .membership import Membership
-from .validation import check_body
+from .validation import BatchCheck, IngestResult, check_body
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,23 +58,9 @@ _SCHEMA = (
 
 _INSERT = "INSERT INTO entries (author, seq, hash, kind, ts_ms, raw) VALUES (?, ?, ?, ?, ?, ?)"
 _SYNC_MODES = ("FULL", "NORMAL", "EXTRA")
-_RETRYABLE = frozenset({RejectReason.SEQ, RejectReason.NOT_MEMBER})
 
 Head = tuple[int, bytes, int]  # seq, hash, timestamp_ms
 Frontier = dict[bytes, tuple[int, bytes]]
-
-
-@dataclass(slots=True)
-class IngestResult:
-    """What one ingest call did."""
-
-    accepted: list[Entry] = field(default_factory=list)
-    duplicates: int = 0
-    rejected: Counter[RejectReason] = field(default_factory=Counter)
-    equivocations: list[EquivocationProof] = field(default_factory=list)
-    # Some entries were refused only because earlier ones are missing here (a chain gap or
-    # an author whose admit has not arrived): the sender holds what we lack.
-    behind: bool = False
 
 
 def now_ms() -> int:
@@ -194,23 +176,27 @@ class LedgerStore:
         result = IngestResult()
         limits = self.limits
         if len(data) > limits.max_batch_bytes:
-            self._reject(result, RejectReason.BATCH_SIZE)
+            self._refuse(result, RejectReason.BATCH_SIZE)
             return result
         try:
             entries, frame_rejects = decode_frames(data, limits)
         except MalformedBatchError as err:
-            self._reject(result, err.reason)
+            self._refuse(result, err.reason)
             return result
         if len(entries) + len(frame_rejects) > limits.max_batch_entries:
-            self._reject(result, RejectReason.BATCH_SIZE)
+            self._refuse(result, RejectReason.BATCH_SIZE)
             return result
         for reason in frame_rejects:
-            self._reject(result, reason)
+            self._refuse(result, reason)
         now = self.clock_ms() if now is None else now
-        in_batch: dict[tuple[bytes, int], Entry] = {}
-        new_proofs: list[tuple[EquivocationProof, bool]] = []
-        self._check_all(entries, now, in_batch, result, new_proofs)
-        rows = [(e.author, e.seq, e.hash, e.kind, e.timestamp_ms, e.raw) for e in in_batch.values()]
+        batch = BatchCheck(self, now, result)
+        batch.check_all(entries)
+        self.rejected.update(batch.refused)
+        new_proofs = batch.new_proofs
+        rows = [
+            (e.author, e.seq, e.hash, e.kind, e.timestamp_ms, e.raw)
+            for e in batch.in_batch.values()
+        ]
         if rows or new_proofs:
             self._commit(rows, new_proofs, self._ingest_sync)
         self.stats["accepted"] += len(result.accepted)
@@ -222,138 +208,23 @@ class LedgerStore:
                 result.accepted.append(self.append(Kind.EQUIVOCATION, proof.encode(), now))
         return result
 
-    def _check_all(
-        self,
-        entries: list[Entry],
-        now: int,
-        in_batch: dict[tuple[bytes, int], Entry],
-        result: IngestResult,
-        new_proofs: list[tuple[EquivocationProof, bool]],
-    ) -> None:
-        pending = entries
-        while pending:
-            retry: list[tuple[Entry, RejectReason]] = []
-            for entry in pending:
-                outcome = self._check(entry, now, in_batch, result, new_proofs)
-                if outcome is None:
-                    continue
-                if outcome in _RETRYABLE:
-                    retry.append((entry, outcome))
-                else:
-                    self._reject(result, outcome)
-            if len(retry) == len(pending):
-                for _entry, reason in retry:
-                    self._reject(result, reason)
-                result.behind = True
-                return
-            pending = [entry for entry, _reason in retry]
-
-    def _reject(self, result: IngestResult, reason: RejectReason) -> None:
+    def _refuse(self, result: IngestResult, reason: RejectReason) -> None:
         result.rejected[reason] += 1
         self.rejected[reason] += 1
 
-    def _check(  # noqa: PLR0911, PLR0912 - one return per validation rule reads best
-        self,
-        entry: Entry,
-        now: int,
-        in_batch: dict[tuple[bytes, int], Entry],
-        result: IngestResult,
-        new_proofs: list[tuple[EquivocationProof, bool]],
-    ) -> RejectReason | None:
-        """Validate one entry against the chain state; on success, apply it in memory."""
-        if entry.community_id != self.community_id:
-            return RejectReason.COMMUNITY
-        if entry.kind not in ACCEPTED_KINDS:
-            return RejectReason.UNKNOWN_KIND
-        if entry.timestamp_ms > now + self.max_future_ms:
-            return RejectReason.FUTURE_TIMESTAMP
-        author = entry.author
-        seq = entry.seq
-        head = self.heads.get(author)
-        head_seq = 0 if head is None else head[0]
-        if seq < 1:
-            return RejectReason.SEQ
-        if seq <= head_seq:
-            return self._check_known_seq(entry, in_batch, result, new_proofs)
-        if seq > head_seq + 1:
-            return RejectReason.SEQ
-        if entry.prev_hash != (ZERO_HASH if head is None else head[1]):
-            return RejectReason.PREV_HASH
-        if head is not None and entry.timestamp_ms < head[2]:
-            return RejectReason.TIMESTAMP_REGRESS
-        if not self.membership.is_member(author):
-            return RejectReason.NOT_MEMBER
-        if hashlib.sha256(entry.body).digest() != entry.body_hash:
-            return RejectReason.BODY_HASH
-        try:
-            crypto_sign_open(entry.signature + entry.header, author)
-        except (BadSignatureError, ValueError, TypeError):
-            return RejectReason.SIGNATURE
-        try:
-            check_body(entry.kind, entry.body, author, self.community, self.membership)
-        except InvalidBodyError:
-            return RejectReason.BODY_SCHEMA
-        self.heads[author] = (seq, entry.hash, entry.timestamp_ms)
-        in_batch[(author, seq)] = entry
-        if entry.kind == Kind.ADMIT:
-            self.membership.admit(AdmitBody.decode(entry.body).member)
-        elif entry.kind == Kind.EQUIVOCATION:
-            proof = EquivocationProof.decode(entry.body)
-            key = (proof.author, proof.seq)
-            if key not in self.equivocating:
-                self.equivocating.add(key)
-                new_proofs.append((proof, False))
-                result.equivocations.append(proof)
-        result.accepted.append(entry)
-        return None
+    def stored_hash(self, author: bytes, seq: int) -> bytes | None:
+        """The hash of the stored entry at (author, seq), if any."""
+        row = self._conn.execute(
+            "SELECT hash FROM entries WHERE author = ? AND seq = ?", (author, seq)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
 
-    def _check_known_seq(  # noqa: PLR0911 - one return per validation rule
-        self,
-        entry: Entry,
-        in_batch: dict[tuple[bytes, int], Entry],
-        result: IngestResult,
-        new_proofs: list[tuple[EquivocationProof, bool]],
-    ) -> RejectReason | None:
-        """An entry at a seq we hold: a duplicate, or the second half of an equivocation."""
-        key = (entry.author, entry.seq)
-        known = in_batch.get(key)
-        if known is None:
-            # Duplicates are the common case under gossip: settle them from the chain
-            # head or the stored hash, and decode the stored entry only for a conflict.
-            head = self.heads.get(entry.author)
-            if head is not None and head[0] == entry.seq and head[1] == entry.hash:
-                result.duplicates += 1
-                return None
-            row = self._conn.execute(
-                "SELECT hash FROM entries WHERE author = ? AND seq = ?", key
-            ).fetchone()
-            if row is None:  # pragma: no cover - heads and table agree by construction
-                return RejectReason.SEQ
-            if row[0] == entry.hash:
-                result.duplicates += 1
-                return None
-            (raw,) = self._conn.execute(
-                "SELECT raw FROM entries WHERE author = ? AND seq = ?", key
-            ).fetchone()
-            known = decode_entry(raw, self.limits)
-        if known.hash == entry.hash:
-            result.duplicates += 1
-            return None
-        if not self.membership.is_member(entry.author):
-            return RejectReason.NOT_MEMBER
-        if hashlib.sha256(entry.body).digest() != entry.body_hash:
-            return RejectReason.BODY_HASH
-        if not entry.verify_signature():
-            return RejectReason.SIGNATURE
-        if key in self.equivocating:
-            result.duplicates += 1
-            return None
-        proof = EquivocationProof.from_entries(known, entry)
-        self.equivocating.add(key)
-        new_proofs.append((proof, True))
-        result.equivocations.append(proof)
-        _LOGGER.warning("author %s signed two entries with seq %d", entry.author.hex(), entry.seq)
-        return None
+    def stored_entry(self, author: bytes, seq: int) -> Entry:
+        """The stored entry at (author, seq), which must be held."""
+        (raw,) = self._conn.execute(
+            "SELECT raw FROM entries WHERE author = ? AND seq = ?", (author, seq)
+        ).fetchone()
+        return decode_entry(raw, self.limits)
 
     def _commit(
         self,
