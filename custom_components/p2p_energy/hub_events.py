@@ -9,7 +9,7 @@ times are ISO 8601 UTC.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -49,7 +49,7 @@ class HubEvents:
         trades: TradeBook,
         agents: HouseholdAgents,
         issues: MarketIssues,
-        refresh_status: Callable[[], Coroutine[Any, Any, None]],
+        refresh_status: Callable[[], None],
         changed: Callable[[], None],
     ) -> None:
         """Events of the node `node_id` (hex) of `entry`; `changed` is called once an
@@ -78,9 +78,7 @@ class HubEvents:
             data = ev_schedule_data(event.schedule, self.slot_s)
             self._fire("ev_schedule", {"agent_id": event.agent_id, **data})
         elif isinstance(event, PeerUp | PeerDown):
-            self.entry.async_create_background_task(
-                self.hass, self._refresh_status(), f"{DOMAIN} node status"
-            )
+            self._refresh_status()
         elif isinstance(event, EquivocationSeen):
             self.issues.equivocation(event.node_id, event.seq)
         elif not isinstance(event, OrderAccepted | OrderCancelled):

@@ -168,7 +168,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         self._slot_task = self.config_entry.async_create_background_task(
             self.hass, self._run_slot_clock(), f"{DOMAIN} slot clock"
         )
-        await self.async_refresh_status()
+        self.async_refresh_status()
         _LOGGER.debug("node %s serving at %s", self.node_id[:16], self.node.address)
 
     async def async_stop(self) -> None:
@@ -240,10 +240,12 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
 
     # ------------------------------------------------------------------ status
 
-    async def _async_refresh_on_interval(self, _now: datetime) -> None:
-        await self.async_refresh_status()
+    @callback
+    def _async_refresh_on_interval(self, _now: datetime) -> None:
+        self.async_refresh_status()
 
-    async def async_refresh_status(self) -> None:
+    @callback
+    def async_refresh_status(self) -> None:
         """Read the node's status (peers, ledger, sync, clock skew) and check issues."""
         if not self._running:
             return

@@ -208,7 +208,8 @@ async def _cancel_order(call: ServiceCall) -> None:
         raise _rejected(err, hub, key, order_id=order_id) from err
 
 
-async def _create_invite(call: ServiceCall) -> ServiceResponse:
+@callback
+def _create_invite(call: ServiceCall) -> ServiceResponse:
     hub = _hub(call.hass, call)
     ttl = timedelta(hours=call.data[ATTR_TTL_HOURS])
     code = hub.node.create_invite(ttl_s=int(ttl.total_seconds()))
