@@ -75,7 +75,7 @@ MARKET_BINARY_SENSORS: tuple[MarketBinarySensorDescription, ...] = (
         key="bought_now",
         translation_key="bought_now",
         value_fn=lambda data: data.current_trade.bought_wh > 0,
-        # which agent (or "api" for actions) bought the slot's energy, in Wh
+        # who bought the slot's energy (an agent id, "action" or "automation"), in Wh
         attributes_fn=lambda data: {
             "bought_wh": data.current_trade.bought_wh,
             "bought_by": dict(data.current_trade.bought_by),

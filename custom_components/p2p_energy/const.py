@@ -64,3 +64,8 @@ CONF_INVITE: Final = "invite_code"
 # Demo and end-to-end tests only: run the node on an accelerated clock shared with
 # headless nodes ("START_S:ANCHOR_S:SPEED", see market.node.clock.ScaledClock).
 ENV_SIM_CLOCK: Final = "P2P_ENERGY_SIM_CLOCK"
+
+# The `source` of orders placed by the order actions, beside the agents' ids: a person
+# ran the action (it has a user) or an automation or script did (it has none).
+SOURCE_ACTION: Final = "action"
+SOURCE_AUTOMATION: Final = "automation"

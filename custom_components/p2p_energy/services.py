@@ -30,7 +30,7 @@ from market.model import Side
 from market.node.errors import OrderRejectedError
 from market.units import WH_PER_KWH, to_ticks, to_wh
 
-from .const import DOMAIN
+from .const import DOMAIN, SOURCE_ACTION, SOURCE_AUTOMATION
 from .market_hub import MarketHub
 from .runtime import P2PEnergyConfigEntry
 from .trades import slot_datetime
@@ -182,6 +182,12 @@ def _slots(hub: MarketHub, data: dict[str, Any]) -> list[int]:
     return open_slots
 
 
+def _source(call: ServiceCall) -> str:
+    """Who placed or cancelled an order: a person ("action": the UI, a dashboard, the REST
+    API, all with a user) or an automation or script ("automation": no user)."""
+    return SOURCE_ACTION if call.context.user_id else SOURCE_AUTOMATION
+
+
 async def _place_order(call: ServiceCall) -> ServiceResponse:
     hub = _hub(call.hass, call)
     side = Side(call.data[ATTR_SIDE])
@@ -190,9 +196,12 @@ async def _place_order(call: ServiceCall) -> ServiceResponse:
     order_ids: list[JsonValueType] = []
     for slot in _slots(hub, call.data):
         try:
-            order_ids.append(await hub.node.place_order(side, energy_wh, price, slot))
+            order_id = await hub.node.place_order(
+                side, energy_wh, price, slot, source=_source(call)
+            )
         except OrderRejectedError as err:
             raise _rejected(err, hub, slot=_local(slot)) from err
+        order_ids.append(order_id)
     if not call.return_response:
         return None
     return {"order_ids": order_ids}
@@ -202,7 +211,7 @@ async def _cancel_order(call: ServiceCall) -> None:
     hub = _hub(call.hass, call)
     order_id: str = call.data[ATTR_ORDER_ID]
     try:
-        await hub.node.cancel_order(order_id)
+        await hub.node.cancel_order(order_id, source=_source(call))
     except OrderRejectedError as err:
         key = "cancel_gate_closed" if err.reason == "gate_closed" else None
         raise _rejected(err, hub, key, order_id=order_id) from err

@@ -39,7 +39,7 @@ class Trade:
     sold_wh: int = 0
     spent: int = 0
     earned: int = 0
-    # Wh bought per source ("api", "ev", "flexible_load"): automations can tell whose
+    # Wh bought per source ("action", "automation", "ev", ...): automations can tell whose
     # purchase the slot's energy is.
     bought_by: dict[str, int] = field(default_factory=dict)
 

@@ -262,7 +262,7 @@ async def test_the_surplus_is_offered_at_the_minimum_price(
     assert order.slot == T0 + 1800  # the next slot, whose gate is open for 10 more minutes
     assert (order.side, order.energy_wh, order.price) == (Side.SELL, 500, 850)
     assert order.status is OrderStatus.LIVE
-    assert order.source == "api"
+    assert order.source == "automation"  # placed by the blueprint, not by a person
 
     # Turned off, the automation offers nothing more (and leaves no timer behind).
     await hass.services.async_call(

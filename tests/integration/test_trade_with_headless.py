@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from conftest import T0, wait_until
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.auth.models import User
+from homeassistant.core import Context, Event, HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.p2p_energy.const import DOMAIN
@@ -35,7 +36,11 @@ def _cleared(hass: HomeAssistant) -> list[Event]:
 
 
 async def test_a_bid_placed_by_service_buys_the_neighbours_offer(
-    hass: HomeAssistant, market_clock: ManualClock, neighbour: Household, home: MockConfigEntry
+    hass: HomeAssistant,
+    market_clock: ManualClock,
+    neighbour: Household,
+    home: MockConfigEntry,
+    hass_admin_user: User,
 ) -> None:
     cleared = _cleared(hass)
     ours = Household(home.runtime_data.market.node)
@@ -51,6 +56,7 @@ async def test_a_bid_placed_by_service_buys_the_neighbours_offer(
         },
         blocking=True,
         return_response=True,
+        context=Context(user_id=hass_admin_user.id),  # a person runs the action
     )
     assert result is not None
     [bid] = result["order_ids"]
@@ -63,7 +69,7 @@ async def test_a_bid_placed_by_service_buys_the_neighbours_offer(
     assert event["price"] == 0.12  # uniform: halfway between the ask and the bid
     assert (event["bought_kwh"], event["sold_kwh"], event["late"]) == (1.5, 0, False)
     assert event["fills"] == [
-        {"order_id": bid, "side": "buy", "energy_wh": 1500, "price_ticks": 1200, "source": "api"}
+        {"order_id": bid, "side": "buy", "energy_wh": 1500, "price_ticks": 1200, "source": "action"}
     ]
     # The neighbour's node cleared the same slot identically.
     [theirs] = [e for e in neighbour.of_type(SlotCleared) if e.slot == SLOT]
@@ -72,7 +78,7 @@ async def test_a_bid_placed_by_service_buys_the_neighbours_offer(
     await hass.async_block_till_done()
     buying = hass.states.get("binary_sensor.maison_buying_from_neighbours")
     assert buying is not None and buying.state == "on"
-    assert buying.attributes["bought_by"] == {"api": 1500}  # bought by an action, not an agent
+    assert buying.attributes["bought_by"] == {"action": 1500}  # a person's order, not an agent's
     assert hass.states.get("sensor.maison_energy_bought_today").state == "1.5"  # type: ignore[union-attr]
     assert float(hass.states.get("sensor.maison_spent_today").state) == 0.18  # type: ignore[union-attr]
     assert hass.states.get("sensor.rue_des_lilas_members").state == "2"  # type: ignore[union-attr]
