@@ -19,6 +19,20 @@ FRENCH_FEED_IN_TICKS = 400
 
 MAX_SLOT_S = 86_400
 MAX_PRICE = 10**9
+# How far ahead of its timestamp an order may name its slot: nobody forecasts a week
+# of surplus.
+MAX_HORIZON_S = 7 * 86_400
+# The most one order may offer or ask for: a 36 kVA connection (France's largest
+# residential one) over the longest slot, a day, is 864 kWh.
+MAX_ORDER_WH = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an entry breaks the community's terms: a reason word and a detail for people."""
+
+    reason: str
+    detail: str
 
 
 class InvalidCommunityTermsError(ValueError):
@@ -110,6 +124,49 @@ class CommunityTerms:
         """The next `count` slots whose gates are open at `now`, earliest first."""
         first = self.first_open_slot(now)
         return tuple(first + index * self.slot_s for index in range(count))
+
+    # ------------------------------------------------------------------ entry rules
+    # One rule for the node placing an order (at its clock's now) and for every node
+    # storing one (at the entry's timestamp), so that a node never signs what its peers
+    # refuse and every ledger holds only orders and seals that can count.
+
+    def order_refusal(  # noqa: PLR0911 - one return per rule reads best
+        self, slot: int, energy_wh: int, price: int, expires_s: int, at_ms: int
+    ) -> Refusal | None:
+        """Why an order signed at `at_ms` (Unix ms) breaks these terms, or None."""
+        if slot <= 0 or slot % self.slot_s:
+            return Refusal("unaligned_slot", f"slot {slot} is not a multiple of {self.slot_s} s")
+        if at_ms >= self.gate_closure(slot) * 1000:
+            return Refusal("gate_closed", f"the gate of slot {slot} has closed")
+        if slot - at_ms // 1000 > MAX_HORIZON_S:
+            return Refusal(
+                "too_far", f"slot {slot} is more than {MAX_HORIZON_S // 86_400} days ahead"
+            )
+        if not 0 < energy_wh <= MAX_ORDER_WH:
+            return Refusal("invalid_energy", f"energy must be 1..{MAX_ORDER_WH} Wh")
+        if not 0 <= price <= self.ceiling:
+            return Refusal("invalid_price", f"price must be 0..{self.ceiling} ticks (the ceiling)")
+        if expires_s < 0 or (expires_s and expires_s * 1000 <= at_ms):
+            return Refusal("invalid_expiry", "expires_s must be 0 or a second still to come")
+        return None
+
+    def seal_refusal(self, slot: int, at_ms: int) -> Refusal | None:
+        """Why a seal signed at `at_ms` breaks these terms (a slot whose book is still
+        open has nothing to seal yet), or None."""
+        if slot % self.slot_s:
+            return Refusal("unaligned_slot", f"slot {slot} is not a multiple of {self.slot_s} s")
+        if at_ms < self.gate_closure(slot) * 1000:
+            return Refusal("premature", f"slot {slot} is sealed before its gate closed")
+        return None
+
+    def reading_refusal(self, slot: int, at_ms: int) -> Refusal | None:
+        """Why a meter reading signed at `at_ms` breaks these terms (a slot is measured
+        once it has ended), or None."""
+        if slot % self.slot_s:
+            return Refusal("unaligned_slot", f"slot {slot} is not a multiple of {self.slot_s} s")
+        if at_ms < (slot + self.slot_s) * 1000:
+            return Refusal("premature", f"slot {slot} is read before it ended")
+        return None
 
     def slot_energy_wh(self, power_w: int) -> int:
         """Energy of one full slot at `power_w`."""

@@ -25,10 +25,10 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 
 from market.agents import EvSession, InvalidAgentInputError
-from market.ledger.kinds import MAX_ENERGY_WH
 from market.model import Side
 from market.node.errors import OrderRejectedError
-from market.units import WH_PER_KWH, to_ticks, to_wh
+from market.terms import MAX_ORDER_WH
+from market.units import WH_PER_KWH, to_price, to_ticks, to_wh
 
 from .const import DOMAIN, SOURCE_ACTION, SOURCE_AUTOMATION
 from .market_hub import MarketHub
@@ -136,7 +136,9 @@ def _rejected(
     """The translated error of a refused order or cancel."""
     placeholders = {
         "minutes": str(hub.terms.slot_s // 60),
-        "max_kwh": str(MAX_ENERGY_WH // WH_PER_KWH),
+        "max_kwh": str(MAX_ORDER_WH // WH_PER_KWH),
+        "ceiling": str(to_price(hub.terms.ceiling)),
+        "currency": hub.currency,
         "detail": err.detail,
         "reason": err.reason,
         **placeholders,

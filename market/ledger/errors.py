@@ -23,6 +23,7 @@ class RejectReason(StrEnum):
     BODY_HASH = "body_hash"
     SIGNATURE = "signature"
     BODY_SCHEMA = "body_schema"
+    OFF_TERMS = "off_terms"
 
 
 class LedgerError(Exception):
@@ -39,6 +40,14 @@ class MalformedBatchError(LedgerError):
 
 class InvalidBodyError(LedgerError):
     """An entry body does not match its kind's schema."""
+
+
+class OffTermsError(InvalidBodyError):
+    """A well-formed body breaks the community's terms (`market.terms.Refusal`)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
 
 
 class InvalidCommunityError(LedgerError):

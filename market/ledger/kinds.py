@@ -75,11 +75,14 @@ def check_order_fields(slot: int, side: int, energy_wh: int, price: int, expires
 _ORDER_LAYOUT = struct.Struct(">QBQQQ")
 
 
-def check_order_body(body: bytes) -> None:
-    """Validate order body bytes without building an OrderBody (the ingest hot path)."""
+def check_order_body(body: bytes) -> tuple[int, int, int, int, int]:
+    """Validate order body bytes without building an OrderBody (the ingest hot path);
+    returns (slot, side, energy_wh, price, expires_s)."""
     if len(body) != _ORDER_LAYOUT.size:
         raise InvalidBodyError(f"order body must be {_ORDER_LAYOUT.size} bytes, got {len(body)}")
-    check_order_fields(*_ORDER_LAYOUT.unpack(body))
+    fields: tuple[int, int, int, int, int] = _ORDER_LAYOUT.unpack(body)
+    check_order_fields(*fields)
+    return fields
 
 
 @dataclass(frozen=True, slots=True)

@@ -279,7 +279,7 @@ class LedgerStore:
                 raise InvalidBodyError(f"kind {kind} is not accepted in protocol v1")
             if len(body) > self.limits.max_body_bytes:
                 raise InvalidBodyError(f"body of {len(body)} bytes exceeds the limit")
-            check_body(kind, body, author, self.community, self.membership)
+            check_body(kind, body, author, self.community, self.membership, ts)
             seq += 1
             header = encode_header(kind, self.community_id, author, seq, prev, ts, body)
             entry = decode_entry(encode_frame(header, identity.sign(header), body), self.limits)

@@ -16,11 +16,20 @@ from nacl.exceptions import BadSignatureError
 from .codec import ZERO_HASH, Entry
 from .community import Community
 from .equivocation import EquivocationProof
-from .errors import InvalidBodyError, RejectReason
-from .kinds import ACCEPTED_KINDS, SIMPLE_DECODERS, AdmitBody, Kind, check_order_body
+from .errors import InvalidBodyError, OffTermsError, RejectReason
+from .kinds import (
+    ACCEPTED_KINDS,
+    SIMPLE_DECODERS,
+    AdmitBody,
+    Kind,
+    ReadingBody,
+    SealBody,
+    check_order_body,
+)
 from .membership import Membership
 
 if TYPE_CHECKING:
+    from ..terms import Refusal
     from .store import LedgerStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -117,7 +126,16 @@ class BatchCheck:
         except (BadSignatureError, ValueError, TypeError):
             return RejectReason.SIGNATURE
         try:
-            check_body(entry.kind, entry.body, author, store.community, store.membership)
+            check_body(
+                entry.kind,
+                entry.body,
+                author,
+                store.community,
+                store.membership,
+                entry.timestamp_ms,
+            )
+        except OffTermsError:
+            return RejectReason.OFF_TERMS
         except InvalidBodyError:
             return RejectReason.BODY_SCHEMA
         store.heads[author] = (seq, entry.hash, entry.timestamp_ms)
@@ -176,15 +194,27 @@ class BatchCheck:
 
 
 def check_body(
-    kind: int, body: bytes, author: bytes, community: Community, membership: Membership
+    kind: int,
+    body: bytes,
+    author: bytes,
+    community: Community,
+    membership: Membership,
+    timestamp_ms: int,
 ) -> None:
-    """Raise InvalidBodyError unless body is valid for kind in this community."""
+    """Raise InvalidBodyError unless body is valid for kind in this community, signed at
+    `timestamp_ms`; OffTermsError (one) when it is well formed but breaks the terms."""
+    terms = community.terms
     if kind == Kind.ORDER:  # most entries are orders: check them without decoding
-        check_order_body(body)
+        slot, _side, energy_wh, price, expires_s = check_order_body(body)
+        _within(terms.order_refusal(slot, energy_wh, price, expires_s, timestamp_ms))
         return
     decoder = SIMPLE_DECODERS.get(kind)
     if decoder is not None:
-        decoder.decode(body)
+        decoded = decoder.decode(body)
+        if isinstance(decoded, SealBody):
+            _within(terms.seal_refusal(decoded.slot, timestamp_ms))
+        elif isinstance(decoded, ReadingBody):
+            _within(terms.reading_refusal(decoded.slot, timestamp_ms))
         return
     if kind == Kind.GENESIS:
         if body != community.to_bytes():
@@ -199,3 +229,8 @@ def check_body(
             raise InvalidBodyError(f"equivocation proof against a non-member {proof.author.hex()}")
         return
     raise InvalidBodyError(f"no schema for kind {kind}")
+
+
+def _within(refusal: Refusal | None) -> None:
+    if refusal is not None:
+        raise OffTermsError(refusal.reason, refusal.detail)

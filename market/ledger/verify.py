@@ -129,7 +129,7 @@ def _check_entry(
     if not entry.verify_signature():
         found.append("bad signature")
     try:
-        check_body(entry.kind, entry.body, entry.author, community, membership)
+        check_body(entry.kind, entry.body, entry.author, community, membership, entry.timestamp_ms)
     except InvalidBodyError as err:
         found.append(f"bad body: {err}")
     return [Problem(author, entry.seq, message) for message in found]

@@ -20,7 +20,6 @@ from ..ledger import CancelBody, Kind, Ledger, OrderBody
 from ..ledger.codec import Entry
 from ..ledger.errors import LedgerError
 from ..ledger.identity import Identity
-from ..ledger.kinds import MAX_ENERGY_WH, MAX_PRICE_TICKS
 from ..model import Side
 from ..terms import CommunityTerms
 from .clock import Clock
@@ -34,8 +33,6 @@ _LOGGER = logging.getLogger(__name__)
 
 # The source of orders a host places itself (HA services, the CLI).
 API_SOURCE: Final = "api"
-# Orders further ahead than this are refused: nobody forecasts a week of surplus.
-MAX_HORIZON_S: Final = 7 * 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,21 +153,10 @@ class OrderDesk:
         ):
             if type(value) is not int:
                 raise OrderRejectedError("not_integer", f"{name} must be an integer: {value!r}")
-        if not 0 < energy_wh <= MAX_ENERGY_WH:
-            raise OrderRejectedError("invalid_energy", f"energy must be 1..{MAX_ENERGY_WH} Wh")
-        if not 0 <= price <= MAX_PRICE_TICKS:
-            raise OrderRejectedError("invalid_price", f"price must be 0..{MAX_PRICE_TICKS}")
-        if slot <= 0 or slot % self.terms.slot_s:
-            raise OrderRejectedError(
-                "unaligned_slot", f"slot {slot} is not a multiple of {self.terms.slot_s} s"
-            )
-        now_s = self._now_s()
-        if now_s >= self.terms.gate_closure(slot):
-            raise OrderRejectedError("gate_closed", f"the gate of slot {slot} has closed")
-        if slot - now_s > MAX_HORIZON_S:
-            raise OrderRejectedError("too_far", f"slot {slot} is more than 7 days ahead")
-        if expires_s < 0:
-            raise OrderRejectedError("invalid_expiry", "expires_s must be >= 0")
+        # The terms' own rule, the one every peer applies when it stores the order.
+        refusal = self.terms.order_refusal(slot, energy_wh, price, expires_s, self.clock.now_ms())
+        if refusal is not None:
+            raise OrderRejectedError(refusal.reason, refusal.detail)
         if not self.ledger.is_member(self.identity.public_key):
             raise OrderRejectedError(
                 "not_member", "this node's admission has not reached it yet; retry shortly"

@@ -141,7 +141,12 @@ async def test_place_orders_over_a_window(
         (
             {"slot": SLOT, "energy_kwh": 0.0001},
             "invalid_energy",
-            "The energy of an order must be between 0.001 and 1000000 kWh",
+            "The energy of an order must be between 0.001 and 1000 kWh",
+        ),
+        (
+            {"slot": SLOT, "price": 0.2},
+            "invalid_price",
+            "The price must be at most 0.1952 EUR/kWh, the community's ceiling",
         ),
     ],
 )

@@ -11,14 +11,13 @@ from market.ledger.community import Community
 from market.ledger.identity import load_or_create_identity
 from market.ledger.kinds import Kind, OrderBody, Side
 from market.ledger.ledger import Ledger
-
-SLOT = 1_764_000_900
+from tests.market.ledger_helpers import SLOT, clock_ms
 
 
 async def burst(directory: Path) -> None:
     identity = load_or_create_identity(directory)
     community = Community.load(directory / "community.json")
-    ledger = await Ledger.open(directory, community, identity)
+    ledger = await Ledger.open(directory, community, identity, clock_ms=clock_ms)
     size = 1
     n = 0
     while True:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from market.ledger.codec import ZERO_HASH, encode_frame, encode_header, entry_hash
 from market.ledger.community import DEFAULT_TERMS, Community
 from market.ledger.identity import Identity
@@ -9,7 +11,19 @@ from market.ledger.kinds import Kind, OrderBody, Side
 from market.terms import CommunityTerms
 
 T0_MS = 1_764_000_000_000  # 2025-11-24T16:00:00Z
-SLOT = 1_764_000_900
+# A day after T0: the orders and seals of these tests keep to the community's terms
+# (signed before the slot's gate, at most a week ahead) on the test clock below.
+SLOT = T0_MS // 1000 + 86_400
+_STARTED_NS = time.monotonic_ns()
+
+
+def clock_ms() -> int:
+    """The ledgers' clock in these tests: an hour after T0, running at real speed.
+
+    An hour of slack leaves the entries written by hand from T0 on in the past, and the
+    day to SLOT outlasts any test run.
+    """
+    return T0_MS + 3_600_000 + (time.monotonic_ns() - _STARTED_NS) // 1_000_000
 
 
 def identities(count: int, base: int = 1) -> list[Identity]:

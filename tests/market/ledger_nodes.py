@@ -18,6 +18,7 @@ from market.gossip.service import Gossip
 from market.ledger.community import Community
 from market.ledger.identity import Identity
 from market.ledger.ledger import Ledger
+from tests.market.ledger_helpers import clock_ms
 
 # Anti-entropy never idles beyond 0.5 s, as in the other harnesses. At the production
 # pace (rounds doubling up to 10 s, one random peer each) a link a test adds, or a dead
@@ -61,7 +62,9 @@ async def start_node(
     synchronous: str = "NORMAL",
 ) -> Node:
     """Open a ledger in directory and serve it on a free loopback port."""
-    ledger = await Ledger.open(directory, community, identity, synchronous=synchronous)
+    ledger = await Ledger.open(
+        directory, community, identity, synchronous=synchronous, clock_ms=clock_ms
+    )
     session = aiohttp.ClientSession()
     peers = PeerTable(config.backoff_base_s, config.backoff_max_s)
     gossip = Gossip(ledger, identity, session, peers, config)

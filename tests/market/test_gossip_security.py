@@ -22,7 +22,7 @@ from market.ledger.community import Community
 from market.ledger.identity import Identity
 from market.ledger.kinds import Kind
 from market.ledger.ledger import Ledger
-from tests.market.ledger_helpers import ChainWriter, community_of, identities, order
+from tests.market.ledger_helpers import ChainWriter, clock_ms, community_of, identities, order
 from tests.market.ledger_nodes import FAST, Node, start_node
 
 PREFIX = "/p2p/v1"
@@ -230,7 +230,7 @@ async def test_routes_mount_into_a_host_application(tmp_path: Path) -> None:
     """The routes run inside another aiohttp app (as they will inside Home Assistant)."""
     members = identities(2)
     community = community_of(members)
-    host_ledger = await Ledger.open(tmp_path / "host", community, members[0])
+    host_ledger = await Ledger.open(tmp_path / "host", community, members[0], clock_ms=clock_ms)
     async with aiohttp.ClientSession() as session:
         host = Gossip(host_ledger, members[0], session, PeerTable(), FAST)
         app = web.Application()

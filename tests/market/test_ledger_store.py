@@ -23,7 +23,14 @@ from market.ledger.ledger import Ledger
 from market.ledger.store import DB_FILE_NAME, LedgerStore
 from market.ledger.verify import verify_store
 from market.terms import CommunityTerms
-from tests.market.ledger_helpers import T0_MS, ChainWriter, community_of, identities, order
+from tests.market.ledger_helpers import (
+    T0_MS,
+    ChainWriter,
+    clock_ms,
+    community_of,
+    identities,
+    order,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,12 +59,12 @@ def test_identity_file_made_world_readable_is_narrowed(tmp_path: Path) -> None:
 def test_store_is_wal_and_survives_reopen(tmp_path: Path) -> None:
     (me,) = identities(1)
     community = community_of([me])
-    store = LedgerStore(tmp_path / DB_FILE_NAME, community, me)
+    store = LedgerStore(tmp_path / DB_FILE_NAME, community, me, clock_ms=clock_ms)
     entries = [store.append(Kind.ORDER, order(energy_wh=100 + i)) for i in range(5)]
     store.close()
     with sqlite3.connect(tmp_path / DB_FILE_NAME) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    reopened = LedgerStore(tmp_path / DB_FILE_NAME, community, me)
+    reopened = LedgerStore(tmp_path / DB_FILE_NAME, community, me, clock_ms=clock_ms)
     assert reopened.frontier() == {me.public_key: (5, entries[-1].hash)}
     assert reopened.append(Kind.ORDER, order()).prev_hash == entries[-1].hash
     assert reopened.get(entries[2].hash) == entries[2]
@@ -66,14 +73,14 @@ def test_store_is_wal_and_survives_reopen(tmp_path: Path) -> None:
 
 def test_store_refuses_another_community(tmp_path: Path) -> None:
     a, b = identities(2)
-    LedgerStore(tmp_path / DB_FILE_NAME, community_of([a])).close()
+    LedgerStore(tmp_path / DB_FILE_NAME, community_of([a]), clock_ms=clock_ms).close()
     with pytest.raises(CommunityMismatchError):
-        LedgerStore(tmp_path / DB_FILE_NAME, community_of([b]))
+        LedgerStore(tmp_path / DB_FILE_NAME, community_of([b]), clock_ms=clock_ms)
 
 
 def test_non_member_cannot_append(tmp_path: Path) -> None:
     a, outsider = identities(2)
-    store = LedgerStore(tmp_path / DB_FILE_NAME, community_of([a]), outsider)
+    store = LedgerStore(tmp_path / DB_FILE_NAME, community_of([a]), outsider, clock_ms=clock_ms)
     with pytest.raises(NotAMemberError):
         store.append(Kind.ORDER, order())
     store.close()
@@ -81,7 +88,7 @@ def test_non_member_cannot_append(tmp_path: Path) -> None:
 
 async def test_async_ledger_runs_the_store_off_the_event_loop(tmp_path: Path) -> None:
     (me,) = identities(1)
-    ledger = await Ledger.open(tmp_path, community_of([me]), me)
+    ledger = await Ledger.open(tmp_path, community_of([me]), me, clock_ms=clock_ms)
     seen: list[int] = []
     ledger.add_listener(lambda entries, _origin: seen.extend(e.seq for e in entries))
     threads: set[str] = set()
@@ -103,7 +110,7 @@ async def test_async_ledger_runs_the_store_off_the_event_loop(tmp_path: Path) ->
 def test_equivocation_is_kept_as_proof_and_published(tmp_path: Path) -> None:
     me, cheater = identities(2)
     community = community_of([me, cheater])
-    store = LedgerStore(tmp_path / DB_FILE_NAME, community, me)
+    store = LedgerStore(tmp_path / DB_FILE_NAME, community, me, clock_ms=clock_ms)
     honest = ChainWriter(cheater, community)
     store.ingest(honest.frames(3), now=T0_MS + 10**6)
     fork = ChainWriter(cheater, community)
@@ -125,7 +132,7 @@ def test_equivocation_is_kept_as_proof_and_published(tmp_path: Path) -> None:
 def test_cli_verify_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     me, other = identities(2)
     community = community_of([me, other])
-    store = LedgerStore(tmp_path / DB_FILE_NAME, community, me)
+    store = LedgerStore(tmp_path / DB_FILE_NAME, community, me, clock_ms=clock_ms)
     store.append(Kind.ORDER, order())
     store.ingest(ChainWriter(other, community).frames(3), now=T0_MS + 10**6)
     store.close()
@@ -140,7 +147,7 @@ def test_cli_verify_reports_a_tampered_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (me,) = identities(1)
-    store = LedgerStore(tmp_path / DB_FILE_NAME, community_of([me]), me)
+    store = LedgerStore(tmp_path / DB_FILE_NAME, community_of([me]), me, clock_ms=clock_ms)
     for _ in range(4):
         store.append(Kind.ORDER, order())
     store.close()
@@ -240,7 +247,7 @@ def test_identity_creation_leaves_no_partial_key(tmp_path: Path) -> None:
 async def test_closed_ledger_refuses_calls_and_equivocators_are_listed(tmp_path: Path) -> None:
     me, cheater = identities(2)
     community = community_of([me, cheater])
-    ledger = await Ledger.open(tmp_path, community, me)
+    ledger = await Ledger.open(tmp_path, community, me, clock_ms=clock_ms)
     writer = ChainWriter(cheater, community)
     await ledger.ingest(writer.frames(2))
     fork = ChainWriter(cheater, community)

@@ -36,7 +36,15 @@ from market.ledger.kinds import (
 )
 from market.ledger.store import LedgerStore
 from market.terms import CommunityTerms
-from tests.market.ledger_helpers import SLOT, T0_MS, ChainWriter, community_of, identities, order
+from tests.market.ledger_helpers import (
+    SLOT,
+    T0_MS,
+    ChainWriter,
+    clock_ms,
+    community_of,
+    identities,
+    order,
+)
 
 NOW = T0_MS + 3_600_000
 
@@ -53,7 +61,7 @@ def community(members: list[Identity]) -> Community:
 
 @pytest.fixture
 def store(tmp_path: Path, community: Community, members: list[Identity]) -> Iterator[LedgerStore]:
-    s = LedgerStore(tmp_path / "ledger.sqlite3", community, members[0])
+    s = LedgerStore(tmp_path / "ledger.sqlite3", community, members[0], clock_ms=clock_ms)
     yield s
     s.close()
 
@@ -206,7 +214,9 @@ def test_malformed_bytes_reject_the_whole_batch(
 def test_batch_over_entry_limit_stores_nothing(
     tmp_path: Path, community: Community, members: list[Identity]
 ) -> None:
-    store = LedgerStore(tmp_path / "l.db", community, limits=Limits(max_batch_entries=10))
+    store = LedgerStore(
+        tmp_path / "l.db", community, limits=Limits(max_batch_entries=10), clock_ms=clock_ms
+    )
     writer = ChainWriter(members[1], community)
     _assert_refused(store, writer.frames(11), RejectReason.BATCH_SIZE)
     store.close()
@@ -215,7 +225,9 @@ def test_batch_over_entry_limit_stores_nothing(
 def test_batch_over_byte_limit_stores_nothing(
     tmp_path: Path, community: Community, members: list[Identity]
 ) -> None:
-    store = LedgerStore(tmp_path / "l.db", community, limits=Limits(max_batch_bytes=1000))
+    store = LedgerStore(
+        tmp_path / "l.db", community, limits=Limits(max_batch_bytes=1000), clock_ms=clock_ms
+    )
     writer = ChainWriter(members[1], community)
     _assert_refused(store, writer.frames(5), RejectReason.BATCH_SIZE)
     store.close()
@@ -281,10 +293,10 @@ def test_membership_survives_reopen(
     tmp_path: Path, community: Community, members: list[Identity]
 ) -> None:
     newcomer = identities(1, base=100)[0]
-    store = LedgerStore(tmp_path / "l.db", community, members[0])
+    store = LedgerStore(tmp_path / "l.db", community, members[0], clock_ms=clock_ms)
     store.append(Kind.ADMIT, AdmitBody(newcomer.public_key).encode())
     store.close()
-    reopened = LedgerStore(tmp_path / "l.db", community, newcomer)
+    reopened = LedgerStore(tmp_path / "l.db", community, newcomer, clock_ms=clock_ms)
     entry = reopened.append(Kind.ORDER, order())
     assert entry.seq == 1 and entry.author == newcomer.public_key
     reopened.close()
@@ -318,7 +330,7 @@ def test_any_delivery_order_ends_in_the_same_store(
     writers = [ChainWriter(member, community) for member in members]
     frames = [writer.frame(order(energy_wh=10 + i)) for writer in writers for i in range(6)]
     rng = random.Random(seed)
-    store = LedgerStore(tmp_path_factory.mktemp("order") / "l.db", community)
+    store = LedgerStore(tmp_path_factory.mktemp("order") / "l.db", community, clock_ms=clock_ms)
     for _round in range(len(frames)):
         rng.shuffle(frames)
         for start in range(0, len(frames), batch_size):
@@ -386,8 +398,9 @@ def test_bogus_equivocation_proofs_are_refused(
     ("kind", "body"),
     [
         (Kind.CANCEL, CancelBody(b"\x05" * 32).encode()),
-        (Kind.SEAL, SealBody(SLOT, b"\x01" * 32, b"\x02" * 32).encode()),
-        (Kind.READING, ReadingBody(SLOT, 1200, 300).encode()),
+        # a slot that ended before T0: its gate has closed and it has been delivered
+        (Kind.SEAL, SealBody(T0_MS // 1000 - 900, b"\x01" * 32, b"\x02" * 32).encode()),
+        (Kind.READING, ReadingBody(T0_MS // 1000 - 900, 1200, 300).encode()),
     ],
 )
 def test_market_kinds_are_accepted(

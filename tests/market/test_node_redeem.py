@@ -29,7 +29,7 @@ from market.node.errors import (
 )
 from market.node.invite import Invite, create_invite
 from market.node.redeem import RedeemService, redeem_invite, redeem_message
-from tests.market.ledger_helpers import ChainWriter, community_of, identities, order
+from tests.market.ledger_helpers import ChainWriter, clock_ms, community_of, identities, order
 
 
 def now_s() -> int:
@@ -61,7 +61,9 @@ class MemberNode:
 
 
 async def serve(directory: Path, identity: Identity, community: Community) -> MemberNode:
-    ledger = await Ledger.open(directory, community, identity, synchronous="NORMAL")
+    ledger = await Ledger.open(
+        directory, community, identity, synchronous="NORMAL", clock_ms=clock_ms
+    )
     service = RedeemService(ledger, clock_s=now_s)
     app = web.Application()
     app.add_routes(service.routes())
@@ -115,7 +117,7 @@ async def test_the_newcomer_writes_only_after_redeeming(
 
     invite = node.invite()
     admitted = await redeem_invite(session, invite, newcomer, now_ms=now_ms())
-    own = await Ledger.open(tmp_path / "newcomer", admitted.community, newcomer)
+    own = await Ledger.open(tmp_path / "newcomer", admitted.community, newcomer, clock_ms=clock_ms)
     try:
         with pytest.raises(NotAMemberError):
             await own.append(Kind.ORDER, order())
