@@ -195,6 +195,9 @@ async def _place_order(call: ServiceCall) -> ServiceResponse:
     side = Side(call.data[ATTR_SIDE])
     energy_wh = to_wh(call.data[ATTR_ENERGY_KWH])
     price = to_ticks(call.data[ATTR_PRICE])
+    if side is Side.BUY:
+        # "Up to any price" means up to the retail price: nobody pays more than the grid.
+        price = min(price, hub.terms.ceiling)
     order_ids: list[JsonValueType] = []
     for slot in _slots(hub, call.data):
         try:

@@ -68,6 +68,10 @@ async def test_place_an_order_in_one_slot(hass: HomeAssistant, entry: MockConfig
     assert orders.state == "1"
     assert orders.attributes["orders"][0]["price"] == 0.18
 
+    # A buy limit above the ceiling is lowered to it (the grid's price caps any purchase).
+    await _call(hass, "place_order", entry, side="buy", energy_kwh=1, price=5, slot=_at(SLOT))
+    assert sorted(o.price for o in entry.runtime_data.market.node.order_book(SLOT)) == [1800, 1952]
+
     # Without asking for a response, the order is placed all the same.
     assert (
         await _call(
@@ -75,7 +79,7 @@ async def test_place_an_order_in_one_slot(hass: HomeAssistant, entry: MockConfig
         )
         is None
     )
-    assert len(entry.runtime_data.market.node.order_book(SLOT)) == 2
+    assert len(entry.runtime_data.market.node.order_book(SLOT)) == 3
 
 
 async def test_place_orders_over_a_window(
@@ -144,7 +148,7 @@ async def test_place_orders_over_a_window(
             "The energy of an order must be between 0.001 and 1000 kWh",
         ),
         (
-            {"slot": SLOT, "price": 0.2},
+            {"slot": SLOT, "side": "sell", "price": 0.2},  # no buyer pays above the ceiling
             "invalid_price",
             "The price must be at most 0.1952 EUR/kWh, the community's ceiling",
         ),
