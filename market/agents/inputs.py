@@ -84,12 +84,15 @@ class SlotResult:
     """The cleared outcome of one slot: energy filled per order id (Wh).
 
     Orders that traded nothing may be absent. A disputed slot (no trade) is a result
-    with no fills. `price` is the uniform price when the mechanism has one.
+    with no fills. `price` is the uniform price when the mechanism has one. `late`: the
+    community's result, reached after this node had reported the slot disputed (or
+    while it was away); it replaces what was delivered for the slot before.
     """
 
     slot: int
     fills: Mapping[str, int]
     price: int | None = None
+    late: bool = False
 
     def __post_init__(self) -> None:
         check_int("slot", self.slot)

@@ -105,7 +105,8 @@ class IntentBook:
 
         Dropped: a result for a slot whose gate is still open, a fill above its intent's
         energy, a fill of an id this agent never placed in that slot, a second result
-        for a slot that disagrees with the first. Results of other agents' slots are
+        for a slot that disagrees with the first unless it is `late` (the community's
+        result after a dispute, which replaces it). Results of other agents' slots are
         simply not ours.
         """
         dropped = 0
@@ -126,6 +127,9 @@ class IntentBook:
                     dropped += 1
                 else:
                     filled += energy
+            if result.late:
+                self._results[result.slot] = filled
+                continue
             previous = self._results.setdefault(result.slot, filled)
             dropped += previous != filled
         return dropped

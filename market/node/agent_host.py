@@ -86,12 +86,20 @@ class AgentHost:
         hosted = self._agents.get(agent_id)
         return hosted is not None and hosted.enabled
 
-    def deliver(self, slot: int, fills: Mapping[str, Mapping[str, int]], price: int | None) -> None:
+    def deliver(
+        self,
+        slot: int,
+        fills: Mapping[str, Mapping[str, int]],
+        price: int | None,
+        *,
+        late: bool = False,
+    ) -> None:
         """Hand a slot's outcome to every agent as a `SlotResult`: `fills` holds, per
-        agent id, the Wh filled per intent id (nothing when the slot is disputed)."""
+        agent id, the Wh filled per intent id (nothing when the slot is disputed);
+        `late` when it is the community's result reached after a dispute or an absence."""
         for agent_id, hosted in self._agents.items():
             own = dict(fills.get(agent_id, {}))
-            hosted.results.append(SlotResult(slot=slot, fills=own, price=price))
+            hosted.results.append(SlotResult(slot=slot, fills=own, price=price, late=late))
 
     def decide(self, now_s: int, observation: Observation) -> list[tuple[str, AgentDecision]]:
         """Run every enabled agent once; results delivered since its last run go with it."""

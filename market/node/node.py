@@ -31,7 +31,7 @@ from .clock import Clock, SystemClock
 from .config import NodeConfig
 from .datadir import DataDir
 from .errors import OrderRejectedError
-from .events import AgentSchedule, EquivocationSeen, EventBus, Listener
+from .events import AgentSchedule, EquivocationSeen, EventBus, Listener, SlotCleared
 from .index import HeldOrder, MarketIndex
 from .invite import create_invite
 from .orders import API_SOURCE, OrderDesk
@@ -394,7 +394,7 @@ class Node:
         for author, seq in update.equivocators:
             self._emit(EquivocationSeen(author.hex(), seq))
         if self._running:
-            self._slots.on_seals(update.seal_slots, self.clock.now_ms())
+            self._slots.on_entries(update.order_slots | update.seal_slots, self.clock.now_ms())
 
     def _on_decided(self, outcome: SlotOutcome, own_fills: dict[bytes, int]) -> None:
         by_agent: dict[str, dict[str, int]] = {}
@@ -403,7 +403,8 @@ class Node:
             if placement is not None and placement.intent_id is not None:
                 by_agent.setdefault(placement.source, {})[placement.intent_id] = energy_wh
         price = None if outcome.result is None else outcome.result.price
-        self._agents.deliver(outcome.slot, by_agent, price)
+        late = isinstance(outcome.event, SlotCleared) and outcome.event.late
+        self._agents.deliver(outcome.slot, by_agent, price, late=late)
         self._emit(outcome.event)
         self._wake.set()
 

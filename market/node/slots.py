@@ -1,5 +1,6 @@
-"""A node's slot lifecycle: seal each slot at its seal time, judge it at its start (and
-again as late seals arrive), and remember the outcomes for a day.
+"""A node's slot lifecycle: seal each slot at its seal time, judge it from then on (never
+earlier, whatever a peer's clock says) as the entries its verdict depends on arrive and
+at its start, and remember the outcomes for a day.
 
 Sealing and judging are the node's only consensus duties; they read the order sets
 from the index and write seals through the ledger, and tell the node what was decided.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from ..auction import clear
@@ -60,12 +61,15 @@ class SlotKeeper:
         self._next_judge_slot = 0
 
     def start(self, now_ms: int) -> None:
-        """Seal from the current slot on; judge from the next one."""
+        """Seal from the current slot on; judge from the next one, at once for the slots
+        whose seals this node already holds (it restarted after their seal time)."""
         self._started_ms = now_ms
         first = self.terms.slot_of(now_ms // 1000)
         self._next_seal_slot = first
         # the current slot has started: its outcome was decided without this node
         self._next_judge_slot = first + self.terms.slot_s
+        held = [slot for slot in self.index.slots_with_entries() if slot >= self._next_judge_slot]
+        self.on_entries(held, now_ms)
 
     def next_due_ms(self) -> int:
         """When the next seal or judgement is due."""
@@ -79,11 +83,21 @@ class SlotKeeper:
         """Decided slots still remembered, oldest first."""
         return [self._outcomes[slot] for slot in sorted(self._outcomes)]
 
-    def on_seals(self, slots: set[int] | frozenset[int], now_ms: int) -> None:
-        """New seals arrived for `slots`: judge those that are due or decided again."""
-        for slot in sorted(slots):
-            if slot >= self._next_judge_slot - KEEP_S or slot in self._outcomes:
-                self._judge(slot, now_ms)
+    def on_entries(self, slots: Iterable[int], now_ms: int) -> None:
+        """Entries arrived that verdicts depend on: orders, cancels or seals of `slots`,
+        and activity that may change any electorate. Judges those of `slots` whose seal
+        time has come on this node's clock (a slot is never judged on the strength of
+        seals from a clock running ahead), and again every slot still disputed here: its
+        verdict may be a quorum's that this node did not hold in full at the deadline."""
+        now_s = now_ms // 1000
+        due = {
+            slot for slot in slots if self.terms.seal_time(slot) <= now_s and slot >= now_s - KEEP_S
+        }
+        due.update(
+            slot for slot, outcome in self._outcomes.items() if outcome.state is SlotState.DISPUTED
+        )
+        for slot in sorted(due):
+            self._judge(slot, now_ms)
 
     # ------------------------------------------------------------------ sealing
 

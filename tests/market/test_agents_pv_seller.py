@@ -230,3 +230,21 @@ def test_never_over_offers_never_under_asks_and_asks_only_fall(
             assert intent.energy_wh <= surplus.get(intent.slot, 0)
     for prices in asks.values():
         assert prices == sorted(prices, reverse=True)
+
+
+def test_the_communitys_late_result_replaces_a_dispute() -> None:
+    # Finding 7 of #14: a slot reported disputed, whose quorum's result reached the node
+    # later, counts for the agents as it counts in the host's totals.
+    agent = PvSellerAgent("pv", TERMS, LIMITS, horizon_slots=1)
+    slot = MIDNIGHT + 12 * HOUR
+    observation = Observation(forecast=(SlotForecast(slot=slot, pv_wh=800, load_wh=0),))
+    intent = agent.decide(slot - 1000, observation).place[0]
+    assert agent.decide(slot - 200, observation, [SlotResult(slot=slot, fills={})]).dropped == 0
+    assert agent.sold_wh(slot) == 0
+    late = SlotResult(slot=slot, fills={intent.id: 600}, price=1000, late=True)
+    assert agent.decide(slot + 300, observation, [late]).dropped == 0
+    assert agent.sold_wh(slot) == 600
+    # An ordinary second result that disagrees is still dropped.
+    again = SlotResult(slot=slot, fills={intent.id: 100})
+    assert agent.decide(slot + 400, observation, [again]).dropped == 1
+    assert agent.sold_wh(slot) == 600
