@@ -9,6 +9,7 @@ from pathlib import Path
 from market.ledger.codec import Entry
 from market.ledger.kinds import Kind, OrderBody, SealBody
 from market.ledger.kinds import Side as LedgerSide
+from market.model import Side
 from market.node import ManualClock, SlotCleared, SlotDisputed
 from tests.market.ledger_helpers import ChainWriter
 from tests.market.node_harness import (
@@ -17,6 +18,7 @@ from tests.market.node_harness import (
     advance,
     make_community,
     mesh,
+    run_slot,
     start_household,
 )
 
@@ -126,3 +128,28 @@ async def test_an_isolated_node_reaches_the_quorums_verdict_whatever_the_arrival
     assert outcome.result == final.result
     [cleared] = [e for e in alone.of_type(SlotCleared) if e.slot == slot]
     assert cleared.late and cleared.volume_wh == 700
+
+
+async def test_a_node_restarted_after_the_seals_judges_the_slot_at_start(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock = ManualClock(T0 * 1000)
+    dirs, community = make_community(tmp_path, 3)
+    running.extend([await start_household(data, clock) for data in dirs])
+    mesh(running)
+    terms = community.terms
+    for slot in (T0 + 900, T0 + 1800, T0 + 2700):
+        await run_slot(clock, running, slot)
+    slot = T0 + 3600
+    await running[0].node.place_order(Side.SELL, 500, 600, slot)
+    await running[1].node.place_order(Side.BUY, 500, 1500, slot)
+    await advance(clock, running, terms.seal_time(slot))
+    assert running[2].node.outcome(slot) is not None  # final before delivery
+    gone = running.pop()
+    await gone.node.stop()
+    again = await start_household(dirs[2], clock)
+    running.append(again)
+    # Restarted before the slot starts, it knows the verdict at once from its ledger.
+    outcome = again.node.outcome(slot)
+    assert outcome is not None and outcome.result is not None
+    assert outcome.result.volume_wh == 500
