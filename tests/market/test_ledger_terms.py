@@ -3,9 +3,6 @@ can count (issue #14, finding 6 and the ingest half of finding 5)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from market.ledger.community import DEFAULT_TERMS, Community
@@ -14,28 +11,11 @@ from market.ledger.identity import Identity
 from market.ledger.kinds import Kind, OrderBody, ReadingBody, SealBody, Side
 from market.ledger.store import LedgerStore
 from market.terms import MAX_HORIZON_S, MAX_ORDER_WH
-from tests.market.ledger_helpers import T0_MS, ChainWriter, clock_ms, community_of, identities
+from tests.market.ledger_helpers import T0_MS, ChainWriter
 
 T0_S = T0_MS // 1000
 NEXT = T0_S + 3600  # a slot an hour after the writer's first entry: its gate is open
 CEILING = DEFAULT_TERMS.ceiling
-
-
-@pytest.fixture
-def members() -> list[Identity]:
-    return identities(2)
-
-
-@pytest.fixture
-def community(members: list[Identity]) -> Community:
-    return community_of(members)
-
-
-@pytest.fixture
-def store(tmp_path: Path, community: Community, members: list[Identity]) -> Iterator[LedgerStore]:
-    s = LedgerStore(tmp_path / "ledger.sqlite3", community, members[0], clock_ms=clock_ms)
-    yield s
-    s.close()
 
 
 def _order(slot: int, energy_wh: int = 1500, price: int = 1000, expires_s: int = 0) -> bytes:

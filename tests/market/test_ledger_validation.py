@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,23 +47,6 @@ from tests.market.ledger_helpers import (
 )
 
 NOW = T0_MS + 3_600_000
-
-
-@pytest.fixture
-def members() -> list[Identity]:
-    return identities(3)
-
-
-@pytest.fixture
-def community(members: list[Identity]) -> Community:
-    return community_of(members)
-
-
-@pytest.fixture
-def store(tmp_path: Path, community: Community, members: list[Identity]) -> Iterator[LedgerStore]:
-    s = LedgerStore(tmp_path / "ledger.sqlite3", community, members[0], clock_ms=clock_ms)
-    yield s
-    s.close()
 
 
 def _assert_refused(store: LedgerStore, data: bytes, reason: RejectReason) -> None:
