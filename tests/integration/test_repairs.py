@@ -11,6 +11,7 @@ from conftest import FAST_GOSSIP, T0, NodeDirs, wait_until
 from freezegun import freeze_time
 from freezegun.api import _freeze_time
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers import translation
 from homeassistant.util import dt as dt_util
@@ -203,3 +204,44 @@ async def test_issues_of_a_stopped_node_are_withdrawn(
         assert _issues(hass, "peer_unreachable")
         await hass.config_entries.async_unload(entry.entry_id)
     assert not _issues(hass, "peer_unreachable")
+
+
+async def test_a_node_catching_up_after_a_restore_is_an_issue_until_a_neighbour_answers(
+    hass: HomeAssistant, node_dirs: NodeDirs, market_clock: ManualClock, nodes: list[Node]
+) -> None:
+    neighbour = node_dirs.headless()
+    port = _free_port()
+    entry = node_dirs.entry(data={CONF_PEERS: [f"127.0.0.1:{port}"]}, neighbours=(neighbour,))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    [issue] = _issues(hass, "catching_up")
+    assert issue.translation_placeholders == {"node": "Maison"}
+    assert not issue.is_persistent
+    text = await _text(hass, issue)
+    assert text.startswith("Maison is catching up with its neighbours / The node Maison asks")
+    assert "se met à jour auprès de ses voisins" in await _text(hass, issue, "fr")
+    # it signs nothing meanwhile: an order is refused with the reason, not lost
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "place_order",
+            {
+                "config_entry_id": entry.entry_id,
+                "side": "sell",
+                "energy_kwh": 0.5,
+                "price": 0.08,
+                "slot": dt_util.as_local(dt_util.utc_from_timestamp(SLOT))
+                .replace(tzinfo=None)
+                .isoformat(),
+            },
+            blocking=True,
+        )
+    assert err.value.translation_key == "catching_up"
+
+    # The neighbour's node starts: it answers, the node signs again, the issue goes.
+    nodes.append(await _headless(neighbour, market_clock, port))
+    await wait_until(hass, lambda: not _issues(hass, "catching_up"))
+    node = entry.runtime_data.market.node
+    assert node.status().chain == "ready"
+    await node.place_order(Side.SELL, 500, 800, SLOT)
+    await hass.config_entries.async_unload(entry.entry_id)
