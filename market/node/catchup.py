@@ -225,5 +225,8 @@ class CatchUp:
             if any(proof.author == me for proof in result.equivocations):
                 return _Answer.FORKED
             if not result.accepted:
+                if await self.ledger.equivocations_by(me):
+                    # known from an earlier run: the peer holds the other chain of this key
+                    return _Answer.FORKED
                 break
         return _Answer.UNSERVED

@@ -139,3 +139,11 @@ async def test_a_node_whose_key_already_signed_twice_says_so_and_signs_nothing(
     # it signs nothing more, not even its own proof (the neighbour publishes one itself)
     assert await _own_seqs(forked) == [1, 2, 3]
     assert [e.state for e in forked.of_type(ChainStateChanged)] == ["forked"]
+
+    # a restart finds it out again, from the proof it keeps and the neighbour's chain
+    await forked.node.stop()
+    running.remove(forked)
+    again = await start_household(data, clock)
+    running.append(again)
+    await wait_until(lambda: again.node.status().chain == ChainState.FORKED)
+    assert await _own_seqs(again) == [1, 2, 3]
