@@ -1,5 +1,6 @@
 """A node restarted from an older copy of its data dir (a restored backup) learns its own
-newer entries from its peers before it signs: it never reuses a seq."""
+newer entries from its peers before it signs: it never reuses a seq. And a member that
+did sign a seq twice loses its orders only where its fork lies: a later slot trades."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ from pathlib import Path
 
 import pytest
 
+from market.ledger.kinds import OrderBody
+from market.ledger.kinds import Side as LedgerSide
 from market.model import Side
-from market.node import ManualClock, OrderRejectedError, OrderStatus
+from market.node import EquivocationSeen, ManualClock, OrderRejectedError, OrderStatus
 from market.node.catchup import ChainState
 from market.node.datadir import DataDir
 from market.node.events import ChainStateChanged
 from market.node.lockstep import converge
+from tests.market.ledger_helpers import ChainWriter
 from tests.market.node_harness import (
     T0,
     Household,
     make_community,
+    mesh,
+    run_slot,
     start_household,
     wait_until,
 )
@@ -147,3 +153,39 @@ async def test_a_node_whose_key_already_signed_twice_says_so_and_signs_nothing(
     running.append(again)
     await wait_until(lambda: again.node.status().chain == ChainState.FORKED)
     assert await _own_seqs(again) == [1, 2, 3]
+
+
+async def test_an_equivocator_trades_again_in_a_later_slot(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock = ManualClock(T0 * 1000)
+    dirs, community = make_community(tmp_path, 4)
+    running.extend([await start_household(data, clock) for data in dirs[:3]])
+    mesh(running)
+    first, later = T0 + 1800, T0 + 2700
+    cheater = ChainWriter(dirs[3].identity(), community)
+    cheater.ts = T0 * 1000
+    ask = cheater.frame(OrderBody(first, LedgerSide.SELL, 500, 800).encode())
+    twin = cheater.frame(OrderBody(first, LedgerSide.SELL, 900, 400).encode(), seq=1, advance=False)
+    await running[0].node.ledger.ingest(ask)
+    await wait_until(lambda: all(len(h.node.order_book(first)) == 1 for h in running))
+    # every node holds the first twin; one is shown the second and proves the fork
+    await running[1].node.ledger.ingest(twin)
+    await wait_until(lambda: all(h.of_type(EquivocationSeen) for h in running))
+    # the cheater's chain goes on from the twin everybody holds, after the conflict
+    await running[0].node.ledger.ingest(
+        cheater.frame(OrderBody(later, LedgerSide.SELL, 500, 800).encode(), ts=T0 * 1000 + 3000)
+    )
+    buyer = running[2].node
+    for slot in (first, later):
+        await buyer.place_order(Side.BUY, 500, 1800, slot)
+    await run_slot(clock, running, first)
+    await run_slot(clock, running, later)
+    for house in running:
+        statuses = {o.slot: o.status for o in house.node.order_book(first) if not o.own}
+        assert statuses == {first: OrderStatus.EQUIVOCATOR}
+        voided, traded = house.node.outcome(first), house.node.outcome(later)
+        assert voided is not None and voided.result is not None
+        assert voided.result.volume_wh == 0  # its order signed during the conflict is void
+        assert traded is not None and traded.result is not None
+        assert traded.result.volume_wh == 500  # the later slot trades its later order
