@@ -120,6 +120,25 @@ async def test_a_restored_node_refuses_to_sign_until_a_neighbour_answers(
     assert restored.node.status().counters["signing_refused"] == 1
 
 
+async def test_a_bounded_wait_signs_unconfirmed_when_no_neighbour_answers(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock, data, neighbour, _gone = await _restored(tmp_path, running)
+    address = neighbour.node.address
+    assert address is not None
+    await neighbour.node.stop()
+    running.remove(neighbour)
+    restored = await start_household(data, clock, peers=(address,), catchup_timeout_s=0.3)
+    running.append(restored)
+    assert restored.node.status().chain == ChainState.CATCHING_UP
+    await wait_until(lambda: restored.node.status().chain == ChainState.UNCONFIRMED)
+    assert "no neighbour answered" in restored.node.status().chain_detail
+    # the host chose availability: it signs on its stale head (seq 3 is reused)
+    order_id = await restored.node.place_order(Side.SELL, 500, 840, SLOT)
+    entry = await restored.node.ledger.get(bytes.fromhex(order_id))
+    assert entry is not None and entry.seq == 3
+
+
 async def test_a_node_whose_key_already_signed_twice_says_so_and_signs_nothing(
     tmp_path: Path, running: list[Household]
 ) -> None:
