@@ -175,20 +175,13 @@ class CatchUp:
                 await asyncio.wait_for(self._wake.wait(), self.config.pull_interval_s)
 
     async def _round(self) -> _Answer:
-        """Ask every peer not in backoff; the first decisive answer ends the round."""
-        peers = self.peers.due()
-        if not peers:
-            return _Answer.NONE
-        tasks = [asyncio.create_task(self._ask(peer)) for peer in peers]
-        try:
-            for next_done in asyncio.as_completed(tasks):
-                answer = await next_done
-                if answer in (_Answer.FORKED, _Answer.CONFIRMED):
-                    return answer
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        """Ask every peer not in backoff at once and wait for all of them (each request
+        is bounded by the gossip timeout): a peer that missed some of this node's
+        entries must not confirm a head another peer knows to be stale."""
+        answers = await asyncio.gather(*(self._ask(peer) for peer in self.peers.due()))
+        for decisive in (_Answer.FORKED, _Answer.CONFIRMED):
+            if decisive in answers:
+                return decisive
         return _Answer.NONE
 
     async def _ask(self, peer: Peer) -> _Answer:

@@ -88,6 +88,45 @@ async def test_a_restored_node_catches_up_before_it_signs_and_never_equivocates(
     assert [e.state for e in restored.of_type(ChainStateChanged)] == ["ready"]
 
 
+async def test_a_neighbour_that_missed_the_newer_entries_does_not_confirm_a_stale_head(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock = ManualClock(T0 * 1000)
+    (data, stale_dir, fresh_dir), _community = make_community(tmp_path, 3)
+    stale = await start_household(stale_dir, clock)
+    fresh = await start_household(fresh_dir, clock)
+    running.extend([stale, fresh])
+    house = await start_household(data, clock, peers=_addresses(stale, fresh))
+    await house.node.place_order(Side.SELL, 500, 800, SLOT)
+    await converge([house.node, stale.node, fresh.node])
+    await house.node.stop()
+    shutil.copytree(data.path, tmp_path / "backup")
+    # one neighbour is away while the household signs two more entries
+    await stale.node.stop()
+    running.remove(stale)
+    house = await start_household(data, clock, peers=_addresses(fresh))
+    for price in (810, 820):
+        await house.node.place_order(Side.SELL, 500, price, SLOT)
+    await converge([house.node, fresh.node])
+    await house.node.stop()
+    shutil.rmtree(data.path)
+    shutil.copytree(tmp_path / "backup", data.path)
+
+    stale = await start_household(stale_dir, clock)
+    running.append(stale)
+    restored = await start_household(data, clock, peers=_addresses(stale, fresh))
+    running.append(restored)
+    order_id = await restored.node.place_order(Side.SELL, 500, 840, SLOT)
+    entry = await restored.node.ledger.get(bytes.fromhex(order_id))
+    assert entry is not None and entry.seq == 4
+    await converge([restored.node, fresh.node])
+    assert await fresh.node.ledger.equivocations() == []
+
+
+def _addresses(*houses: Household) -> tuple[str, ...]:
+    return tuple(house.node.address for house in houses if house.node.address is not None)
+
+
 async def test_a_restored_node_refuses_to_sign_until_a_neighbour_answers(
     tmp_path: Path, running: list[Household]
 ) -> None:
