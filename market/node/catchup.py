@@ -83,6 +83,8 @@ class CatchUp:
         self.stats = dict.fromkeys(COUNTERS, 0)
         self._wake = asyncio.Event()
         self.first_round = asyncio.Event()
+        # duties a host asked for meanwhile that sign (withdrawals), run once it may
+        self._deferred: list[Callable[[], Awaitable[object]]] = []
         ledger.hold_signing()
 
     @property
@@ -107,6 +109,13 @@ class CatchUp:
             self.stats[counter] += 1
         return self.ready
 
+    def defer(self, duty: Callable[[], Awaitable[object]]) -> bool:
+        """Run `duty` once the node may sign; False when it may now (run it at once)."""
+        if self.ready:
+            return False
+        self._deferred.append(duty)
+        return True
+
     def peer_added(self) -> None:
         """A new peer: ask it at once."""
         self._wake.set()
@@ -130,10 +139,12 @@ class CatchUp:
                     await asyncio.sleep(self.config.pull_interval_s)
             if state is not ChainState.FORKED:
                 await self.ledger.release_signing()
-                try:
-                    await then()
-                except Exception:  # logged, not lost: the node signs from now on anyway
-                    _LOGGER.exception("the first signing duty after catching up failed")
+                deferred, self._deferred = self._deferred, []
+                for duty in (then, *deferred):
+                    try:
+                        await duty()
+                    except Exception:  # logged, not lost: the node signs from now on anyway
+                        _LOGGER.exception("a signing duty deferred while catching up failed")
             self.state = state
             self.detail = detail
             log = _LOGGER.error if state is ChainState.FORKED else _LOGGER.info

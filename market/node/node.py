@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -290,8 +291,10 @@ class Node:
 
     async def withdraw_orders(self, source: str) -> int:
         """Cancel every open order of `source` (an agent's id, or a host's name for its
-        own orders) whose gate is still open; returns how many were withdrawn."""
-        self._catchup.check()
+        own orders) whose gate is still open; returns how many were withdrawn (0 while the
+        node catches up its chain: it withdraws them once it signs again)."""
+        if self._catchup.defer(partial(self._orders.withdraw, source)):
+            return 0
         return await self._orders.withdraw(source)
 
     def order_book(self, slot: int) -> list[BookOrder]:

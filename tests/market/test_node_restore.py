@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from market.ledger.kinds import OrderBody
+from market.ledger.kinds import Kind, OrderBody
 from market.ledger.kinds import Side as LedgerSide
 from market.model import Side
 from market.node import EquivocationSeen, ManualClock, OrderRejectedError, OrderStatus
@@ -143,15 +143,21 @@ async def test_a_restored_node_refuses_to_sign_until_a_neighbour_answers(
     with pytest.raises(OrderRejectedError) as err:
         await restored.node.place_order(Side.SELL, 500, 840, SLOT)
     assert err.value.reason == "catching_up"
+    # withdrawing signs too: it is done once the node may sign again
+    assert await restored.node.withdraw_orders("api") == 0
     assert await _own_seqs(restored) == [1, 2]  # nothing signed meanwhile
 
     # the neighbour is back: the restored node learns its entries 3 and 4, then signs 5
     back = await start_household(DataDir(tmp_path / "house1"), clock, port=port)
     running.append(back)
     await wait_until(lambda: restored.node.status().chain == ChainState.READY)
+    # the four orders it held then (two of them learnt from the neighbour) are withdrawn
+    cancels = await restored.node.ledger.entries(kind=Kind.CANCEL)
+    assert [e.seq for e in cancels] == [5, 6, 7, 8]
+    assert restored.node.open_orders() == []
     order_id = await restored.node.place_order(Side.SELL, 500, 840, SLOT)
     entry = await restored.node.ledger.get(bytes.fromhex(order_id))
-    assert entry is not None and entry.seq == 5
+    assert entry is not None and entry.seq == 9
     await converge([restored.node, back.node])
     for house in (restored, back):
         assert await house.node.ledger.equivocations() == []
