@@ -139,12 +139,15 @@ class CatchUp:
                     await asyncio.sleep(self.config.pull_interval_s)
             if state is not ChainState.FORKED:
                 await self.ledger.release_signing()
-                deferred, self._deferred = self._deferred, []
-                for duty in (then, *deferred):
-                    try:
-                        await duty()
-                    except Exception:  # logged, not lost: the node signs from now on anyway
-                        _LOGGER.exception("a signing duty deferred while catching up failed")
+                # until the state flips (no await in between) hosts may defer more
+                pending: list[Callable[[], Awaitable[object]]] = [then]
+                while pending:
+                    for duty in pending:
+                        try:
+                            await duty()
+                        except Exception:  # logged, not lost: the node signs from now on
+                            _LOGGER.exception("a signing duty deferred while catching up failed")
+                    pending, self._deferred = self._deferred, []
             self.state = state
             self.detail = detail
             log = _LOGGER.error if state is ChainState.FORKED else _LOGGER.info

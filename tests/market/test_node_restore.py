@@ -4,21 +4,31 @@ did sign a seq twice loses its orders only where its fork lies: a later slot tra
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
 import pytest
 
+from market.agents import HouseholdLimits, Observation, PvSellerAgent, SlotForecast
 from market.ledger.kinds import Kind, OrderBody
 from market.ledger.kinds import Side as LedgerSide
 from market.model import Side
-from market.node import EquivocationSeen, ManualClock, OrderRejectedError, OrderStatus
+from market.node import (
+    EquivocationSeen,
+    ManualClock,
+    Node,
+    NodeConfig,
+    OrderRejectedError,
+    OrderStatus,
+)
 from market.node.catchup import ChainState
 from market.node.datadir import DataDir
-from market.node.events import ChainStateChanged
+from market.node.events import ChainStateChanged, NodeEvent, OrderCancelled
 from market.node.lockstep import converge
 from tests.market.ledger_helpers import ChainWriter
 from tests.market.node_harness import (
+    FAST_GOSSIP,
     T0,
     Household,
     make_community,
@@ -253,3 +263,50 @@ async def test_an_equivocator_trades_again_in_a_later_slot(
         assert voided.result.volume_wh == 0  # its order signed during the conflict is void
         assert traded is not None and traded.result is not None
         assert traded.result.volume_wh == 500  # the later slot trades its later order
+
+
+def _sunny(now_s: int) -> Observation:
+    first = now_s - now_s % 900
+    return Observation(
+        forecast=tuple(SlotForecast(slot=first + i * 900, pv_wh=800, load_wh=200) for i in range(4))
+    )
+
+
+async def test_a_withdrawal_asked_while_the_first_duties_run_is_not_lost(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock = ManualClock(T0 * 1000)
+    (data, other), community = make_community(tmp_path, 2)
+    neighbour = await start_household(other, clock)
+    running.append(neighbour)
+    assert neighbour.node.address is not None
+    peers = (neighbour.node.address,)
+    limits = HouseholdLimits(
+        max_buy_price=1900, min_sell_price=400, max_import_w=9000, max_export_w=6000
+    )
+    house = await start_household(data, clock, peers=peers)
+    house.node.set_observation_source(_sunny)
+    house.node.add_agent(PvSellerAgent("pv", community.terms, limits))
+    await house.node.run_agents_now()
+    own = await house.node.place_order(Side.SELL, 500, 800, SLOT)
+    await house.node.stop()
+
+    # at the next start the previous agents' orders are withdrawn first; a host asks
+    # to withdraw its own orders meanwhile (as HA does when a switch is turned off)
+    node = await Node.open(
+        NodeConfig(data_dir=data.path, peers=peers, gossip=FAST_GOSSIP), clock=clock
+    )
+    asked: list[asyncio.Task[int]] = []
+
+    def on_event(event: NodeEvent) -> None:
+        if isinstance(event, OrderCancelled) and not asked:
+            asked.append(asyncio.create_task(node.withdraw_orders("api")))
+
+    node.subscribe(on_event)
+    await node.start()
+    running.append(Household(node))
+    await wait_until(lambda: node.status().chain == ChainState.READY)
+    assert asked and await asked[0] == 0  # deferred: the node did not sign yet
+    [order] = [o for o in node.order_book(SLOT) if o.order_id == own]
+    assert order.status is OrderStatus.CANCELLED
+    assert node.open_orders() == []
