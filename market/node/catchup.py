@@ -85,6 +85,7 @@ class CatchUp:
         self.first_round = asyncio.Event()
         # duties a host asked for meanwhile that sign (withdrawals), run once it may
         self._deferred: list[Callable[[], Awaitable[object]]] = []
+        self._unserved: set[str] = set()
         ledger.hold_signing()
 
     @property
@@ -208,7 +209,9 @@ class CatchUp:
         self.peers.mark_ok(peer)
         if answer is _Answer.UNSERVED:
             self.stats["catchup_unserved"] += 1
-            _LOGGER.warning("%s claims entries of this node it does not serve", peer.url)
+            if peer.url not in self._unserved:  # once per peer: rounds repeat every few s
+                self._unserved.add(peer.url)
+                _LOGGER.warning("%s claims entries of this node it does not serve", peer.url)
         return answer
 
     async def _exchange(self, peer: Peer) -> _Answer:

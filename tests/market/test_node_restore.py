@@ -9,8 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from market.agents import HouseholdLimits, Observation, PvSellerAgent, SlotForecast
+from market.gossip import start_site
+from market.gossip.wire import encode_frontier
 from market.ledger.kinds import Kind, OrderBody
 from market.ledger.kinds import Side as LedgerSide
 from market.model import Side
@@ -310,3 +313,38 @@ async def test_a_withdrawal_asked_while_the_first_duties_run_is_not_lost(
     [order] = [o for o in node.order_book(SLOT) if o.order_id == own]
     assert order.status is OrderStatus.CANCELLED
     assert node.open_orders() == []
+
+
+async def test_a_peer_claiming_entries_it_does_not_serve_confirms_nothing(
+    tmp_path: Path, running: list[Household], caplog: pytest.LogCaptureFixture
+) -> None:
+    clock, data, neighbour, _gone = await _restored(tmp_path, running)
+    me = DataDir(data.path).identity().public_key
+
+    # a hostile peer: it claims 99 entries of this node's chain and serves none
+    async def frontier(_request: web.Request) -> web.Response:
+        return web.Response(body=encode_frontier({me: (99, bytes(32))}))
+
+    async def pull(_request: web.Request) -> web.Response:
+        return web.Response(body=b"", headers={"X-P2P-More": "0"})
+
+    app = web.Application()
+    app.router.add_post("/p2p/v1/frontier", frontier)
+    app.router.add_post("/p2p/v1/pull", pull)
+    runner, port = await start_site(app, "127.0.0.1", 0)
+    try:
+        liar = f"127.0.0.1:{port}"
+        (data.path / "peers.json").unlink()  # it knows the liar only, for now
+        restored = await start_household(data, clock, peers=(liar,))
+        running.append(restored)
+        await wait_until(lambda: restored.node.status().counters["catchup_unserved"] >= 3)
+        assert restored.node.status().chain == ChainState.CATCHING_UP
+        warnings = [r for r in caplog.records if "does not serve" in r.getMessage()]
+        assert len(warnings) == 1  # once per peer, not once per round
+        # an honest neighbour's answer is what lets it sign
+        assert neighbour.node.address is not None
+        restored.node.add_peer(neighbour.node.address)
+        await wait_until(lambda: restored.node.status().chain == ChainState.READY)
+        assert await _own_seqs(restored) == [1, 2, 3, 4]
+    finally:
+        await runner.cleanup()
