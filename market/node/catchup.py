@@ -151,8 +151,12 @@ class CatchUp:
                     pending, self._deferred = self._deferred, []
             self.state = state
             self.detail = detail
-            log = _LOGGER.error if state is ChainState.FORKED else _LOGGER.info
-            log("chain %s: %s", state, detail)
+            level = logging.INFO if state is ChainState.READY else logging.WARNING
+            if state is ChainState.FORKED:
+                level = logging.ERROR
+            elif self.stats["catchup_entries"]:
+                level = logging.WARNING  # worth a look: the data dir was behind
+            _LOGGER.log(level, "chain %s: %s", state, detail)
             self._emit(ChainStateChanged(str(state), detail))
         finally:
             self.first_round.set()
@@ -180,6 +184,13 @@ class CatchUp:
                 )
                 return ChainState.FORKED, detail
             if answer is _Answer.CONFIRMED:
+                learnt = self.stats["catchup_entries"]
+                if learnt:
+                    detail = (
+                        f"learnt {learnt} entries of its own chain from the neighbours that "
+                        "its data had lost (a restored backup?); signing after them"
+                    )
+                    return ChainState.READY, detail
                 return ChainState.READY, "a neighbour confirmed its head"
             self.first_round.set()
             if deadline is not None and loop.time() >= deadline:

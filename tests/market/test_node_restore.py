@@ -98,6 +98,7 @@ async def test_a_restored_node_catches_up_before_it_signs_and_never_equivocates(
         assert sorted(o.price for o in book) == [800, 810, 820, 830, 840]
         assert {o.status for o in book} == {OrderStatus.LIVE}
     assert restored.node.status().counters["catchup_entries"] == 2
+    assert restored.node.status().chain_detail.startswith("learnt 2 entries of its own chain")
     assert [e.state for e in restored.of_type(ChainStateChanged)] == ["ready"]
 
 
