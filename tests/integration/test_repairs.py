@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -18,12 +19,13 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.p2p_energy.const import CONF_PEERS, CONF_SELL_SURPLUS, DOMAIN
+from custom_components.p2p_energy.issues import MarketIssues
 from market.ledger.codec import ZERO_HASH
 from market.ledger.community import Community
 from market.ledger.kinds import Kind, OrderBody
 from market.ledger.kinds import Side as LedgerSide
 from market.model import Side
-from market.node import Node, NodeConfig
+from market.node import Node, NodeConfig, NodeStatus
 from market.node.clock import ManualClock
 from market.node.datadir import DataDir
 from tests.market.ledger_helpers import ChainWriter
@@ -245,3 +247,35 @@ async def test_a_node_catching_up_after_a_restore_is_an_issue_until_a_neighbour_
     assert node.status().chain == "ready"
     await node.place_order(Side.SELL, 500, 800, SLOT)
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_key_that_signed_twice_is_an_issue_while_the_node_says_so(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    entry = node_dirs.entry()
+    issues = MarketIssues(hass, entry, seal_margin_s=60)
+    status = NodeStatus(
+        node_id="00" * 32,
+        community_id="11" * 32,
+        community_name="Rue des Lilas",
+        address=None,
+        members=2,
+        peers=(),
+        ledger_entries=3,
+        last_sync_s_ago=None,
+        clock_skew_ms=None,
+        is_member=True,
+        counters={},
+        chain="forked",
+        chain_detail="this key signed twice",
+    )
+    issues.check_status(status, dt_util.utcnow())
+    [issue] = _issues(hass, "chain_forked")
+    assert issue.translation_placeholders == {"node": "Maison"}
+    text = await _text(hass, issue)
+    assert text.startswith("The key of Maison signed conflicting entries / A neighbour holds")
+    assert "set up a new node with a new invite" in text
+    assert "nouvelle invitation" in await _text(hass, issue, "fr")
+    assert not _issues(hass, "catching_up")
+    issues.check_status(dataclasses.replace(status, chain="ready"), dt_util.utcnow())
+    assert not _issues(hass, "chain_forked")
