@@ -61,6 +61,9 @@ async def async_get_config_entry_diagnostics(
             "ledger_entries": status.ledger_entries,
             "last_sync_s_ago": status.last_sync_s_ago,
             "clock_skew_ms": status.clock_skew_ms,
+            # whether it signs: "catching_up" after a restored backup (docs/node.md)
+            "chain": status.chain,
+            "chain_detail": status.chain_detail,
             "counters": status.counters,
             "terms": hub.node.terms.to_json_obj(),
         },

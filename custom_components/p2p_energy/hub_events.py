@@ -2,8 +2,9 @@
 
 `HubEvents` is the node's subscriber: it records cleared slots in the trade book and
 the agents' plans, raises the equivocation repair issue, asks for a status refresh when
-a peer comes or goes, and fires the `p2p_energy_slot_cleared`, `p2p_energy_slot_disputed`
-and `p2p_energy_ev_schedule` events. Every event's data starts with `config_entry_id`;
+a peer comes or goes or the node's chain state changes (the catching-up issue), and
+fires the `p2p_energy_slot_cleared`, `p2p_energy_slot_disputed` and
+`p2p_energy_ev_schedule` events. Every event's data starts with `config_entry_id`;
 times are ISO 8601 UTC.
 """
 
@@ -17,6 +18,7 @@ from homeassistant.core import HomeAssistant, callback
 
 from market.node.events import (
     AgentSchedule,
+    ChainStateChanged,
     EquivocationSeen,
     NodeEvent,
     OrderAccepted,
@@ -77,7 +79,7 @@ class HubEvents:
             self.agents.schedules[event.agent_id] = event.schedule
             data = ev_schedule_data(event.schedule, self.slot_s)
             self._fire("ev_schedule", {"agent_id": event.agent_id, **data})
-        elif isinstance(event, PeerUp | PeerDown):
+        elif isinstance(event, PeerUp | PeerDown | ChainStateChanged):
             self._refresh_status()
         elif isinstance(event, EquivocationSeen):
             self.issues.equivocation(event.node_id, event.seq)

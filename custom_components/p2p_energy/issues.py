@@ -4,7 +4,11 @@
 - `clock_skew`: this machine's clock is further from the neighbours' than the seal
   margin, so its orders and seals may miss the gate closures;
 - `equivocation`: a member signed two different entries with one sequence number and
-  is excluded from the market (a fact of the ledger: it stays until dismissed).
+  is excluded from the market (a fact of the ledger: it stays until dismissed);
+- `catching_up`: this node asks its neighbours for its own newer entries (after a
+  restored backup) and signs nothing until one answers;
+- `chain_forked`: a neighbour holds an entry of this node's key that conflicts with
+  its chain; it signs nothing any more (docs/node.md, "Restoring a backup").
 
 None can be fixed by a flow, so this module is not a `repairs` platform. Issues of a
 condition that clears are deleted; those of a running entry are deleted when it
@@ -29,6 +33,10 @@ PEER_DOWN_ISSUE_AFTER: Final = timedelta(hours=1)
 ISSUE_PEER_UNREACHABLE: Final = "peer_unreachable"
 ISSUE_CLOCK_SKEW: Final = "clock_skew"
 ISSUE_EQUIVOCATION: Final = "equivocation"
+ISSUE_CATCHING_UP: Final = "catching_up"
+ISSUE_CHAIN_FORKED: Final = "chain_forked"
+# market.node.catchup.ChainState values, each with its issue
+_CHAIN_ISSUES: Final = {"catching_up": ISSUE_CATCHING_UP, "forked": ISSUE_CHAIN_FORKED}
 
 
 def _peer_key(url: str) -> str:
@@ -108,6 +116,11 @@ class MarketIssues:
             )
         else:
             self._clear(self._id(ISSUE_CLOCK_SKEW))
+        for state, key in _CHAIN_ISSUES.items():
+            if status.chain == state:
+                self._raise(self._id(key), key, {})
+            else:
+                self._clear(self._id(key))
 
     @callback
     def equivocation(self, node_id: str, seq: int) -> None:

@@ -68,6 +68,8 @@ _USER_REASONS: Final = frozenset(
         "gate_closed",
         "too_far",
         "not_member",
+        "catching_up",
+        "chain_forked",
         "unknown_order",
         "not_own_order",
     }

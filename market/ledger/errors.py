@@ -68,3 +68,7 @@ class IdentityError(LedgerError):
 
 class StoreClosedError(LedgerError):
     """The ledger was used after close()."""
+
+
+class SigningHeldError(LedgerError):
+    """The node holds its signing key back until it knows its own chain's head."""

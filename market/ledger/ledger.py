@@ -140,6 +140,21 @@ class Ledger:
         self._notify(entries, None)
         return entries
 
+    def hold_signing(self) -> None:
+        """Refuse every own append (SigningHeldError) until `release_signing`."""
+        self._store.signing_held = True
+
+    @property
+    def signing_held(self) -> bool:
+        """Whether own appends are refused."""
+        return self._store.signing_held
+
+    async def release_signing(self) -> list[Entry]:
+        """Sign again, publishing the equivocation proofs found while held."""
+        entries = await self._run(self._store.release_signing)
+        self._notify(entries, None)
+        return entries
+
     async def ingest(self, data: bytes, origin: Origin | None = None) -> IngestResult:
         """Validate and store a batch of frames received from a peer (`origin`, which
         listeners are told; None treats them as the node's own)."""

@@ -31,6 +31,7 @@ from .errors import (
     MalformedBatchError,
     NotAMemberError,
     RejectReason,
+    SigningHeldError,
 )
 from .identity import Identity
 from .kinds import ACCEPTED_KINDS, AdmitBody, Kind
@@ -114,6 +115,11 @@ class LedgerStore:
         self.membership = Membership(community)
         self.heads: dict[bytes, Head] = {}
         self.equivocating: set[tuple[bytes, int]] = set()
+        # While held nothing is signed: a node restarted from an older copy of its data
+        # dir must first learn the newer entries of its own chain that peers hold, or it
+        # signs a used seq (an equivocation). Proofs found meanwhile are published later.
+        self.signing_held = False
+        self._held_proofs: list[EquivocationProof] = []
         self._load_state()
 
     @classmethod
@@ -203,7 +209,9 @@ class LedgerStore:
         self.stats["duplicate"] += result.duplicates
         self.stats["equivocation"] += len(result.equivocations)
         own_proofs = [proof for proof, detected_here in new_proofs if detected_here]
-        if own_proofs and self._may_write():
+        if own_proofs and self.signing_held:
+            self._held_proofs.extend(own_proofs)
+        elif own_proofs and self._may_write():
             for proof in own_proofs:
                 result.accepted.append(self.append(Kind.EQUIVOCATION, proof.encode(), now))
         return result
@@ -255,6 +263,14 @@ class LedgerStore:
     def _may_write(self) -> bool:
         return self.identity is not None and self.membership.is_member(self.identity.public_key)
 
+    def release_signing(self) -> list[Entry]:
+        """Sign again; publishes the proofs found while held and returns those entries."""
+        self.signing_held = False
+        proofs, self._held_proofs = self._held_proofs, []
+        if not proofs or not self._may_write():
+            return []
+        return self.append_many([(Kind.EQUIVOCATION, proof.encode()) for proof in proofs])
+
     def append(self, kind: int, body: bytes, now: int | None = None) -> Entry:
         """Sign and durably store one entry of this node's own chain."""
         return self.append_many([(kind, body)], now)[0]
@@ -269,6 +285,8 @@ class LedgerStore:
         author = identity.public_key
         if not self.membership.is_member(author):
             raise NotAMemberError(f"{identity.node_id} is not a member of the community")
+        if self.signing_held:
+            raise SigningHeldError("signing is held until this node has caught up its chain")
         now = self.clock_ms() if now is None else now
         head = self.heads.get(author)
         seq, prev, ts = (0, ZERO_HASH, now) if head is None else head

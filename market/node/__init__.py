@@ -2,12 +2,14 @@
 agents), and the invites that let a neighbour join its community. See docs/node.md.
 """
 
+from .catchup import ChainState
 from .clock import Clock, ManualClock, ScaledClock, SystemClock
 from .config import NodeConfig
 from .datadir import DataDir
 from .errors import InviteError, NodeError, NodeSetupError, OrderRejectedError
 from .events import (
     AgentSchedule,
+    ChainStateChanged,
     EquivocationSeen,
     NodeEvent,
     OrderAccepted,
@@ -28,6 +30,8 @@ from .views import BookOrder, NodeStatus, PeerStatus, SlotOutcome
 __all__ = [
     "AgentSchedule",
     "BookOrder",
+    "ChainState",
+    "ChainStateChanged",
     "Clock",
     "DataDir",
     "EquivocationSeen",

@@ -199,7 +199,13 @@ async def _node_main(args: argparse.Namespace) -> int:
             await node.start()
             _LOGGER.info(
                 "node running",
-                extra={"fields": {"node": node.identity.node_id, "address": node.address}},
+                extra={
+                    "fields": {
+                        "node": node.identity.node_id,
+                        "address": node.address,
+                        "chain": node.status().chain,
+                    }
+                },
             )
             await stop.wait()
         finally:

@@ -28,3 +28,6 @@ class NodeConfig:
     # SQLite synchronous mode of own appends: FULL survives a power cut (see
     # LedgerStore); a simulation, which has no power to lose, uses NORMAL.
     synchronous: str = "FULL"
+    # How long a node that knows peers waits at start for one to confirm its own chain
+    # before it signs anyway (None: until one answers; docs/node.md, "Restoring a backup").
+    catchup_timeout_s: float | None = None

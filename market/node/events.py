@@ -113,8 +113,8 @@ class PeerDown:
 
 @dataclass(frozen=True, slots=True)
 class EquivocationSeen:
-    """A member signed two different entries with one sequence number; its orders are
-    excluded from every slot from now on."""
+    """A member signed two different entries with one sequence number; its orders signed
+    within the conflict's time span are void (docs/node.md, "The order set")."""
 
     node_id: str
     seq: int
@@ -128,6 +128,15 @@ class AgentSchedule:
     schedule: EvSchedule
 
 
+@dataclass(frozen=True, slots=True)
+class ChainStateChanged:
+    """Whether this node may sign, as it learns its own chain from its peers at start:
+    `state` is a `market.node.catchup.ChainState` value, `detail` says why for people."""
+
+    state: str
+    detail: str
+
+
 NodeEvent = (
     OrderAccepted
     | OrderRejected
@@ -138,6 +147,7 @@ NodeEvent = (
     | PeerDown
     | EquivocationSeen
     | AgentSchedule
+    | ChainStateChanged
 )
 
 Listener = Callable[[NodeEvent], None]

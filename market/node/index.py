@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ..ledger.codec import Entry
+from ..ledger.codec import Entry, parse_header
 from ..ledger.equivocation import EquivocationProof
 from ..ledger.kinds import AdmitBody, CancelBody, Kind, OrderBody, SealBody
 from ..ledger.kinds import Side as LedgerSide
@@ -35,7 +35,7 @@ class OrderStatus(StrEnum):
     LATE = "late"  # timestamped at or after the gate closure
     CANCELLED = "cancelled"  # cancelled by its author before the gate closure
     EXPIRED = "expired"  # its own expiry falls before the gate closure
-    EQUIVOCATOR = "equivocator"  # its author signed two entries with one seq
+    EQUIVOCATOR = "equivocator"  # its author signed two entries with one seq (see forks)
 
 
 def to_model_side(side: int) -> Side:
@@ -89,6 +89,12 @@ class HeldSeal:
     result_hash: bytes
 
 
+def fork_span(proof: EquivocationProof) -> tuple[int, int]:
+    """The earliest and latest timestamps (ms) of a proof's two conflicting entries."""
+    times = sorted(parse_header(header)[6] for header in (proof.header_a, proof.header_b))
+    return times[0], times[1]
+
+
 def order_root(hashes: Iterable[bytes]) -> bytes:
     """Commitment to an order set: SHA-256 over the sorted entry hashes and their count."""
     ordered = sorted(hashes)
@@ -128,6 +134,9 @@ class MarketIndex:
         # cancels seen before their order (gossip is per author, so rare but possible)
         self._cancel_authors: dict[bytes, bytes] = {}
         self.equivocators: dict[bytes, int] = {}
+        # author -> (earliest, latest) timestamps of each pair of entries it signed with
+        # one seq, from the proofs (see `status` and `electorate`)
+        self._forks: dict[bytes, set[tuple[int, int]]] = {}
         # author -> slot-length buckets in which it wrote anything
         self._activity: dict[bytes, set[int]] = {}
 
@@ -158,6 +167,7 @@ class MarketIndex:
                 seal_slots.add(self._add_seal(entry))
             elif entry.kind == Kind.EQUIVOCATION:
                 proof = EquivocationProof.decode(entry.body)
+                self._forks.setdefault(proof.author, set()).add(fork_span(proof))
                 if proof.author not in self.equivocators:
                     self.equivocators[proof.author] = proof.seq
                     equivocators.append((proof.author, proof.seq))
@@ -215,10 +225,22 @@ class MarketIndex:
 
     # ------------------------------------------------------------------ rules
 
+    def _forked(self, author: bytes, start_ms: int, end_ms: int) -> bool:
+        """Whether a fork span of `author` overlaps [start_ms, end_ms]."""
+        return any(lo <= end_ms and start_ms <= hi for lo, hi in self._forks.get(author, ()))
+
     def status(self, order: HeldOrder) -> OrderStatus:
-        """The rule every node applies to decide whether an order is in its slot's set."""
+        """The rule every node applies to decide whether an order is in its slot's set.
+
+        An equivocator's orders are void in the slots its forks affect (those closing
+        while it was forked, see `affected`) and, elsewhere, when they were signed while
+        it was forked (they may stand on either of its two chains). Its other orders
+        count: proofs and entries alone decide, so every node judges alike.
+        """
         gate_ms = self.terms.gate_closure(order.slot) * 1000
-        if order.author in self.equivocators:
+        if self.affected(order.author, order.slot) or self._forked(
+            order.author, order.timestamp_ms, order.timestamp_ms
+        ):
             return OrderStatus.EQUIVOCATOR
         if order.timestamp_ms >= gate_ms:
             return OrderStatus.LATE
@@ -250,6 +272,13 @@ class MarketIndex:
         held = self._slots.get(slot)
         return {} if held is None else dict(held.seals)
 
+    def affected(self, author: bytes, slot: int) -> bool:
+        """Whether a fork of `author` affects `slot`: one of its fork spans (from the
+        earlier to the later timestamp of two entries it signed with one seq) overlaps
+        the slot's closing period, from its gate closure to its start, in which its
+        seals are signed and counted."""
+        return self._forked(author, self.terms.gate_closure(slot) * 1000, slot * 1000 - 1)
+
     def electorate(self, slot: int) -> frozenset[bytes]:
         """The members whose seals make `slot` final.
 
@@ -259,7 +288,8 @@ class MarketIndex:
         household whose node has been off for a while stops blocking finality, and a
         newcomer counts at once. Read from entry timestamps only, so nodes holding the
         same entries count the same electorate; the window ends a whole slot before
-        anyone seals so that its entries have time to reach everyone.
+        anyone seals so that its entries have time to reach everyone. An equivocator
+        has no vote in the slots its forks affect.
         """
         slot_s = self.terms.slot_s
         end_s = self.terms.gate_closure(slot) - slot_s
@@ -268,7 +298,7 @@ class MarketIndex:
         return frozenset(
             key
             for key, admitted_ms in self._admitted.items()
-            if key not in self.equivocators
+            if not self.affected(key, slot)
             and admitted_ms < end_s * 1000
             and (
                 admitted_ms >= start_s * 1000

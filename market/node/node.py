@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -27,6 +28,7 @@ from ..ledger.ledger import Origin
 from ..model import Side
 from .addresses import advertised_host, peer_url
 from .agent_host import Agent, AgentHost, ObservationSource
+from .catchup import START_WAIT_S, CatchUp
 from .clock import Clock, SystemClock
 from .config import NodeConfig
 from .datadir import DataDir
@@ -56,6 +58,7 @@ _PEER_CHECK_S = 1.0
 # The node's own counters in its status (gossip and ledger add theirs).
 COUNTERS = (
     "seals",
+    "seals_skipped",
     "orders_placed",
     "orders_rejected",
     "slots_final",
@@ -97,9 +100,6 @@ class Node:
         self._observe: ObservationSource = no_observation
         self._events = EventBus()
         self._emit = self._events.emit
-        # Orders placed by agents of an earlier run: the agents start afresh, so these
-        # are withdrawn rather than left on the book beside the new agents' orders.
-        self._stale_agent_orders: list[bytes] = []
         self._entries = 0
         self._skew = ClockSkew()
         self._tasks: list[asyncio.Task[None]] = []
@@ -127,6 +127,7 @@ class Node:
             self._on_decided,
             self._prune,
         )
+        self._catchup = CatchUp(ledger, self.gossip, self._emit, config.catchup_timeout_s)
         self.redeem = RedeemService(
             ledger, clock_s=wall_clock_s, path_prefix=config.gossip.path_prefix
         )
@@ -181,7 +182,7 @@ class Node:
         self.index.add(entries)
         self._entries = len(entries)
         recorded = await asyncio.get_running_loop().run_in_executor(None, self.data.agent_orders)
-        self._stale_agent_orders = self._orders.load(entries, recorded)
+        self._orders.load(entries, recorded)
 
     async def start(self) -> None:
         """Serve gossip, connect to peers, announce, and run the slot clock."""
@@ -199,8 +200,12 @@ class Node:
         for address in (*self.config.peers, *remembered):
             self.add_peer(address)
         await self.gossip.start()
-        stale, self._stale_agent_orders = self._stale_agent_orders, []
-        await self._orders.withdraw_previous_run(stale)
+        alone = not self.index.members() - {self.identity.public_key}
+        self._tasks.append(
+            asyncio.create_task(self._catchup.run(alone, self._orders.withdraw_previous_run))
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._catchup.first_round.wait(), START_WAIT_S)
         if self._zeroconf is not None:
             me = (self.ledger.community_id, self.identity.public_key, host, self.port)
             announce = NodeAnnouncementInfo(*me, self.config.name)
@@ -209,7 +214,7 @@ class Node:
         self.started_ms = now
         self._slots.start(now)
         self._next_agent_ms = now
-        self._tasks = [
+        self._tasks += [
             asyncio.create_task(self._run_clock(), name="p2p-node-clock"),
             asyncio.create_task(self._watch_peers(), name="p2p-node-peers"),
         ]
@@ -259,6 +264,7 @@ class Node:
         self.peers.add(url, key)
         if is_new and self._running:
             self._wake.set()
+            self._catchup.peer_added()
 
     def set_observation_source(self, source: ObservationSource) -> None:
         """Where the agents read the household's readings and forecasts from."""
@@ -275,15 +281,20 @@ class Node:
         source: str = API_SOURCE,
     ) -> str:
         """Sign and gossip an order for `slot`; returns its id. Raises OrderRejectedError."""
+        self._catchup.check()
         return await self._orders.place(side, energy_wh, price, slot, expires_s, source)
 
     async def cancel_order(self, order_id: str, *, source: str = API_SOURCE) -> None:
         """Withdraw one of this node's orders before its gate closure."""
+        self._catchup.check()
         await self._orders.cancel(order_id, source)
 
     async def withdraw_orders(self, source: str) -> int:
         """Cancel every open order of `source` (an agent's id, or a host's name for its
-        own orders) whose gate is still open; returns how many were withdrawn."""
+        own orders) whose gate is still open; returns how many were withdrawn (0 while the
+        node catches up its chain: it withdraws them once it signs again)."""
+        if self._catchup.defer(partial(self._orders.withdraw, source)):
+            return 0
         return await self._orders.withdraw(source)
 
     def order_book(self, slot: int) -> list[BookOrder]:
@@ -310,7 +321,7 @@ class Node:
         """Peers, ledger size, last sync and clock skew."""
         peers = peer_statuses(self.peers)
         synced = [peer.last_ok_s_ago for peer in peers if peer.last_ok_s_ago is not None]
-        counters = {**self.stats, **self.gossip.counters(), **self.ledger.counters()}
+        counters = {**self.stats, **self._catchup.stats, **self.gossip.counters()}
         return NodeStatus(
             node_id=self.identity.public_key.hex(),
             community_id=self.ledger.community_id.hex(),
@@ -323,6 +334,8 @@ class Node:
             clock_skew_ms=self._skew.median_ms(),
             is_member=self.ledger.is_member(self.identity.public_key),
             counters=counters,
+            chain=str(self._catchup.state),
+            chain_detail=self._catchup.detail,
         )
 
     def create_invite(self, *, ttl_s: int = 86_400) -> str:
@@ -374,6 +387,8 @@ class Node:
     async def _run_agents(self, now: int) -> None:
         if not self._agents.ids() or not self.ledger.is_member(self.identity.public_key):
             return
+        if not self._catchup.allows("agent_runs_skipped"):
+            return
         now_s = now // 1000
         try:
             observation = self._observe(now_s)
@@ -417,7 +432,7 @@ class Node:
     async def _run_clock(self) -> None:
         while self._running:
             now = self.clock.now_ms()
-            await self._slots.seal_due(now)
+            await self._slots.seal_due(now, may_sign=self._catchup.ready)
             self._slots.judge_due(now)
             if now >= self._next_agent_ms:
                 await self._run_agents(now)
@@ -433,11 +448,7 @@ class Node:
 
     async def _watch_peers(self) -> None:
         watch = PeerWatch(self.identity.node_id, self.peers, self._emit, self.data.save_peers)
-        while self._running:
-            await watch.check()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _PEER_CHECK_S)
-            self._wake.clear()
+        await watch.run(self._wake, _PEER_CHECK_S)
 
     @property
     def entries_held(self) -> int:

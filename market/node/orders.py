@@ -115,10 +115,13 @@ class OrderDesk:
         self.own = OwnOrders()
         self._emit = emit
         self._saved_agent_orders: dict[str, str] | None = None
+        # Orders placed by agents of an earlier run: the agents start afresh, so these
+        # are withdrawn rather than left on the book beside the new agents' orders.
+        self._stale: list[bytes] = []
 
-    def load(self, entries: Iterable[Entry], recorded: dict[str, str]) -> list[bytes]:
+    def load(self, entries: Iterable[Entry], recorded: dict[str, str]) -> None:
         """Attribute the stored own orders (`recorded`: the agents' orders persisted by
-        the previous run); returns the agents' orders, to withdraw at start."""
+        the previous run); the agents' ones are withdrawn once the node may sign."""
         me = self.identity.public_key
         stale: list[bytes] = []
         for entry in entries:
@@ -131,7 +134,7 @@ class OrderDesk:
             self.own.record(entry.hash, Placement(order.slot, agent_id or API_SOURCE))
             if agent_id is not None:
                 stale.append(entry.hash)
-        return stale
+        self._stale = stale
 
     def _now_s(self) -> int:
         return self.clock.now_ms() // 1000
@@ -298,11 +301,12 @@ class OrderDesk:
         await self._append(items, done, f"could not withdraw the orders of {source}")
         return len(items)
 
-    async def withdraw_previous_run(self, stale: Iterable[bytes]) -> None:
+    async def withdraw_previous_run(self) -> None:
         """Cancel the open orders the previous run's agents left: the agents start
         afresh, so these would stand beside the new agents' orders."""
         items: list[tuple[int, bytes]] = []
         done: list[Callable[[Entry], None]] = []
+        stale, self._stale = self._stale, []
         for order_hash in stale:
             order = self.index.get_order(order_hash)
             if order is not None and self.index.status(order) is OrderStatus.LIVE:

@@ -127,6 +127,14 @@ class PeerWatch:
                 urls = [p.url for p in self._peers.all()]
                 await asyncio.get_running_loop().run_in_executor(None, self._save_peers, urls)
 
+    async def run(self, wake: asyncio.Event, period_s: float) -> None:
+        """Check every `period_s`, or at once when `wake` is set (a new peer)."""
+        while True:
+            await self.check()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), period_s)
+            wake.clear()
+
 
 def peer_statuses(peers: PeerTable) -> tuple[PeerStatus, ...]:
     """Each peer: whether it answers and how long ago it last did."""

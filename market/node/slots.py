@@ -101,8 +101,9 @@ class SlotKeeper:
 
     # ------------------------------------------------------------------ sealing
 
-    async def seal_due(self, now_ms: int) -> None:
-        """Seal every slot whose seal time has come."""
+    async def seal_due(self, now_ms: int, *, may_sign: bool = True) -> None:
+        """Seal every slot whose seal time has come (skip them, counted, unless
+        `may_sign`: a node still learning its own chain signs nothing)."""
         terms = self.terms
         while terms.seal_time(self._next_seal_slot) * 1000 <= now_ms:
             slot = self._next_seal_slot
@@ -111,6 +112,9 @@ class SlotKeeper:
                 continue  # the node was not running at this seal time: others seal it
             if self.identity.public_key in self.index.seals(slot):
                 continue  # sealed before a restart
+            if not may_sign:
+                self.stats["seals_skipped"] += 1
+                continue
             await self._seal(slot)
 
     def _clear_held(self, slot: int) -> tuple[bytes, ClearingResult, bytes]:

@@ -63,6 +63,9 @@ class NodeStatus:
     clock_skew_ms: int | None
     is_member: bool
     counters: dict[str, int]
+    # market.node.catchup.ChainState: "ready", or why the node signs nothing (or unconfirmed)
+    chain: str = "ready"
+    chain_detail: str = ""
 
     @property
     def peers_online(self) -> int:

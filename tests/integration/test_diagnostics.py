@@ -72,6 +72,7 @@ async def test_diagnostics_are_redacted(
     assert diag["meter"]["state"]["import_wh"] == 11887649
     assert diag["node"]["members"] == 1
     assert diag["node"]["is_member"] is True
+    assert diag["node"]["chain"] == "ready"  # a one-member community has nobody to ask
     assert diag["node"]["peer_links"][0]["online"] is False
     assert diag["node"]["terms"]["slot_s"] == 900
     assert diag["market"]["agents"] == {"sell_surplus": True, "flexible_load": False}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -11,18 +12,20 @@ from conftest import FAST_GOSSIP, T0, NodeDirs, wait_until
 from freezegun import freeze_time
 from freezegun.api import _freeze_time
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers import translation
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.p2p_energy.const import CONF_PEERS, CONF_SELL_SURPLUS, DOMAIN
+from custom_components.p2p_energy.issues import MarketIssues
 from market.ledger.codec import ZERO_HASH
 from market.ledger.community import Community
 from market.ledger.kinds import Kind, OrderBody
 from market.ledger.kinds import Side as LedgerSide
 from market.model import Side
-from market.node import Node, NodeConfig
+from market.node import Node, NodeConfig, NodeStatus
 from market.node.clock import ManualClock
 from market.node.datadir import DataDir
 from tests.market.ledger_helpers import ChainWriter
@@ -203,3 +206,76 @@ async def test_issues_of_a_stopped_node_are_withdrawn(
         assert _issues(hass, "peer_unreachable")
         await hass.config_entries.async_unload(entry.entry_id)
     assert not _issues(hass, "peer_unreachable")
+
+
+async def test_a_node_catching_up_after_a_restore_is_an_issue_until_a_neighbour_answers(
+    hass: HomeAssistant, node_dirs: NodeDirs, market_clock: ManualClock, nodes: list[Node]
+) -> None:
+    neighbour = node_dirs.headless()
+    port = _free_port()
+    entry = node_dirs.entry(data={CONF_PEERS: [f"127.0.0.1:{port}"]}, neighbours=(neighbour,))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    [issue] = _issues(hass, "catching_up")
+    assert issue.translation_placeholders == {"node": "Maison"}
+    assert not issue.is_persistent
+    text = await _text(hass, issue)
+    assert text.startswith("Maison is catching up with its neighbours / The node Maison asks")
+    assert "se met à jour auprès de ses voisins" in await _text(hass, issue, "fr")
+    # it signs nothing meanwhile: an order is refused with the reason, not lost
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "place_order",
+            {
+                "config_entry_id": entry.entry_id,
+                "side": "sell",
+                "energy_kwh": 0.5,
+                "price": 0.08,
+                "slot": dt_util.as_local(dt_util.utc_from_timestamp(SLOT))
+                .replace(tzinfo=None)
+                .isoformat(),
+            },
+            blocking=True,
+        )
+    assert err.value.translation_key == "catching_up"
+
+    # The neighbour's node starts: it answers, the node signs again, the issue goes.
+    nodes.append(await _headless(neighbour, market_clock, port))
+    await wait_until(hass, lambda: not _issues(hass, "catching_up"))
+    node = entry.runtime_data.market.node
+    assert node.status().chain == "ready"
+    await node.place_order(Side.SELL, 500, 800, SLOT)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_key_that_signed_twice_is_an_issue_while_the_node_says_so(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    entry = node_dirs.entry()
+    issues = MarketIssues(hass, entry, seal_margin_s=60)
+    status = NodeStatus(
+        node_id="00" * 32,
+        community_id="11" * 32,
+        community_name="Rue des Lilas",
+        address=None,
+        members=2,
+        peers=(),
+        ledger_entries=3,
+        last_sync_s_ago=None,
+        clock_skew_ms=None,
+        is_member=True,
+        counters={},
+        chain="forked",
+        chain_detail="this key signed twice",
+    )
+    issues.check_status(status, dt_util.utcnow())
+    [issue] = _issues(hass, "chain_forked")
+    assert issue.translation_placeholders == {"node": "Maison"}
+    text = await _text(hass, issue)
+    assert text.startswith("The key of Maison signed conflicting entries / A neighbour holds")
+    assert "set up a new node with a new invite" in text
+    assert "nouvelle invitation" in await _text(hass, issue, "fr")
+    assert not _issues(hass, "catching_up")
+    issues.check_status(dataclasses.replace(status, chain="ready"), dt_util.utcnow())
+    assert not _issues(hass, "chain_forked")

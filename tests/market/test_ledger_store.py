@@ -16,7 +16,12 @@ import pytest
 
 from market.cli import main as market_main
 from market.ledger.community import Community
-from market.ledger.errors import CommunityMismatchError, NotAMemberError, StoreClosedError
+from market.ledger.errors import (
+    CommunityMismatchError,
+    NotAMemberError,
+    SigningHeldError,
+    StoreClosedError,
+)
 from market.ledger.identity import KEY_FILE_NAME, load_or_create_identity
 from market.ledger.kinds import Kind
 from market.ledger.ledger import Ledger
@@ -127,6 +132,30 @@ def test_equivocation_is_kept_as_proof_and_published(tmp_path: Path) -> None:
     assert store.frontier()[cheater.public_key] == (3, honest.prev)
     store.close()
     assert verify_store(tmp_path).problems == []
+
+
+def test_a_held_store_signs_nothing_and_publishes_its_proofs_once_released(
+    tmp_path: Path,
+) -> None:
+    me, cheater = identities(2)
+    community = community_of([me, cheater])
+    store = LedgerStore(tmp_path / DB_FILE_NAME, community, me)
+    store.signing_held = True
+    with pytest.raises(SigningHeldError):
+        store.append(Kind.ORDER, order())
+    honest = ChainWriter(cheater, community)
+    store.ingest(honest.frames(2), now=T0_MS + 10**6)
+    fork = ChainWriter(cheater, community)
+    fork.frames(1)
+    result = store.ingest(fork.frame(order(energy_wh=5)), now=T0_MS + 10**6)
+    assert len(result.equivocations) == 1
+    # the proof is kept, but not signed while held
+    assert store.entries(kind=Kind.EQUIVOCATION) == []
+    (published,) = store.release_signing()
+    assert published.author == me.public_key and published.seq == 1
+    assert published.body == result.equivocations[0].encode()
+    assert store.append(Kind.ORDER, order()).seq == 2
+    store.close()
 
 
 def test_cli_verify_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

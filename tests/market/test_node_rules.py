@@ -96,6 +96,55 @@ def test_an_equivocating_author_loses_its_orders_and_its_vote() -> None:
     assert cheat.identity.public_key not in index.electorate(SLOT)
 
 
+def test_an_equivocators_orders_are_void_only_in_the_affected_slots() -> None:
+    index, (cheat, honest) = _setup()
+    earlier = SLOT - TERMS.slot_s  # its closing period holds the conflict
+
+    def at(s: int) -> int:
+        return s * 1000
+
+    # the cheater's chain: an order for the earlier slot, then twins at seq 2 for SLOT
+    # signed during the earlier slot's closing, then one more order for SLOT
+    first = decode_entry(
+        cheat.frame(OrderBody(earlier, Side.SELL, 400, 900).encode(), ts=at(SLOT - 3000))
+    )
+    twin_a = decode_entry(
+        cheat.frame(OrderBody(SLOT, Side.SELL, 500, 900).encode(), ts=at(SLOT - 1100))
+    )
+    twin_b = decode_entry(
+        cheat.frame(
+            OrderBody(SLOT, Side.BUY, 1, 1).encode(),
+            seq=2,
+            prev=first.hash,
+            ts=at(SLOT - 1050),
+            advance=False,
+        )
+    )
+    later = decode_entry(
+        cheat.frame(OrderBody(SLOT, Side.SELL, 600, 900).encode(), ts=at(SLOT - 1000))
+    )
+    bid = decode_entry(
+        honest.frame(OrderBody(SLOT, Side.BUY, 600, 1000).encode(), ts=at(SLOT - 2999))
+    )
+    index.add([first, twin_a, later, bid])
+    proof = EquivocationProof.from_entries(twin_a, twin_b)
+    index.add([decode_entry(honest.frame(proof.encode(), Kind.EQUIVOCATION, ts=at(SLOT - 900)))])
+
+    # the earlier slot closed while the cheater was forked: no order, no vote there
+    assert index.affected(cheat.identity.public_key, earlier)
+    assert [status for _o, status in index.book(earlier)] == [OrderStatus.EQUIVOCATOR]
+    assert index.electorate(earlier) == {honest.identity.public_key}
+    # SLOT closes after the conflict: the twin is void, the later order trades
+    assert not index.affected(cheat.identity.public_key, SLOT)
+    statuses = {order.hash: status for order, status in index.book(SLOT)}
+    assert statuses == {
+        twin_a.hash: OrderStatus.EQUIVOCATOR,
+        later.hash: OrderStatus.LIVE,
+        bid.hash: OrderStatus.LIVE,
+    }
+    assert cheat.identity.public_key in index.electorate(SLOT)
+
+
 @given(st.lists(st.binary(min_size=32, max_size=32), unique=True), st.randoms())
 def test_the_order_root_ignores_arrival_order(hashes: list[bytes], rng: random.Random) -> None:
     shuffled = list(hashes)
