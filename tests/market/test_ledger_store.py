@@ -139,7 +139,7 @@ def test_a_held_store_signs_nothing_and_publishes_its_proofs_once_released(
 ) -> None:
     me, cheater = identities(2)
     community = community_of([me, cheater])
-    store = LedgerStore(tmp_path / DB_FILE_NAME, community, me)
+    store = LedgerStore(tmp_path / DB_FILE_NAME, community, me, clock_ms=clock_ms)
     store.signing_held = True
     with pytest.raises(SigningHeldError):
         store.append(Kind.ORDER, order())
