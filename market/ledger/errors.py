@@ -23,6 +23,7 @@ class RejectReason(StrEnum):
     BODY_HASH = "body_hash"
     SIGNATURE = "signature"
     BODY_SCHEMA = "body_schema"
+    INVITE = "invite"
 
 
 class LedgerError(Exception):

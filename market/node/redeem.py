@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from ..ledger.admission import admit_body
 from ..ledger.codec import verify
 from ..ledger.community import Community
 from ..ledger.errors import InvalidCommunityError, LedgerError
@@ -231,7 +232,16 @@ class RedeemService:
             used_tags={admit.invite_tag for admit in admits},
             now_s=self._clock_s(),
         )
-        await self._ledger.append(Kind.ADMIT, AdmitBody(member, invite.tag).encode())
+        body = admit_body(
+            self._ledger.community_id,
+            member,
+            secret=invite.secret,
+            inviter=invite.inviter,
+            expires_s=invite.expires_s,
+            address=invite.address,
+            inviter_signature=invite.signature,
+        )
+        await self._ledger.append(Kind.ADMIT, body.encode())
         self._stats["admitted"] += 1
         _LOGGER.info("admitted %s with invite of %s", member.hex()[:16], invite.inviter.hex()[:16])
 

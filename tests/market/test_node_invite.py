@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from market.ledger.admission import invite_key
 from market.ledger.community import Community
 from market.ledger.identity import Identity
 from market.node.errors import (
@@ -76,7 +77,7 @@ def test_documented_invite_vectors_match_the_implementation() -> None:
         rng=FixedSecret(v["invite_secret"]),
     )
     assert invite.expires_s == 1764086400
-    assert invite.tag == v["invite_tag"] == hashlib.sha256(v["invite_secret"]).digest()
+    assert invite.tag == v["invite_tag"] == invite_key(v["invite_secret"]).public_key
     assert invite.message == v["invite_message"]
     assert invite.signature == v["invite_signature"]
     assert invite.to_bytes() == v["invite_bytes"]
@@ -163,7 +164,7 @@ def _with_checksum(body: bytes) -> str:
 @pytest.mark.parametrize(
     "spoil",
     [
-        lambda b: b"\x02" + b[1:],  # an unknown invite version
+        lambda b: b"\x01" + b[1:],  # version 1: its tag was the secret's hash, refused
         lambda b: b[:-1],  # intact checksum, field cut short
         lambda b: b + b"\x00",  # trailing byte
         lambda b: b[:3] + b"\x01" + b[4:],  # descriptor of version 1
