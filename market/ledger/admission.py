@@ -1,20 +1,28 @@
-"""Admission: which keys an `admit` entry may name (docs/protocol.md, "Admission").
+"""Admission: which keys an `admit` entry may name, and which admitted keys count.
 
-At ingest an admit must carry a member's invite (the inviter's signature over the
-invite) and the invite key's signature over the admitted key, and be timestamped before
-the invite's expiry. The rule looks at the entry alone (and at whether the inviter may
-write), so the ledger's write-membership only ever grows and does not depend on the
-order in which admits arrive.
+Two layers, both functions of entry content only (docs/protocol.md, "Admission"):
+
+- `check_admit`, at ingest: an admit must carry a member's invite (the inviter's
+  signature over the invite) and the invite key's signature over the admitted key,
+  and be timestamped before the invite's expiry. It looks at the entry alone (and at
+  whether the inviter may write), so the ledger's write-membership only ever grows and
+  does not depend on the order in which admits arrive.
+- `Admissions`, for the market: of the admits held, taken in (timestamp, entry hash)
+  order, one counts per invite, an admitted inviter's invites count only after its
+  probation, and each inviter's at most ADMISSIONS_PER_PERIOD per period. Nodes holding
+  the same admits count the same members, whatever the order they arrived in.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
-from .codec import verify
+from .codec import Entry, verify
 from .errors import InvalidBodyError, RejectReason
 from .identity import Identity
 from .kinds import NO_INVITE, AdmitBody
@@ -22,6 +30,11 @@ from .kinds import NO_INVITE, AdmitBody
 INVITE_DOMAIN: Final = b"p2p-energy invite v2"
 INVITE_KEY_DOMAIN: Final = b"p2p-energy invite key v1"
 BINDING_DOMAIN: Final = b"p2p-energy admit v1"
+# One member adds at most this many counted keys per period, and a key it admitted
+# invites (with effect) only once it has been a member for a period: a bad member's
+# keys grow by a bounded factor per period instead of without limit (docs/protocol.md).
+ADMISSIONS_PER_PERIOD: Final = 3
+ADMISSION_PERIOD_MS: Final = 30 * 86_400 * 1000
 
 _EXPIRES = struct.Struct(">Q")
 
@@ -104,3 +117,132 @@ def check_own_admit(
     problem = admit_problem(AdmitBody.decode(body), timestamp_ms, community_id, is_member)
     if problem is not None:
         raise InvalidBodyError(f"admit refused ({problem[0]}): {problem[1]}")
+
+
+class AdmitVerdict(StrEnum):
+    """Whether an admit held counts, and why not."""
+
+    COUNTED = "counted"
+    REDUNDANT = "redundant"  # the key was already a member
+    INVITE_USED = "invite_used"  # an earlier admit (timestamp, hash) redeemed the invite
+    INVITER_NOT_MEMBER = "inviter_not_member"  # the inviter did not count at that time
+    PROBATION = "probation"  # the inviter has been a member for less than a period
+    QUOTA = "quota"  # the inviter's invites already counted ADMISSIONS_PER_PERIOD times
+
+
+@dataclass(frozen=True, slots=True)
+class _Admit:
+    timestamp_ms: int
+    hash: bytes
+    body: AdmitBody
+
+
+class Admissions:
+    """The counted members: the genesis members and the keys of the admits that count."""
+
+    def __init__(self, genesis: Iterable[bytes], created_ms: int) -> None:
+        self._genesis = frozenset(genesis)
+        self._created_ms = created_ms
+        self._admits: dict[bytes, _Admit] = {}
+        self._members: dict[bytes, int] | None = None
+        self._verdicts: dict[bytes, AdmitVerdict] = {}
+
+    def add(self, entry: Entry) -> bool:
+        """Hold an admit entry (one that passed ingest); True when it is new."""
+        if entry.hash in self._admits:
+            return False
+        body = AdmitBody.decode(entry.body)
+        self._admits[entry.hash] = _Admit(entry.timestamp_ms, entry.hash, body)
+        self._members = None  # recounted on the next read: admits are rare
+        return True
+
+    def is_genesis(self, key: bytes) -> bool:
+        """True for a key of the community descriptor."""
+        return key in self._genesis
+
+    def members(self) -> Mapping[bytes, int]:
+        """Counted member key -> when it was admitted (the descriptor's time for genesis)."""
+        if self._members is None:
+            self._count()
+        assert self._members is not None
+        return self._members
+
+    def is_member(self, key: bytes) -> bool:
+        """True for a counted member."""
+        return key in self.members()
+
+    def verdict(self, entry_hash: bytes) -> AdmitVerdict | None:
+        """Whether the admit with this hash counts (None when it is not held)."""
+        self.members()
+        return self._verdicts.get(entry_hash)
+
+    def admits_of(self, key: bytes) -> list[tuple[bytes, AdmitVerdict]]:
+        """(entry hash, verdict) of every admit naming `key`, in counting order."""
+        self.members()
+        return [
+            (admit.hash, self._verdicts[admit.hash])
+            for admit in sorted(self._admits.values(), key=_order)
+            if admit.body.member == key
+        ]
+
+    def explain(self, key: bytes) -> str:
+        """Why `key` is not a counted member, for people."""
+        verdicts = {verdict for _hash, verdict in self.admits_of(key)}
+        if AdmitVerdict.COUNTED in verdicts or key in self._genesis:
+            return "this key is a member"
+        for verdict in AdmitVerdict:
+            if verdict in verdicts:
+                return f"this node's admission does not count: {_WHY[verdict]}"
+        return "no admission of this key is held"
+
+    def _count(self) -> None:
+        members = dict.fromkeys(self._genesis, self._created_ms)
+        used: set[bytes] = set()
+        counted_by: dict[bytes, list[int]] = {}
+        verdicts: dict[bytes, AdmitVerdict] = {}
+        for admit in sorted(self._admits.values(), key=_order):
+            verdict = self._judge(admit, members, used, counted_by)
+            verdicts[admit.hash] = verdict
+            if verdict is AdmitVerdict.COUNTED:
+                body = admit.body
+                members[body.member] = admit.timestamp_ms
+                used.add(body.invite_tag)
+                counted_by.setdefault(body.inviter, []).append(admit.timestamp_ms)
+        self._members = members
+        self._verdicts = verdicts
+
+    def _judge(
+        self,
+        admit: _Admit,
+        members: Mapping[bytes, int],
+        used: set[bytes],
+        counted_by: Mapping[bytes, list[int]],
+    ) -> AdmitVerdict:
+        body, at = admit.body, admit.timestamp_ms
+        if body.member in members:
+            return AdmitVerdict.REDUNDANT
+        if body.invite_tag in used:
+            return AdmitVerdict.INVITE_USED
+        since = members.get(body.inviter)
+        if body.inviter not in self._genesis:
+            if since is None or since >= at:
+                return AdmitVerdict.INVITER_NOT_MEMBER
+            if at - since < ADMISSION_PERIOD_MS:
+                return AdmitVerdict.PROBATION
+        recent = [t for t in counted_by.get(body.inviter, ()) if t > at - ADMISSION_PERIOD_MS]
+        if len(recent) >= ADMISSIONS_PER_PERIOD:
+            return AdmitVerdict.QUOTA
+        return AdmitVerdict.COUNTED
+
+
+_WHY: Final = {
+    AdmitVerdict.REDUNDANT: "the key was already a member",
+    AdmitVerdict.INVITE_USED: "its invite was redeemed for another key first",
+    AdmitVerdict.INVITER_NOT_MEMBER: "its inviter is not a member",
+    AdmitVerdict.PROBATION: "its inviter joined less than 30 days before",
+    AdmitVerdict.QUOTA: "its inviter already admitted its quota of keys in 30 days",
+}
+
+
+def _order(admit: _Admit) -> tuple[int, bytes]:
+    return admit.timestamp_ms, admit.hash

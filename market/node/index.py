@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ..ledger.admission import Admissions
 from ..ledger.codec import Entry
 from ..ledger.equivocation import EquivocationProof
-from ..ledger.kinds import AdmitBody, CancelBody, Kind, OrderBody, SealBody
+from ..ledger.kinds import CancelBody, Kind, OrderBody, SealBody
 from ..ledger.kinds import Side as LedgerSide
 from ..model import Order, Side
 from ..terms import CommunityTerms
@@ -36,6 +37,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"  # cancelled by its author before the gate closure
     EXPIRED = "expired"  # its own expiry falls before the gate closure
     EQUIVOCATOR = "equivocator"  # its author signed two entries with one seq
+    NOT_MEMBER = "not_member"  # its author's admission does not count (market.ledger.admission)
 
 
 def to_model_side(side: int) -> Side:
@@ -119,8 +121,8 @@ class MarketIndex:
 
     def __init__(self, terms: CommunityTerms, genesis: Iterable[bytes], created_ms: int) -> None:
         self.terms = terms
-        # member key -> timestamp of its admission (the descriptor's for genesis members)
-        self._admitted: dict[bytes, int] = dict.fromkeys(genesis, created_ms)
+        # the counted members and when each was admitted (the descriptor's time for genesis)
+        self.admissions = Admissions(genesis, created_ms)
         self._slots: dict[int, _SlotEntries] = {}
         self._orders: dict[bytes, HeldOrder] = {}
         # order hash -> timestamp of the author's earliest cancel of it
@@ -150,10 +152,7 @@ class MarketIndex:
                 if slot is not None:
                     order_slots.add(slot)
             elif entry.kind == Kind.ADMIT:
-                member = AdmitBody.decode(entry.body).member
-                since = self._admitted.get(member)
-                if since is None or entry.timestamp_ms < since:
-                    self._admitted[member] = entry.timestamp_ms
+                self.admissions.add(entry)
             elif entry.kind == Kind.SEAL:
                 seal_slots.add(self._add_seal(entry))
             elif entry.kind == Kind.EQUIVOCATION:
@@ -220,6 +219,8 @@ class MarketIndex:
         gate_ms = self.terms.gate_closure(order.slot) * 1000
         if order.author in self.equivocators:
             return OrderStatus.EQUIVOCATOR
+        if not self.admissions.is_member(order.author):
+            return OrderStatus.NOT_MEMBER
         if order.timestamp_ms >= gate_ms:
             return OrderStatus.LATE
         cancelled_at = self._cancels.get(order.hash)
@@ -254,20 +255,22 @@ class MarketIndex:
         """The members whose seals make `slot` final.
 
         The activity window is the ACTIVITY_SLOTS slot lengths that end one slot length
-        before the slot's gate closure. A member counts when it was admitted before the
-        window ends and either wrote anything within it or was admitted within it: a
-        household whose node has been off for a while stops blocking finality, and a
-        newcomer counts at once. Read from entry timestamps only, so nodes holding the
-        same entries count the same electorate; the window ends a whole slot before
-        anyone seals so that its entries have time to reach everyone.
+        before the slot's gate closure. A counted member (market.ledger.admission) counts
+        when it was admitted before the window ends and either wrote anything within it
+        or was admitted within it: a household whose node has been off for a while stops
+        blocking finality, and a newcomer counts at once. Read from entry timestamps
+        only, so nodes holding the same entries count the same electorate; the window
+        ends a whole slot before anyone seals so that its entries have time to reach
+        everyone.
         """
         slot_s = self.terms.slot_s
         end_s = self.terms.gate_closure(slot) - slot_s
         start_s = end_s - ACTIVITY_SLOTS * slot_s
         window = range(start_s // _BUCKET_S, end_s // _BUCKET_S)
+        admissions = self.admissions
         return frozenset(
             key
-            for key, admitted_ms in self._admitted.items()
+            for key, admitted_ms in admissions.members().items()
             if key not in self.equivocators
             and admitted_ms < end_s * 1000
             and (
@@ -277,8 +280,12 @@ class MarketIndex:
         )
 
     def members(self) -> frozenset[bytes]:
-        """Every member key indexed (genesis and admitted)."""
-        return frozenset(self._admitted)
+        """Every counted member key (genesis and admitted)."""
+        return frozenset(self.admissions.members())
+
+    def is_member(self, key: bytes) -> bool:
+        """True for a counted member: its orders, seals and vote count."""
+        return self.admissions.is_member(key)
 
     def slots_with_entries(self) -> list[int]:
         """Slots for which anything is held, ascending."""

@@ -321,7 +321,8 @@ class Node:
             ledger_entries=self._entries,
             last_sync_s_ago=min(synced) if synced else None,
             clock_skew_ms=self._skew.median_ms(),
-            is_member=self.ledger.is_member(self.identity.public_key),
+            # counted, not write, membership: the market ignores a key whose admission lost
+            is_member=self.index.is_member(self.identity.public_key),
             counters=counters,
         )
 
@@ -372,7 +373,7 @@ class Node:
         await self._run_agents(self.clock.now_ms())
 
     async def _run_agents(self, now: int) -> None:
-        if not self._agents.ids() or not self.ledger.is_member(self.identity.public_key):
+        if not self._agents.ids() or not self.index.is_member(self.identity.public_key):
             return
         now_s = now // 1000
         try:

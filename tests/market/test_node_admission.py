@@ -3,19 +3,30 @@ real nodes on loopback, a hostile member writing its chain by hand."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import struct
+import time
 from pathlib import Path
 
+import aiohttp
+import pytest
+
+from market.ledger.admission import ADMISSIONS_PER_PERIOD
 from market.ledger.codec import ZERO_HASH
 from market.ledger.identity import Identity
 from market.ledger.kinds import Kind
 from market.ledger.ledger import Origin
+from market.model import Side
 from market.node.clock import ManualClock
+from market.node.datadir import DataDir
+from market.node.errors import OrderRejectedError
 from market.node.events import SlotDisputed
 from market.node.finality import SlotState
-from tests.market.ledger_helpers import ChainWriter
-from tests.market.node_harness import T0, Household, make_community, mesh, run_slot
+from market.node.invite import create_invite
+from market.node.setup import join_with_invite
+from tests.market.ledger_helpers import ChainWriter, admit
+from tests.market.node_harness import T0, Household, make_community, mesh, run_slot, wait_until
 from tests.market.node_harness import start_household as start
 
 SLOTS = (T0 + 1800, T0 + 2700, T0 + 3600)
@@ -79,3 +90,103 @@ async def test_admits_without_a_members_invite_neither_grow_nor_stop_the_communi
     _assert_market_runs(running, members=5)
     counters = running[0].node.status().counters
     assert counters["rejected_body_schema"] == counters["rejected_invite"] == len(sybils)
+
+
+async def test_a_member_over_its_invite_quota_adds_no_more_members(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock, hostile, sybils = await _community_with_a_hostile_member(tmp_path, running)
+    community = running[0].node.community
+    expires_s = T0 + 86_400
+    # twelve invites it signed itself, each redeemed for one of its keys
+    for number, sybil in enumerate(sybils):
+        body = admit(
+            community,
+            hostile.identity,
+            sybil.public_key,
+            secret=bytes([number]) * 16,
+            expires_s=expires_s,
+        )
+        await _push(running, hostile, body.encode())
+    # a key it got in invites more of its keys at once: its invites are on probation
+    more = [Identity(os.urandom(32)) for _ in range(3)]
+    for number, key in enumerate(more):
+        body = admit(
+            community,
+            sybils[0],
+            key.public_key,
+            secret=bytes([100 + number]) * 16,
+            expires_s=expires_s,
+        )
+        await _push(running, hostile, body.encode())
+    for house in running:
+        # every admit is stored (each carries a valid invite) ...
+        assert house.node.ledger.is_member(sybils[-1].public_key)
+        assert house.node.ledger.is_member(more[-1].public_key)
+        # ... but the market counts the four honest, the hostile one and its quota
+        assert house.node.status().members == 5 + ADMISSIONS_PER_PERIOD
+        index = house.node.index
+        counted = [s for s in sybils + more if s.public_key in index.members()]
+        assert counted == sybils[:ADMISSIONS_PER_PERIOD]  # the first ones, by timestamp
+    assert clock.now_ms() == T0 * 1000  # all within one period
+
+
+def _partition(groups: list[list[Household]]) -> None:
+    """Only nodes of the same group know each other."""
+    for group in groups:
+        for house in group:
+            for peer in house.node.peers.all():
+                house.node.peers.remove(peer.url)
+        mesh(group)
+
+
+async def test_one_invite_redeemed_at_two_nodes_at_once_admits_one_key_everywhere(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock = ManualClock(T0 * 1000)
+    dirs, community = make_community(tmp_path, 4)
+    running.extend([await start(data, clock) for data in dirs])
+    inviter, other = running[0], running[1]
+    code = create_invite(
+        inviter.node.identity, community, inviter.node.address or "", now_s=T0
+    ).encode()
+    newcomers = [DataDir(tmp_path / f"newcomer{i}") for i in range(2)]
+    for data in newcomers:
+        data.save_community(community)
+    # the two members cannot gossip before both have admitted: the same instant
+    _partition([[inviter], [other], running[2:]])
+    async with aiohttp.ClientSession() as session:
+        results = await asyncio.gather(
+            *(
+                join_with_invite(data, code, session, now_ms=time.time_ns() // 1_000_000, url=url)
+                for data, url in zip(
+                    newcomers,
+                    (f"http://{inviter.node.address}", f"http://{other.node.address}"),
+                    strict=True,
+                )
+            )
+        )
+    assert {result.by for _invite, result in results} == {
+        inviter.node.identity.public_key,
+        other.node.identity.public_key,
+    }
+    joined = [await start(data, clock) for data in newcomers]
+    running.extend(joined)
+    mesh(running)
+    keys = [house.node.identity.public_key for house in joined]
+    await wait_until(
+        lambda: all(house.node.ledger.is_member(key) for house in running for key in keys)
+    )
+    winners = {tuple(key in house.node.index.members() for key in keys) for house in running}
+    assert winners in ({(True, False)}, {(False, True)})  # one key, the same everywhere
+    (winner_flags,) = winners
+    winner, loser = joined if winner_flags[0] else joined[::-1]
+    for house in running:
+        assert house.node.status().members == 5
+    assert winner.node.status().is_member and not loser.node.status().is_member
+    slot = T0 + 1800
+    with pytest.raises(OrderRejectedError) as refused:
+        await loser.node.place_order(Side.SELL, 500, 900, slot)
+    assert refused.value.reason == "not_admitted"
+    assert "redeemed for another key" in refused.value.detail
+    await winner.node.place_order(Side.SELL, 500, 900, slot)
