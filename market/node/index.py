@@ -23,7 +23,7 @@ from ..terms import CommunityTerms
 
 _ROOT_DOMAIN = b"p2p-energy order-set v1"
 _COUNT = struct.Struct(">I")
-# How far back an author's entries make it active for a slot (in slots before the gate).
+# How far back a member's seals make it active for a slot (in slots before the gate).
 ACTIVITY_SLOTS = 2
 # Activity is kept per minute: fine enough for any slot length, small in memory.
 _BUCKET_S = 60
@@ -130,7 +130,7 @@ class MarketIndex:
         # cancels seen before their order (gossip is per author, so rare but possible)
         self._cancel_authors: dict[bytes, bytes] = {}
         self.equivocators: dict[bytes, int] = {}
-        # author -> slot-length buckets in which it wrote anything
+        # author -> minute buckets in which it sealed
         self._activity: dict[bytes, set[int]] = {}
 
     # ------------------------------------------------------------------ ingest
@@ -141,9 +141,6 @@ class MarketIndex:
         seal_slots: set[int] = set()
         equivocators: list[tuple[bytes, int]] = []
         for entry in entries:
-            self._activity.setdefault(entry.author, set()).add(
-                entry.timestamp_ms // 1000 // _BUCKET_S
-            )
             if entry.kind == Kind.ORDER:
                 order = self._add_order(entry)
                 order_slots.add(order.slot)
@@ -154,6 +151,10 @@ class MarketIndex:
             elif entry.kind == Kind.ADMIT:
                 self.admissions.add(entry)
             elif entry.kind == Kind.SEAL:
+                # only sealing makes a member active: keys that never seal never count
+                self._activity.setdefault(entry.author, set()).add(
+                    entry.timestamp_ms // 1000 // _BUCKET_S
+                )
                 seal_slots.add(self._add_seal(entry))
             elif entry.kind == Kind.EQUIVOCATION:
                 proof = EquivocationProof.decode(entry.body)
@@ -256,12 +257,14 @@ class MarketIndex:
 
         The activity window is the ACTIVITY_SLOTS slot lengths that end one slot length
         before the slot's gate closure. A counted member (market.ledger.admission) counts
-        when it was admitted before the window ends and either wrote anything within it
-        or was admitted within it: a household whose node has been off for a while stops
-        blocking finality, and a newcomer counts at once. Read from entry timestamps
-        only, so nodes holding the same entries count the same electorate; the window
-        ends a whole slot before anyone seals so that its entries have time to reach
-        everyone.
+        when it was admitted before the window ends and sealed within it; a genesis
+        member also counts while the community's creation is within it (nobody could
+        have sealed yet). So a household whose node has been off for a while stops
+        blocking finality, and keys that never seal, however many were admitted, never
+        count: a newcomer counts from the slots whose window holds its first seal. Read
+        from entry timestamps only, so nodes holding the same entries count the same
+        electorate; the window ends a whole slot before anyone seals so that its entries
+        have time to reach everyone.
         """
         slot_s = self.terms.slot_s
         end_s = self.terms.gate_closure(slot) - slot_s
@@ -274,7 +277,7 @@ class MarketIndex:
             if key not in self.equivocators
             and admitted_ms < end_s * 1000
             and (
-                admitted_ms >= start_s * 1000
+                (admitted_ms >= start_s * 1000 and admissions.is_genesis(key))
                 or any(bucket in window for bucket in self._activity.get(key, ()))
             )
         )

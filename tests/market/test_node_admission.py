@@ -15,7 +15,8 @@ import pytest
 from market.ledger.admission import ADMISSIONS_PER_PERIOD
 from market.ledger.codec import ZERO_HASH
 from market.ledger.identity import Identity
-from market.ledger.kinds import Kind
+from market.ledger.kinds import Kind, OrderBody
+from market.ledger.kinds import Side as LedgerSide
 from market.ledger.ledger import Origin
 from market.model import Side
 from market.node.clock import ManualClock
@@ -190,3 +191,32 @@ async def test_one_invite_redeemed_at_two_nodes_at_once_admits_one_key_everywher
     assert refused.value.reason == "not_admitted"
     assert "redeemed for another key" in refused.value.detail
     await winner.node.place_order(Side.SELL, 500, 900, slot)
+
+
+async def test_admitted_keys_that_never_seal_do_not_stop_the_market(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock, hostile, sybils = await _community_with_a_hostile_member(tmp_path, running)
+    community = running[0].node.community
+    counted = sybils[:ADMISSIONS_PER_PERIOD]  # what the quota lets it add
+    for number, sybil in enumerate(counted):
+        body = admit(
+            community,
+            hostile.identity,
+            sybil.public_key,
+            secret=bytes([number]) * 16,
+            expires_s=T0 + 86_400,
+        )
+        await _push(running, hostile, body.encode())
+    writers = [ChainWriter(sybil, community) for sybil in counted]
+    for slot in SLOTS:
+        # the keys stay busy (an order each, every slot) but never seal
+        for writer in writers:
+            writer.ts = clock.now_ms()
+            frame = writer.frame(OrderBody(slot, LedgerSide.SELL, 100, 900).encode())
+            for house in running:
+                await house.node.ledger.ingest(frame, Origin(key=writer.identity.public_key))
+        await run_slot(clock, running, slot)
+    _assert_market_runs(running, members=5 + ADMISSIONS_PER_PERIOD)
+    electorate = running[0].node.outcome(SLOTS[-1])
+    assert electorate is not None and electorate.verdict.electorate == 4  # the sealers
