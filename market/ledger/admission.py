@@ -223,16 +223,36 @@ class Admissions:
             return AdmitVerdict.REDUNDANT
         if body.invite_tag in used:
             return AdmitVerdict.INVITE_USED
-        since = members.get(body.inviter)
-        if body.inviter not in self._genesis:
+        return self._inviter_verdict(body.inviter, at, members, counted_by)
+
+    def _inviter_verdict(
+        self,
+        inviter: bytes,
+        at: int,
+        members: Mapping[bytes, int],
+        counted_by: Mapping[bytes, list[int]],
+    ) -> AdmitVerdict:
+        since = members.get(inviter)
+        if inviter not in self._genesis:
             if since is None or since >= at:
                 return AdmitVerdict.INVITER_NOT_MEMBER
             if at - since < ADMISSION_PERIOD_MS:
                 return AdmitVerdict.PROBATION
-        recent = [t for t in counted_by.get(body.inviter, ()) if t > at - ADMISSION_PERIOD_MS]
+        recent = [t for t in counted_by.get(inviter, ()) if t > at - ADMISSION_PERIOD_MS]
         if len(recent) >= ADMISSIONS_PER_PERIOD:
             return AdmitVerdict.QUOTA
         return AdmitVerdict.COUNTED
+
+    def inviter_verdict(self, inviter: bytes, at_ms: int) -> AdmitVerdict:
+        """Whether a fresh admit with an invite of `inviter`, timestamped `at_ms`, would
+        count by what is held now (COUNTED, or why not): a redeeming node checks it so
+        that it does not write an admission that would not count."""
+        members = self.members()
+        counted_by: dict[bytes, list[int]] = {}
+        for admit in self._admits.values():
+            if self._verdicts.get(admit.hash) is AdmitVerdict.COUNTED:
+                counted_by.setdefault(admit.body.inviter, []).append(admit.timestamp_ms)
+        return self._inviter_verdict(inviter, at_ms, members, counted_by)
 
 
 _WHY: Final = {

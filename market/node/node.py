@@ -128,7 +128,10 @@ class Node:
             self._prune,
         )
         self.redeem = RedeemService(
-            ledger, clock_s=wall_clock_s, path_prefix=config.gossip.path_prefix
+            ledger,
+            clock_s=wall_clock_s,
+            path_prefix=config.gossip.path_prefix,
+            inviter_verdict=lambda key: self.index.admissions.inviter_verdict(key, clock.now_ms()),
         )
         ledger.add_listener(self._on_entries)
 
@@ -321,7 +324,6 @@ class Node:
             ledger_entries=self._entries,
             last_sync_s_ago=min(synced) if synced else None,
             clock_skew_ms=self._skew.median_ms(),
-            # counted, not write, membership: the market ignores a key whose admission lost
             is_member=self.index.is_member(self.identity.public_key),
             counters=counters,
         )

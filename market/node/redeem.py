@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from ..ledger.admission import admit_body
+from ..ledger.admission import ADMISSIONS_PER_PERIOD, AdmitVerdict, admit_body
 from ..ledger.codec import verify
 from ..ledger.community import Community
 from ..ledger.errors import InvalidCommunityError, LedgerError
@@ -32,6 +32,8 @@ from ..ledger.ledger import Ledger
 from .errors import (
     INVITE_ERRORS,
     InviteError,
+    InviteForgedError,
+    InviteQuotaError,
     InviteUsedError,
     InviteWrongCommunityError,
     RedeemFailedError,
@@ -60,6 +62,7 @@ STATUS_OF_REASON: dict[str, int] = {
     "forged": 403,
     "wrong_community": 403,
     "used": 409,
+    "quota": 429,
     "expired": 410,
 }
 
@@ -136,12 +139,17 @@ class RedeemService:
         *,
         clock_s: Callable[[], int],
         path_prefix: str = DEFAULT_PATH_PREFIX,
+        inviter_verdict: Callable[[bytes], AdmitVerdict] | None = None,
     ) -> None:
+        """`inviter_verdict` tells whether an admission by an invite of that inviter
+        would count now (the node's counted members); without it every valid invite is
+        redeemed."""
         if ledger.identity is None:
             raise ValueError("redeeming invites needs a ledger with an identity")
         self._ledger = ledger
         self._own_key = ledger.identity.public_key
         self._clock_s = clock_s
+        self._inviter_verdict = inviter_verdict
         self._path_prefix = path_prefix
         self._lock = asyncio.Lock()
         self._stats: Counter[str] = Counter()
@@ -232,6 +240,7 @@ class RedeemService:
             used_tags={admit.invite_tag for admit in admits},
             now_s=self._clock_s(),
         )
+        self._check_counts(invite)
         body = admit_body(
             self._ledger.community_id,
             member,
@@ -244,6 +253,20 @@ class RedeemService:
         await self._ledger.append(Kind.ADMIT, body.encode())
         self._stats["admitted"] += 1
         _LOGGER.info("admitted %s with invite of %s", member.hex()[:16], invite.inviter.hex()[:16])
+
+    def _check_counts(self, invite: Invite) -> None:
+        """Refuse an admission the market would not count (docs/protocol.md, "Counted
+        members"), rather than admit a newcomer whose node would then be told so."""
+        if self._inviter_verdict is None:
+            return
+        verdict = self._inviter_verdict(invite.inviter)
+        if verdict is AdmitVerdict.INVITER_NOT_MEMBER:
+            raise InviteForgedError("the inviter does not count as a member")
+        if verdict is not AdmitVerdict.COUNTED:
+            raise InviteQuotaError(
+                "the inviter cannot admit anyone now: it joined less than 30 days ago or "
+                f"admitted {ADMISSIONS_PER_PERIOD} households in the last 30 days"
+            )
 
 
 async def redeem_invite(

@@ -21,13 +21,21 @@ from market.ledger.ledger import Origin
 from market.model import Side
 from market.node.clock import ManualClock
 from market.node.datadir import DataDir
-from market.node.errors import OrderRejectedError
+from market.node.errors import InviteQuotaError, OrderRejectedError
 from market.node.events import SlotDisputed
 from market.node.finality import SlotState
 from market.node.invite import create_invite
 from market.node.setup import join_with_invite
 from tests.market.ledger_helpers import ChainWriter, admit
-from tests.market.node_harness import T0, Household, make_community, mesh, run_slot, wait_until
+from tests.market.node_harness import (
+    T0,
+    Household,
+    advance,
+    make_community,
+    mesh,
+    run_slot,
+    wait_until,
+)
 from tests.market.node_harness import start_household as start
 
 SLOTS = (T0 + 1800, T0 + 2700, T0 + 3600)
@@ -220,3 +228,46 @@ async def test_admitted_keys_that_never_seal_do_not_stop_the_market(
     _assert_market_runs(running, members=5 + ADMISSIONS_PER_PERIOD)
     electorate = running[0].node.outcome(SLOTS[-1])
     assert electorate is not None and electorate.verdict.electorate == 4  # the sealers
+
+
+async def test_a_node_refuses_to_redeem_an_invite_whose_admission_would_not_count(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock = ManualClock(T0 * 1000)
+    dirs, community = make_community(tmp_path, 1)
+    member = await start(dirs[0], clock)
+    running.append(member)
+    newcomers = [DataDir(tmp_path / f"newcomer{i}") for i in range(ADMISSIONS_PER_PERIOD + 1)]
+
+    def invite_of(house: Household) -> str:
+        identity, address = house.node.identity, house.node.address or ""
+        return create_invite(identity, community, address, now_s=T0).encode()
+
+    async with aiohttp.ClientSession() as session:
+
+        async def join(data: DataDir, code: str) -> None:
+            await join_with_invite(data, code, session, now_ms=time.time_ns() // 1_000_000)
+
+        for data in newcomers[:-1]:
+            await join(data, invite_of(member))
+        with pytest.raises(InviteQuotaError) as refused:
+            await join(newcomers[-1], invite_of(member))
+        assert "admitted 3 households" in refused.value.detail
+        # a newcomer's own invites wait for its probation, at its node as at any other
+        first = await start(newcomers[0], clock)
+        running.append(first)
+        mesh(running)
+        await wait_until(lambda: first.node.status().is_member)
+        await advance(clock, running, T0 + 60)
+        for url in (None, f"http://{member.node.address}"):
+            with pytest.raises(InviteQuotaError, match="joined less than 30 days ago"):
+                await join_with_invite(
+                    newcomers[-1],
+                    invite_of(first),
+                    session,
+                    now_ms=time.time_ns() // 1_000_000,
+                    url=url,
+                )
+    assert member.node.status().members == 1 + ADMISSIONS_PER_PERIOD
+    assert member.node.redeem.counters() == {"admitted": 3, "refused_quota": 2}
+    assert first.node.redeem.counters() == {"refused_quota": 1}
