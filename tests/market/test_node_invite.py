@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from market.ledger.admission import invite_key
+from market.ledger.admission import admit_body, binding_message, check_admit, invite_key
 from market.ledger.community import Community
 from market.ledger.identity import Identity
 from market.node.errors import (
@@ -89,6 +89,24 @@ def test_documented_invite_vectors_match_the_implementation() -> None:
     message = redeem_message(community.community_id, invite.tag, newcomer.public_key, 1764000123456)
     assert message == v["redeem_message"]
     assert newcomer.sign(message) == v["redeem_signature"]
+    assert binding_message(community.community_id, newcomer.public_key) == v["binding_message"]
+    body = admit_body(
+        community.community_id,
+        newcomer.public_key,
+        secret=invite.secret,
+        inviter=invite.inviter,
+        expires_s=invite.expires_s,
+        address=invite.address,
+        inviter_signature=invite.signature,
+    )
+    assert body.binding == v["binding"]
+    assert body.encode() == v["admit_body"]
+    assert (
+        check_admit(
+            body.encode(), 1764000123456, community.community_id, {identity.public_key}.__contains__
+        )
+        is None
+    )
 
 
 def test_a_fresh_invite_round_trips_and_verifies() -> None:
