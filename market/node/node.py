@@ -131,7 +131,8 @@ class Node:
             ledger,
             clock_s=wall_clock_s,
             path_prefix=config.gossip.path_prefix,
-            inviter_verdict=lambda key: self.index.admissions.inviter_verdict(key, clock.now_ms()),
+            counted=self.index.admissions,
+            market_clock_ms=clock.now_ms,
         )
         ledger.add_listener(self._on_entries)
 

@@ -271,3 +271,35 @@ async def test_a_node_refuses_to_redeem_an_invite_whose_admission_would_not_coun
     assert member.node.status().members == 1 + ADMISSIONS_PER_PERIOD
     assert member.node.redeem.counters() == {"admitted": 3, "refused_quota": 2}
     assert first.node.redeem.counters() == {"refused_quota": 1}
+
+
+async def test_a_key_whose_admission_lost_can_join_with_another_invite(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock = ManualClock(T0 * 1000)
+    dirs, community = make_community(tmp_path, 2)
+    running.extend([await start(data, clock) for data in dirs])
+    inviter, other = running
+    code = create_invite(inviter.node.identity, community, inviter.node.address or "", now_s=T0)
+    newcomers = [DataDir(tmp_path / f"newcomer{i}") for i in range(2)]
+    _partition([[inviter], [other]])
+    async with aiohttp.ClientSession() as session:
+        for data, house in zip(newcomers, running, strict=True):
+            url = f"http://{house.node.address}"
+            now_ms = time.time_ns() // 1_000_000
+            await join_with_invite(data, code.encode(), session, now_ms=now_ms, url=url)
+        mesh(running)
+        joined = [await start(data, clock) for data in newcomers]
+        running.extend(joined)
+        mesh(running)
+        await wait_until(lambda: all(h.node.status().members == 3 for h in running))
+        await wait_until(lambda: sum(h.node.status().is_member for h in joined) == 1)
+        (loser,) = [house for house in joined if not house.node.status().is_member]
+        fresh = create_invite(
+            inviter.node.identity, community, inviter.node.address or "", now_s=T0
+        ).encode()
+        now_ms = time.time_ns() // 1_000_000
+        await join_with_invite(newcomers[joined.index(loser)], fresh, session, now_ms=now_ms)
+    await wait_until(lambda: all(h.node.status().members == 4 for h in running))
+    assert loser.node.status().is_member
+    await loser.node.place_order(Side.BUY, 500, 1500, T0 + 1800)
