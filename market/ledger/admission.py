@@ -233,7 +233,11 @@ class Admissions:
         counted_by: Mapping[bytes, list[int]],
     ) -> AdmitVerdict:
         since = members.get(inviter)
-        if inviter not in self._genesis:
+        if inviter in self._genesis:
+            # an admit dated before the community existed would escape every period
+            if at < self._created_ms:
+                return AdmitVerdict.INVITER_NOT_MEMBER
+        else:
             if since is None or since >= at:
                 return AdmitVerdict.INVITER_NOT_MEMBER
             if at - since < ADMISSION_PERIOD_MS:

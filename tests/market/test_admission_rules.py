@@ -123,3 +123,12 @@ def test_counted_members_do_not_depend_on_arrival_order(
         index.add(shuffled[:cut])
         shuffled = shuffled[cut:]
     assert index.members() == frozenset(_counted(entries))
+
+
+def test_an_admit_dated_before_the_community_existed_does_not_count() -> None:
+    writer = ChainWriter(GENESIS[0], COMMUNITY)
+    backdated = _admit(writer, 0, member=0, secret=1, ts=COMMUNITY.created_ms - 1)
+    admissions = Admissions(COMMUNITY.genesis_members, COMMUNITY.created_ms)
+    admissions.add(backdated)
+    assert admissions.verdict(backdated.hash) is AdmitVerdict.INVITER_NOT_MEMBER
+    assert not admissions.is_member(KEYS[0].public_key)
