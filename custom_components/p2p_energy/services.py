@@ -68,6 +68,7 @@ _USER_REASONS: Final = frozenset(
         "gate_closed",
         "too_far",
         "not_member",
+        "not_admitted",
         "unknown_order",
         "not_own_order",
     }
