@@ -56,6 +56,7 @@ INVITE_ERROR_KEYS = frozenset(
         "forged",
         "expired",
         "used",
+        "quota",
         "wrong_community",
         "unreachable",
         "bad_request",

@@ -70,6 +70,7 @@ _USER_REASONS: Final = frozenset(
         "not_member",
         "catching_up",
         "chain_forked",
+        "not_admitted",
         "unknown_order",
         "not_own_order",
     }

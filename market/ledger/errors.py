@@ -24,6 +24,7 @@ class RejectReason(StrEnum):
     SIGNATURE = "signature"
     BODY_SCHEMA = "body_schema"
     OFF_TERMS = "off_terms"
+    INVITE = "invite"
 
 
 class LedgerError(Exception):

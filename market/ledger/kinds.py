@@ -193,35 +193,69 @@ class ReadingBody:
 
 
 NO_INVITE = bytes(32)
+MAX_ADDRESS_BYTES = 255
 
 
 @dataclass(frozen=True, slots=True)
 class AdmitBody:
-    """Makes `member` (an Ed25519 public key) a member of the community.
+    """Makes `member` (an Ed25519 public key) a member of the community, with the proof
+    that a member invited it (docs/protocol.md, "Kinds and bodies" and "Admission").
 
-    invite_tag is SHA-256 of the secret of the invite that was redeemed (NO_INVITE for
-    an admission made by hand): nodes refuse a second redemption of a tag they hold.
+    invite_tag is the invite's public key (derived from the code's secret); inviter,
+    expires_s, address and inviter_signature are the invite's own fields and signature,
+    and binding is the invite key's signature over the admitted key, so the tag of an
+    admit seen on the ledger cannot be reused for another key. Whether the proof holds
+    is checked by market.ledger.admission, not here: this is the layout only.
     """
 
-    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">32s32s")
+    HEAD: ClassVar[struct.Struct] = struct.Struct(">32s32s32sQ64s64sB")
     member: bytes
-    invite_tag: bytes = NO_INVITE
+    invite_tag: bytes
+    inviter: bytes
+    expires_s: int
+    inviter_signature: bytes
+    binding: bytes
+    address: str
 
     def __post_init__(self) -> None:
-        if len(self.member) != 32:
-            raise InvalidBodyError(f"admit needs a 32-byte key: {self.member.hex()}")
-        if len(self.invite_tag) != 32:
-            raise InvalidBodyError(f"admit needs a 32-byte invite tag: {self.invite_tag.hex()}")
+        if len(self.member) != 32 or len(self.invite_tag) != 32 or len(self.inviter) != 32:
+            raise InvalidBodyError("admit key, invite tag and inviter are 32 bytes each")
+        if len(self.inviter_signature) != 64 or len(self.binding) != 64:
+            raise InvalidBodyError("admit signatures are 64 bytes each")
+        if not 0 <= self.expires_s < 2**64:
+            raise InvalidBodyError(f"admit expiry out of range: {self.expires_s}")
+        raw = self.address.encode("ascii", "replace")
+        if not (self.address.isascii() and self.address.isprintable()):
+            raise InvalidBodyError(f"admit address must be printable ASCII: {self.address!r}")
+        if not 1 <= len(raw) <= MAX_ADDRESS_BYTES:
+            raise InvalidBodyError(f"admit address must be 1..{MAX_ADDRESS_BYTES} bytes")
 
     def encode(self) -> bytes:
         """Body bytes."""
-        return self.LAYOUT.pack(self.member, self.invite_tag)
+        address = self.address.encode("ascii")
+        head = self.HEAD.pack(
+            self.member,
+            self.invite_tag,
+            self.inviter,
+            self.expires_s,
+            self.inviter_signature,
+            self.binding,
+            len(address),
+        )
+        return head + address
 
     @classmethod
     def decode(cls, body: bytes) -> Self:
         """Check and decode body bytes."""
-        member, invite_tag = _unpack(cls.LAYOUT, body, "admit")
-        return cls(member, invite_tag)
+        size = cls.HEAD.size
+        if len(body) <= size or len(body) != size + body[size - 1]:
+            raise InvalidBodyError(f"admit body length does not match its layout: {len(body)}")
+        member, tag, inviter, expires_s, signature, binding, _n = cls.HEAD.unpack_from(body)
+        try:
+            address = body[size:].decode("ascii")
+        except UnicodeDecodeError as err:
+            raise InvalidBodyError(f"admit address is not ASCII: {err}") from err
+        return cls(member, tag, inviter, expires_s, signature, binding, address)
 
 
 SimpleBody = OrderBody | CancelBody | SealBody | ReadingBody | AdmitBody

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from .admission import check_own_admit
 from .codec import (
     DEFAULT_LIMITS,
     ZERO_HASH,
@@ -298,6 +299,8 @@ class LedgerStore:
             if len(body) > self.limits.max_body_bytes:
                 raise InvalidBodyError(f"body of {len(body)} bytes exceeds the limit")
             check_body(kind, body, author, self.community, self.membership, ts)
+            if kind == Kind.ADMIT:
+                check_own_admit(body, ts, self.community_id, self.membership.is_member)
             seq += 1
             header = encode_header(kind, self.community_id, author, seq, prev, ts, body)
             entry = decode_entry(encode_frame(header, identity.sign(header), body), self.limits)

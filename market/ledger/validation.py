@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
+from .admission import check_admit
 from .codec import ZERO_HASH, Entry
 from .community import Community
 from .equivocation import EquivocationProof
@@ -138,6 +139,12 @@ class BatchCheck:
             return RejectReason.OFF_TERMS
         except InvalidBodyError:
             return RejectReason.BODY_SCHEMA
+        if entry.kind == Kind.ADMIT:
+            refusal = check_admit(
+                entry.body, entry.timestamp_ms, store.community_id, store.membership.is_member
+            )
+            if refusal is not None:
+                return refusal
         store.heads[author] = (seq, entry.hash, entry.timestamp_ms)
         self.in_batch[(author, seq)] = entry
         if entry.kind == Kind.ADMIT:

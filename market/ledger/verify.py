@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from .admission import check_own_admit
 from .codec import ZERO_HASH, Entry, decode_entry
 from .community import Community
 from .equivocation import EquivocationProof
@@ -128,8 +129,20 @@ def _check_entry(
         found.append("body does not match body_hash")
     if not entry.verify_signature():
         found.append("bad signature")
+    found.extend(_body_problems(entry, community, membership))
+    return [Problem(author, entry.seq, message) for message in found]
+
+
+def _body_problems(entry: Entry, community: Community, membership: Membership) -> list[str]:
     try:
         check_body(entry.kind, entry.body, entry.author, community, membership, entry.timestamp_ms)
     except InvalidBodyError as err:
-        found.append(f"bad body: {err}")
-    return [Problem(author, entry.seq, message) for message in found]
+        return [f"bad body: {err}"]
+    if entry.kind == Kind.ADMIT:
+        try:
+            check_own_admit(
+                entry.body, entry.timestamp_ms, community.community_id, membership.is_member
+            )
+        except InvalidBodyError as err:
+            return [str(err)]
+    return []

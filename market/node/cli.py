@@ -155,8 +155,11 @@ async def _setup(args: argparse.Namespace, session: aiohttp.ClientSession) -> No
     now_ms = int(time.time() * 1000)
     if args.create:
         terms = CommunityTerms.from_json_obj(json.loads(args.terms)) if args.terms else None
+        # created_ms is read against entry timestamps (admits, the first electorate), so
+        # it follows the clock that stamps them: the accelerated one when there is one
+        created_ms = now_ms if args.sim_clock is None else args.sim_clock.now_ms()
         community = await create_community(
-            data, args.create, terms or CommunityTerms(), now_ms=now_ms
+            data, args.create, terms or CommunityTerms(), now_ms=created_ms
         )
         _LOGGER.info("created community %r", community.name)
     elif args.join:

@@ -65,6 +65,13 @@ class InviteUsedError(InviteError):
     reason = "used"
 
 
+class InviteQuotaError(InviteError):
+    """The inviter cannot admit anyone now: it joined less than 30 days ago, or its
+    invites already admitted their quota in 30 days (an admission would not count)."""
+
+    reason = "quota"
+
+
 class InviteWrongCommunityError(InviteError):
     """The invite is for another community than the node's."""
 
@@ -92,6 +99,7 @@ INVITE_ERRORS: dict[str, type[InviteError]] = {
         InviteForgedError,
         InviteExpiredError,
         InviteUsedError,
+        InviteQuotaError,
         InviteWrongCommunityError,
         RedeemRefusedError,
         RedeemFailedError,

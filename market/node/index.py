@@ -13,16 +13,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ..ledger.admission import Admissions
 from ..ledger.codec import Entry, parse_header
 from ..ledger.equivocation import EquivocationProof
-from ..ledger.kinds import AdmitBody, CancelBody, Kind, OrderBody, SealBody
+from ..ledger.kinds import CancelBody, Kind, OrderBody, SealBody
 from ..ledger.kinds import Side as LedgerSide
 from ..model import Order, Side
 from ..terms import CommunityTerms
 
 _ROOT_DOMAIN = b"p2p-energy order-set v1"
 _COUNT = struct.Struct(">I")
-# How far back an author's entries make it active for a slot (in slots before the gate).
+# How far back a member's seals make it active for a slot (in slots before the gate).
 ACTIVITY_SLOTS = 2
 # Activity is kept per minute: fine enough for any slot length, small in memory.
 _BUCKET_S = 60
@@ -36,6 +37,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"  # cancelled by its author before the gate closure
     EXPIRED = "expired"  # its own expiry falls before the gate closure
     EQUIVOCATOR = "equivocator"  # its author signed two entries with one seq (see forks)
+    NOT_MEMBER = "not_member"  # its author's admission does not count (market.ledger.admission)
 
 
 def to_model_side(side: int) -> Side:
@@ -125,8 +127,8 @@ class MarketIndex:
 
     def __init__(self, terms: CommunityTerms, genesis: Iterable[bytes], created_ms: int) -> None:
         self.terms = terms
-        # member key -> timestamp of its admission (the descriptor's for genesis members)
-        self._admitted: dict[bytes, int] = dict.fromkeys(genesis, created_ms)
+        # the counted members and when each was admitted (the descriptor's time for genesis)
+        self.admissions = Admissions(genesis, created_ms)
         self._slots: dict[int, _SlotEntries] = {}
         self._orders: dict[bytes, HeldOrder] = {}
         # order hash -> timestamp of the author's earliest cancel of it
@@ -137,7 +139,7 @@ class MarketIndex:
         # author -> (earliest, latest) timestamps of each pair of entries it signed with
         # one seq, from the proofs (see `status` and `electorate`)
         self._forks: dict[bytes, set[tuple[int, int]]] = {}
-        # author -> slot-length buckets in which it wrote anything
+        # author -> minute buckets in which it sealed
         self._activity: dict[bytes, set[int]] = {}
 
     # ------------------------------------------------------------------ ingest
@@ -148,9 +150,6 @@ class MarketIndex:
         seal_slots: set[int] = set()
         equivocators: list[tuple[bytes, int]] = []
         for entry in entries:
-            self._activity.setdefault(entry.author, set()).add(
-                entry.timestamp_ms // 1000 // _BUCKET_S
-            )
             if entry.kind == Kind.ORDER:
                 order = self._add_order(entry)
                 order_slots.add(order.slot)
@@ -159,11 +158,12 @@ class MarketIndex:
                 if slot is not None:
                     order_slots.add(slot)
             elif entry.kind == Kind.ADMIT:
-                member = AdmitBody.decode(entry.body).member
-                since = self._admitted.get(member)
-                if since is None or entry.timestamp_ms < since:
-                    self._admitted[member] = entry.timestamp_ms
+                self.admissions.add(entry)
             elif entry.kind == Kind.SEAL:
+                # only sealing makes a member active: keys that never seal never count
+                self._activity.setdefault(entry.author, set()).add(
+                    entry.timestamp_ms // 1000 // _BUCKET_S
+                )
                 seal_slots.add(self._add_seal(entry))
             elif entry.kind == Kind.EQUIVOCATION:
                 proof = EquivocationProof.decode(entry.body)
@@ -242,6 +242,8 @@ class MarketIndex:
             order.author, order.timestamp_ms, order.timestamp_ms
         ):
             return OrderStatus.EQUIVOCATOR
+        if not self.admissions.is_member(order.author):
+            return OrderStatus.NOT_MEMBER
         if order.timestamp_ms >= gate_ms:
             return OrderStatus.LATE
         cancelled_at = self._cancels.get(order.hash)
@@ -283,32 +285,40 @@ class MarketIndex:
         """The members whose seals make `slot` final.
 
         The activity window is the ACTIVITY_SLOTS slot lengths that end one slot length
-        before the slot's gate closure. A member counts when it was admitted before the
-        window ends and either wrote anything within it or was admitted within it: a
-        household whose node has been off for a while stops blocking finality, and a
-        newcomer counts at once. Read from entry timestamps only, so nodes holding the
-        same entries count the same electorate; the window ends a whole slot before
-        anyone seals so that its entries have time to reach everyone. An equivocator
-        has no vote in the slots its forks affect.
+        before the slot's gate closure. A counted member (market.ledger.admission) counts
+        when it was admitted before the window ends and sealed within it; a genesis
+        member also counts while the community's creation is within it (nobody could
+        have sealed yet). So a household whose node has been off for a while stops
+        blocking finality, and keys that never seal, however many were admitted, never
+        count: a newcomer counts from the slots whose window holds its first seal. Read
+        from entry timestamps only, so nodes holding the same entries count the same
+        electorate; the window ends a whole slot before anyone seals so that its entries
+        have time to reach everyone. An equivocator has no vote in the slots its forks
+        affect.
         """
         slot_s = self.terms.slot_s
         end_s = self.terms.gate_closure(slot) - slot_s
         start_s = end_s - ACTIVITY_SLOTS * slot_s
         window = range(start_s // _BUCKET_S, end_s // _BUCKET_S)
+        admissions = self.admissions
         return frozenset(
             key
-            for key, admitted_ms in self._admitted.items()
+            for key, admitted_ms in admissions.members().items()
             if not self.affected(key, slot)
             and admitted_ms < end_s * 1000
             and (
-                admitted_ms >= start_s * 1000
+                (admitted_ms >= start_s * 1000 and admissions.is_genesis(key))
                 or any(bucket in window for bucket in self._activity.get(key, ()))
             )
         )
 
     def members(self) -> frozenset[bytes]:
-        """Every member key indexed (genesis and admitted)."""
-        return frozenset(self._admitted)
+        """Every counted member key (genesis and admitted)."""
+        return frozenset(self.admissions.members())
+
+    def is_member(self, key: bytes) -> bool:
+        """True for a counted member: its orders, seals and vote count."""
+        return self.admissions.is_member(key)
 
     def slots_with_entries(self) -> list[int]:
         """Slots for which anything is held, ascending."""

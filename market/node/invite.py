@@ -3,8 +3,9 @@
 A code carries the community descriptor (so the newcomer learns what it joins), the
 address of a member node to redeem it at, a random secret, an expiry and the inviter's
 signature. Possession of the code is the permission: whoever redeems it first is
-admitted, and the admit entry records the secret's hash (the tag), so every node that
-holds that entry refuses the code afterwards. Layout in docs/protocol.md, "Invite code".
+admitted, and the admit entry records the tag (the public key of a key pair derived
+from the secret, which signs the admitted key), so every node that holds that entry
+refuses the code afterwards. Layout in docs/protocol.md, "Invite code".
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..ledger.admission import invite_key, invite_message
 from ..ledger.codec import verify
 from ..ledger.community import Community
 from ..ledger.errors import InvalidCommunityError
@@ -32,8 +34,7 @@ from .errors import (
 )
 
 PREFIX = "p2pe1-"
-INVITE_VERSION = 1
-INVITE_DOMAIN = b"p2p-energy invite v1"
+INVITE_VERSION = 2
 SECRET_BYTES = 16
 KEY_BYTES = 32
 SIGNATURE_BYTES = 64
@@ -43,7 +44,6 @@ DEFAULT_TTL_S = 86_400
 
 _HEAD = struct.Struct(">BH")  # version, descriptor length
 _TAIL = struct.Struct(f">{SECRET_BYTES}sQ{KEY_BYTES}s{SIGNATURE_BYTES}s")
-_EXPIRES = struct.Struct(">Q")
 _BASE32_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 # What people and chat apps put into a code: grouping hyphens, spaces, line breaks.
 _IGNORED = str.maketrans("", "", "- \t\r\n")
@@ -58,14 +58,9 @@ class TokenSource(Protocol):
 
 
 def tag_of(secret: bytes) -> bytes:
-    """The invite tag: SHA-256 of its secret (recorded in the admit entry)."""
-    return hashlib.sha256(secret).digest()
-
-
-def invite_message(community_id: bytes, tag: bytes, expires_s: int, address: str) -> bytes:
-    """The bytes an inviter signs. The domain prefix keeps the signature from ever
-    being valid as an entry header or a request signature."""
-    return INVITE_DOMAIN + community_id + tag + _EXPIRES.pack(expires_s) + address.encode()
+    """The invite tag: the public key of the invite key derived from its secret (recorded
+    in the admit entry, which the invite key signs)."""
+    return invite_key(secret).public_key
 
 
 def _check_address(address: str) -> None:

@@ -129,7 +129,11 @@ class Node:
         )
         self._catchup = CatchUp(ledger, self.gossip, self._emit, config.catchup_timeout_s)
         self.redeem = RedeemService(
-            ledger, clock_s=wall_clock_s, path_prefix=config.gossip.path_prefix
+            ledger,
+            clock_s=wall_clock_s,
+            path_prefix=config.gossip.path_prefix,
+            counted=self.index.admissions,
+            market_clock_ms=clock.now_ms,
         )
         ledger.add_listener(self._on_entries)
 
@@ -332,7 +336,7 @@ class Node:
             ledger_entries=self._entries,
             last_sync_s_ago=min(synced) if synced else None,
             clock_skew_ms=self._skew.median_ms(),
-            is_member=self.ledger.is_member(self.identity.public_key),
+            is_member=self.index.is_member(self.identity.public_key),
             counters=counters,
             chain=str(self._catchup.state),
             chain_detail=self._catchup.detail,
@@ -385,7 +389,7 @@ class Node:
         await self._run_agents(self.clock.now_ms())
 
     async def _run_agents(self, now: int) -> None:
-        if not self._agents.ids() or not self.ledger.is_member(self.identity.public_key):
+        if not self._agents.ids() or not self.index.is_member(self.identity.public_key):
             return
         if not self._catchup.allows("agent_runs_skipped"):
             return

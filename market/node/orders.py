@@ -164,6 +164,10 @@ class OrderDesk:
             raise OrderRejectedError(
                 "not_member", "this node's admission has not reached it yet; retry shortly"
             )
+        if not self.index.is_member(self.identity.public_key):
+            raise OrderRejectedError(
+                "not_admitted", self.index.admissions.explain(self.identity.public_key)
+            )
 
     def held(self, order_id: str) -> HeldOrder | None:
         """Any member's order held under `order_id` (hex); None when unknown or malformed."""

@@ -18,10 +18,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 from aiohttp import web
 
+from ..ledger.admission import ADMISSIONS_PER_PERIOD, AdmitVerdict, admit_body
 from ..ledger.codec import verify
 from ..ledger.community import Community
 from ..ledger.errors import InvalidCommunityError, LedgerError
@@ -31,6 +33,8 @@ from ..ledger.ledger import Ledger
 from .errors import (
     INVITE_ERRORS,
     InviteError,
+    InviteForgedError,
+    InviteQuotaError,
     InviteUsedError,
     InviteWrongCommunityError,
     RedeemFailedError,
@@ -59,6 +63,7 @@ STATUS_OF_REASON: dict[str, int] = {
     "forged": 403,
     "wrong_community": 403,
     "used": 409,
+    "quota": 429,
     "expired": 410,
 }
 
@@ -68,6 +73,18 @@ _TS = struct.Struct(">Q")
 def redeem_message(community_id: bytes, tag: bytes, member: bytes, ts_ms: int) -> bytes:
     """The bytes a newcomer signs to prove it holds `member`'s secret key."""
     return REDEEM_DOMAIN + community_id + tag + member + _TS.pack(ts_ms)
+
+
+class CountedMembers(Protocol):
+    """The members the market counts (market.ledger.admission.Admissions)."""
+
+    def is_member(self, key: bytes) -> bool:
+        """True for a counted member."""
+        ...
+
+    def inviter_verdict(self, inviter: bytes, at_ms: int) -> AdmitVerdict:
+        """Whether an admit by an invite of `inviter` at `at_ms` would count."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +152,19 @@ class RedeemService:
         *,
         clock_s: Callable[[], int],
         path_prefix: str = DEFAULT_PATH_PREFIX,
+        counted: CountedMembers | None = None,
+        market_clock_ms: Callable[[], int] | None = None,
     ) -> None:
+        """`counted` (the node's counted members, with the clock that stamps its
+        entries) refuses admissions that would not count and lets a key whose admission
+        did not count redeem another invite; without it, ledger membership is used."""
         if ledger.identity is None:
             raise ValueError("redeeming invites needs a ledger with an identity")
         self._ledger = ledger
         self._own_key = ledger.identity.public_key
         self._clock_s = clock_s
+        self._counted = counted
+        self._market_clock_ms = market_clock_ms or (lambda: clock_s() * 1000)
         self._path_prefix = path_prefix
         self._lock = asyncio.Lock()
         self._stats: Counter[str] = Counter()
@@ -217,9 +241,11 @@ class RedeemService:
     async def _admit(self, request: _Request) -> None:
         invite, member = request.invite, request.member
         admits = [AdmitBody.decode(e.body) for e in await self._ledger.entries(kind=Kind.ADMIT)]
-        if self._ledger.is_member(member):
+        counts = self._ledger.is_member if self._counted is None else self._counted.is_member
+        if counts(member):
             # A retry after a lost reply must succeed, but only for the same invite:
-            # otherwise a member could burn other people's invites.
+            # otherwise a member could burn other people's invites. A key whose
+            # admission does not count (its invite went to another key) may use another.
             if any(a.member == member and a.invite_tag == invite.tag for a in admits):
                 self._stats["readmitted"] += 1
                 return
@@ -231,9 +257,33 @@ class RedeemService:
             used_tags={admit.invite_tag for admit in admits},
             now_s=self._clock_s(),
         )
-        await self._ledger.append(Kind.ADMIT, AdmitBody(member, invite.tag).encode())
+        self._check_counts(invite)
+        body = admit_body(
+            self._ledger.community_id,
+            member,
+            secret=invite.secret,
+            inviter=invite.inviter,
+            expires_s=invite.expires_s,
+            address=invite.address,
+            inviter_signature=invite.signature,
+        )
+        await self._ledger.append(Kind.ADMIT, body.encode())
         self._stats["admitted"] += 1
         _LOGGER.info("admitted %s with invite of %s", member.hex()[:16], invite.inviter.hex()[:16])
+
+    def _check_counts(self, invite: Invite) -> None:
+        """Refuse an admission the market would not count (docs/protocol.md, "Counted
+        members"), rather than admit a newcomer whose node would then be told so."""
+        if self._counted is None:
+            return
+        verdict = self._counted.inviter_verdict(invite.inviter, self._market_clock_ms())
+        if verdict is AdmitVerdict.INVITER_NOT_MEMBER:
+            raise InviteForgedError("the inviter does not count as a member")
+        if verdict is not AdmitVerdict.COUNTED:
+            raise InviteQuotaError(
+                "the inviter cannot admit anyone now: it joined less than 30 days ago or "
+                f"admitted {ADMISSIONS_PER_PERIOD} households in the last 30 days"
+            )
 
 
 async def redeem_invite(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,14 +15,25 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.p2p_energy.const import CONF_MAX_IMPORT_W, CONF_SELL_SURPLUS, DOMAIN
+from custom_components.p2p_energy.const import (
+    CONF_MAX_IMPORT_W,
+    CONF_NODE_DIR,
+    CONF_SELL_SURPLUS,
+    DOMAIN,
+)
 from market.ledger.community import Community
+from market.ledger.identity import Identity
+from market.ledger.kinds import Kind
+from market.ledger.store import DB_FILE_NAME, LedgerStore
 from market.model import Side
 from market.node.clock import ManualClock
+from market.node.datadir import DataDir
 from market.node.index import OrderStatus
 from market.node.invite import Invite
+from tests.market.ledger_helpers import admit
 
 SLOT = T0 + 3600
+OTHER_KEY = Identity(b"\x07" * 32).public_key
 OPEN_ORDERS = "sensor.maison_open_orders"
 EV = "sensor.maison_next_ev_charging_slot"
 
@@ -228,6 +240,31 @@ async def test_a_node_not_yet_admitted_cannot_trade(
             hass, "place_order", entry, side="buy", energy_kwh=1, price=0.15, slot=_at(SLOT)
         )
     assert err.value.translation_key == "not_member"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_node_whose_admission_lost_is_told_so(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    neighbour = node_dirs.headless()
+    entry = node_dirs.entry(member=False, neighbours=(neighbour,))
+    data = DataDir(Path(hass.config.path(".storage", DOMAIN, entry.data[CONF_NODE_DIR])))
+    community, me = data.community(), data.identity()
+    # one invite redeemed twice, for another key first: this node's admission is held
+    # (the node may write) but does not count
+    data.ledger_dir.mkdir(parents=True)
+    store = LedgerStore(data.ledger_dir / DB_FILE_NAME, community, neighbour.identity())
+    for at_ms, key in ((T0 * 1000 + 1000, OTHER_KEY), (T0 * 1000 + 2000, me.public_key)):
+        body = admit(community, neighbour.identity(), key, expires_s=T0 + 86_400)
+        store.append(Kind.ADMIT, body.encode(), at_ms)
+    store.close()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass, "place_order", entry, side="buy", energy_kwh=1, price=0.15, slot=_at(SLOT)
+        )
+    assert err.value.translation_key == "not_admitted"
+    assert "new invite" in str(err.value)
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
+from market.ledger.admission import admit_body, invite_key, invite_message
 from market.ledger.codec import ZERO_HASH, encode_frame, encode_header, entry_hash
 from market.ledger.community import DEFAULT_TERMS, Community
 from market.ledger.identity import Identity
-from market.ledger.kinds import Kind, OrderBody, Side
+from market.ledger.kinds import AdmitBody, Kind, OrderBody, Side
 from market.terms import CommunityTerms
 
 T0_MS = 1_764_000_000_000  # 2025-11-24T16:00:00Z
@@ -41,6 +42,31 @@ def community_of(
 def order(energy_wh: int = 1500, price: int = 1952, side: Side = Side.SELL) -> bytes:
     """A typical order body."""
     return OrderBody(SLOT, side, energy_wh, price).encode()
+
+
+INVITE_ADDRESS = "192.0.2.1:8123"
+
+
+def admit(
+    community: Community,
+    inviter: Identity,
+    member: bytes,
+    *,
+    secret: bytes = bytes(16),
+    expires_s: int = T0_MS // 1000 + 86_400,
+) -> AdmitBody:
+    """A valid admit of `member` with an invite of `inviter` whose secret is `secret`."""
+    tag = invite_key(secret).public_key
+    message = invite_message(community.community_id, tag, expires_s, INVITE_ADDRESS)
+    return admit_body(
+        community.community_id,
+        member,
+        secret=secret,
+        inviter=inviter.public_key,
+        expires_s=expires_s,
+        address=INVITE_ADDRESS,
+        inviter_signature=inviter.sign(message),
+    )
 
 
 class ChainWriter:

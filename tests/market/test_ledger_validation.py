@@ -40,6 +40,7 @@ from tests.market.ledger_helpers import (
     SLOT,
     T0_MS,
     ChainWriter,
+    admit,
     clock_ms,
     community_of,
     identities,
@@ -251,22 +252,20 @@ def test_admit_makes_a_new_key_a_member(
     newcomer_writer = ChainWriter(newcomer, community)
     first = newcomer_writer.frame()
     _assert_refused(store, first, RejectReason.NOT_MEMBER)
-    tag = bytes(range(32))
-    admit = ChainWriter(members[1], community).frame(
-        AdmitBody(newcomer.public_key, tag).encode(), kind=Kind.ADMIT
-    )
+    body = admit(community, members[2], newcomer.public_key)
+    frame = ChainWriter(members[1], community).frame(body.encode(), kind=Kind.ADMIT)
     # the newcomer's entry comes first in the batch: it is retried once the admit is in
-    result = store.ingest(first + admit, now=NOW)
+    result = store.ingest(first + frame, now=NOW)
     assert len(result.accepted) == 2 and not result.rejected
     assert store.membership.is_member(newcomer.public_key)
     (stored,) = store.entries(kind=Kind.ADMIT)
-    assert AdmitBody.decode(stored.body) == AdmitBody(newcomer.public_key, tag)
+    assert AdmitBody.decode(stored.body) == body
 
 
 def test_admit_by_an_outsider_is_refused(store: LedgerStore, community: Community) -> None:
     outsider, newcomer = identities(2, base=100)
     frame = ChainWriter(outsider, community).frame(
-        AdmitBody(newcomer.public_key).encode(), kind=Kind.ADMIT
+        admit(community, outsider, newcomer.public_key).encode(), kind=Kind.ADMIT
     )
     _assert_refused(store, frame, RejectReason.NOT_MEMBER)
     assert not store.membership.is_member(newcomer.public_key)
@@ -277,7 +276,7 @@ def test_membership_survives_reopen(
 ) -> None:
     newcomer = identities(1, base=100)[0]
     store = LedgerStore(tmp_path / "l.db", community, members[0], clock_ms=clock_ms)
-    store.append(Kind.ADMIT, AdmitBody(newcomer.public_key).encode())
+    store.append(Kind.ADMIT, admit(community, members[0], newcomer.public_key).encode(), T0_MS)
     store.close()
     reopened = LedgerStore(tmp_path / "l.db", community, newcomer, clock_ms=clock_ms)
     entry = reopened.append(Kind.ORDER, order())
@@ -400,7 +399,8 @@ def test_market_kinds_are_accepted(
         (Kind.READING, struct.pack(">QQQ", SLOT, 10**13, 0)),
         (Kind.CANCEL, bytes(31)),
         (Kind.ADMIT, bytes(33)),
-        (Kind.ADMIT, bytes(32)),  # the version-1 layout, without the invite tag
+        (Kind.ADMIT, bytes(32)),  # an early layout, without the invite tag
+        (Kind.ADMIT, bytes(64)),  # the layout before invites were proven: key and tag only
     ],
 )
 def test_market_kinds_with_bad_bodies_are_refused(

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from market.ledger.admission import admit_body, binding_message, check_admit, invite_key
 from market.ledger.community import Community
 from market.ledger.identity import Identity
 from market.node.errors import (
@@ -76,7 +77,7 @@ def test_documented_invite_vectors_match_the_implementation() -> None:
         rng=FixedSecret(v["invite_secret"]),
     )
     assert invite.expires_s == 1764086400
-    assert invite.tag == v["invite_tag"] == hashlib.sha256(v["invite_secret"]).digest()
+    assert invite.tag == v["invite_tag"] == invite_key(v["invite_secret"]).public_key
     assert invite.message == v["invite_message"]
     assert invite.signature == v["invite_signature"]
     assert invite.to_bytes() == v["invite_bytes"]
@@ -88,6 +89,24 @@ def test_documented_invite_vectors_match_the_implementation() -> None:
     message = redeem_message(community.community_id, invite.tag, newcomer.public_key, 1764000123456)
     assert message == v["redeem_message"]
     assert newcomer.sign(message) == v["redeem_signature"]
+    assert binding_message(community.community_id, newcomer.public_key) == v["binding_message"]
+    body = admit_body(
+        community.community_id,
+        newcomer.public_key,
+        secret=invite.secret,
+        inviter=invite.inviter,
+        expires_s=invite.expires_s,
+        address=invite.address,
+        inviter_signature=invite.signature,
+    )
+    assert body.binding == v["binding"]
+    assert body.encode() == v["admit_body"]
+    assert (
+        check_admit(
+            body.encode(), 1764000123456, community.community_id, {identity.public_key}.__contains__
+        )
+        is None
+    )
 
 
 def test_a_fresh_invite_round_trips_and_verifies() -> None:
@@ -163,7 +182,7 @@ def _with_checksum(body: bytes) -> str:
 @pytest.mark.parametrize(
     "spoil",
     [
-        lambda b: b"\x02" + b[1:],  # an unknown invite version
+        lambda b: b"\x01" + b[1:],  # version 1: its tag was the secret's hash, refused
         lambda b: b[:-1],  # intact checksum, field cut short
         lambda b: b + b"\x00",  # trailing byte
         lambda b: b[:3] + b"\x01" + b[4:],  # descriptor of version 1

@@ -56,8 +56,10 @@ class MemberNode:
             self.identity, self.ledger.community, self.address, now_s=issued, ttl_s=ttl_s
         )
 
-    async def admits(self) -> list[AdmitBody]:
-        return [AdmitBody.decode(e.body) for e in await self.ledger.entries(kind=Kind.ADMIT)]
+    async def admits(self) -> list[tuple[bytes, bytes]]:
+        """(admitted key, invite tag) of every admit held."""
+        bodies = [AdmitBody.decode(e.body) for e in await self.ledger.entries(kind=Kind.ADMIT)]
+        return [(body.member, body.invite_tag) for body in bodies]
 
 
 async def serve(directory: Path, identity: Identity, community: Community) -> MemberNode:
@@ -103,7 +105,7 @@ async def test_redeeming_an_invite_admits_the_newcomer(
     assert result.by == MEMBER.public_key
     assert result.community == COMMUNITY
     assert node.ledger.is_member(newcomer.public_key)
-    assert await node.admits() == [AdmitBody(newcomer.public_key, invite.tag)]
+    assert await node.admits() == [(newcomer.public_key, invite.tag)]
     assert node.service.counters() == {"admitted": 1}
 
 
@@ -178,7 +180,7 @@ async def test_concurrent_redemptions_of_one_invite_admit_exactly_one(
     winners = [o for o in outcomes if not isinstance(o, BaseException)]
     assert len(winners) == 1
     assert all(isinstance(o, InviteUsedError) for o in outcomes if o not in winners)
-    assert await node.admits() == [AdmitBody(winners[0].member, invite.tag)]
+    assert await node.admits() == [(winners[0].member, invite.tag)]
     assert [r for r in racers if node.ledger.is_member(r.public_key)] == [
         r for r in racers if r.public_key == winners[0].member
     ]

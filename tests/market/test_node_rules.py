@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from market.ledger.codec import decode_entry
 from market.ledger.equivocation import EquivocationProof
-from market.ledger.kinds import CancelBody, Kind, OrderBody, Side
+from market.ledger.kinds import CancelBody, Kind, OrderBody, SealBody, Side
 from market.node.finality import SlotState, is_quorum, judge
 from market.node.index import HeldSeal, MarketIndex, OrderStatus, order_root
 from market.terms import CommunityTerms
@@ -103,19 +103,22 @@ def test_an_equivocators_orders_are_void_only_in_the_affected_slots() -> None:
     def at(s: int) -> int:
         return s * 1000
 
-    # the cheater's chain: an order for the earlier slot, then twins at seq 2 for SLOT
+    # the cheater's chain: an order for the earlier slot, a seal, then twins at seq 3 for SLOT
     # signed during the earlier slot's closing, then one more order for SLOT
     first = decode_entry(
         cheat.frame(OrderBody(earlier, Side.SELL, 400, 900).encode(), ts=at(SLOT - 3000))
     )
+    # both seal a past slot within the activity windows of both slots: they vote there
+    sealed = SealBody(SLOT - 2700, bytes(32), bytes(32)).encode()
+    cheat_seal = decode_entry(cheat.frame(sealed, Kind.SEAL, ts=at(SLOT - 2500)))
     twin_a = decode_entry(
         cheat.frame(OrderBody(SLOT, Side.SELL, 500, 900).encode(), ts=at(SLOT - 1100))
     )
     twin_b = decode_entry(
         cheat.frame(
             OrderBody(SLOT, Side.BUY, 1, 1).encode(),
-            seq=2,
-            prev=first.hash,
+            seq=3,
+            prev=cheat_seal.hash,
             ts=at(SLOT - 1050),
             advance=False,
         )
@@ -126,7 +129,8 @@ def test_an_equivocators_orders_are_void_only_in_the_affected_slots() -> None:
     bid = decode_entry(
         honest.frame(OrderBody(SLOT, Side.BUY, 600, 1000).encode(), ts=at(SLOT - 2999))
     )
-    index.add([first, twin_a, later, bid])
+    honest_seal = decode_entry(honest.frame(sealed, Kind.SEAL, ts=at(SLOT - 2500)))
+    index.add([first, cheat_seal, twin_a, later, bid, honest_seal])
     proof = EquivocationProof.from_entries(twin_a, twin_b)
     index.add([decode_entry(honest.frame(proof.encode(), Kind.EQUIVOCATION, ts=at(SLOT - 900)))])
 

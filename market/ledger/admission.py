@@ -1,0 +1,272 @@
+"""Admission: which keys an `admit` entry may name, and which admitted keys count.
+
+Two layers, both functions of entry content only (docs/protocol.md, "Admission"):
+
+- `check_admit`, at ingest: an admit must carry a member's invite (the inviter's
+  signature over the invite) and the invite key's signature over the admitted key,
+  and be timestamped before the invite's expiry. It looks at the entry alone (and at
+  whether the inviter may write), so the ledger's write-membership only ever grows and
+  does not depend on the order in which admits arrive.
+- `Admissions`, for the market: of the admits held, taken in (timestamp, entry hash)
+  order, one counts per invite, an admitted inviter's invites count only after its
+  probation, and each inviter's at most ADMISSIONS_PER_PERIOD per period. Nodes holding
+  the same admits count the same members, whatever the order they arrived in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from .codec import Entry, verify
+from .errors import InvalidBodyError, RejectReason
+from .identity import Identity
+from .kinds import NO_INVITE, AdmitBody
+
+INVITE_DOMAIN: Final = b"p2p-energy invite v2"
+INVITE_KEY_DOMAIN: Final = b"p2p-energy invite key v1"
+BINDING_DOMAIN: Final = b"p2p-energy admit v1"
+# One member adds at most this many counted keys per period, and a key it admitted
+# invites (with effect) only once it has been a member for a period: a bad member's
+# keys grow by a bounded factor per period instead of without limit (docs/protocol.md).
+ADMISSIONS_PER_PERIOD: Final = 3
+ADMISSION_PERIOD_MS: Final = 30 * 86_400 * 1000
+
+_EXPIRES = struct.Struct(">Q")
+
+
+def invite_key(secret: bytes) -> Identity:
+    """The invite's key pair, derived from the code's secret; its public key is the tag."""
+    return Identity(hashlib.sha256(INVITE_KEY_DOMAIN + secret).digest())
+
+
+def invite_message(community_id: bytes, tag: bytes, expires_s: int, address: str) -> bytes:
+    """The bytes an inviter signs. The domain prefix keeps the signature from ever
+    being valid as an entry header or a request signature."""
+    return INVITE_DOMAIN + community_id + tag + _EXPIRES.pack(expires_s) + address.encode()
+
+
+def binding_message(community_id: bytes, member: bytes) -> bytes:
+    """The bytes the invite key signs: this invite admits `member` and no other key."""
+    return BINDING_DOMAIN + community_id + member
+
+
+def admit_body(
+    community_id: bytes,
+    member: bytes,
+    *,
+    secret: bytes,
+    inviter: bytes,
+    expires_s: int,
+    address: str,
+    inviter_signature: bytes,
+) -> AdmitBody:
+    """The admit of `member` with the invite whose secret is `secret` (redeeming)."""
+    key = invite_key(secret)
+    return AdmitBody(
+        member,
+        key.public_key,
+        inviter,
+        expires_s,
+        inviter_signature,
+        key.sign(binding_message(community_id, member)),
+        address,
+    )
+
+
+def admit_problem(
+    body: AdmitBody, timestamp_ms: int, community_id: bytes, is_member: Callable[[bytes], bool]
+) -> tuple[RejectReason, str] | None:
+    """Why an admit may not be written (None when it may): `invite` for a missing or
+    forged proof or an expired invite, `not_member` for an inviter not known as a member
+    (the inviter's own admit may not have arrived yet)."""
+    if body.invite_tag == NO_INVITE:
+        return RejectReason.INVITE, "an admission needs an invite"
+    if timestamp_ms >= body.expires_s * 1000:
+        return RejectReason.INVITE, f"the invite expired at {body.expires_s}"
+    message = invite_message(community_id, body.invite_tag, body.expires_s, body.address)
+    if not verify(body.inviter, message, body.inviter_signature):
+        return RejectReason.INVITE, "the inviter's signature does not match the invite"
+    if not verify(body.invite_tag, binding_message(community_id, body.member), body.binding):
+        return RejectReason.INVITE, "the invite key did not sign the admitted key"
+    if not is_member(body.inviter):
+        return RejectReason.NOT_MEMBER, f"the inviter {body.inviter.hex()[:16]} is not a member"
+    return None
+
+
+def check_admit(
+    body: bytes, timestamp_ms: int, community_id: bytes, is_member: Callable[[bytes], bool]
+) -> RejectReason | None:
+    """The ingest rule for admit bodies (already schema-checked): a reason or None."""
+    try:
+        problem = admit_problem(AdmitBody.decode(body), timestamp_ms, community_id, is_member)
+    except InvalidBodyError:
+        return RejectReason.BODY_SCHEMA
+    return None if problem is None else problem[0]
+
+
+def check_own_admit(
+    body: bytes, timestamp_ms: int, community_id: bytes, is_member: Callable[[bytes], bool]
+) -> None:
+    """Raise InvalidBodyError unless the admit passes the ingest rule (own appends, verify):
+    a node never signs an admit its peers would refuse."""
+    problem = admit_problem(AdmitBody.decode(body), timestamp_ms, community_id, is_member)
+    if problem is not None:
+        raise InvalidBodyError(f"admit refused ({problem[0]}): {problem[1]}")
+
+
+class AdmitVerdict(StrEnum):
+    """Whether an admit held counts, and why not."""
+
+    COUNTED = "counted"
+    REDUNDANT = "redundant"  # the key was already a member
+    INVITE_USED = "invite_used"  # an earlier admit (timestamp, hash) redeemed the invite
+    INVITER_NOT_MEMBER = "inviter_not_member"  # the inviter did not count at that time
+    PROBATION = "probation"  # the inviter has been a member for less than a period
+    QUOTA = "quota"  # the inviter's invites already counted ADMISSIONS_PER_PERIOD times
+
+
+@dataclass(frozen=True, slots=True)
+class _Admit:
+    timestamp_ms: int
+    hash: bytes
+    body: AdmitBody
+
+
+class Admissions:
+    """The counted members: the genesis members and the keys of the admits that count."""
+
+    def __init__(self, genesis: Iterable[bytes], created_ms: int) -> None:
+        self._genesis = frozenset(genesis)
+        self._created_ms = created_ms
+        self._admits: dict[bytes, _Admit] = {}
+        self._members: dict[bytes, int] | None = None
+        self._verdicts: dict[bytes, AdmitVerdict] = {}
+
+    def add(self, entry: Entry) -> bool:
+        """Hold an admit entry (one that passed ingest); True when it is new."""
+        if entry.hash in self._admits:
+            return False
+        body = AdmitBody.decode(entry.body)
+        self._admits[entry.hash] = _Admit(entry.timestamp_ms, entry.hash, body)
+        self._members = None  # recounted on the next read: admits are rare
+        return True
+
+    def is_genesis(self, key: bytes) -> bool:
+        """True for a key of the community descriptor."""
+        return key in self._genesis
+
+    def members(self) -> Mapping[bytes, int]:
+        """Counted member key -> when it was admitted (the descriptor's time for genesis)."""
+        if self._members is None:
+            self._count()
+        assert self._members is not None
+        return self._members
+
+    def is_member(self, key: bytes) -> bool:
+        """True for a counted member."""
+        return key in self.members()
+
+    def verdict(self, entry_hash: bytes) -> AdmitVerdict | None:
+        """Whether the admit with this hash counts (None when it is not held)."""
+        self.members()
+        return self._verdicts.get(entry_hash)
+
+    def admits_of(self, key: bytes) -> list[tuple[bytes, AdmitVerdict]]:
+        """(entry hash, verdict) of every admit naming `key`, in counting order."""
+        self.members()
+        return [
+            (admit.hash, self._verdicts[admit.hash])
+            for admit in sorted(self._admits.values(), key=_order)
+            if admit.body.member == key
+        ]
+
+    def explain(self, key: bytes) -> str:
+        """Why `key` is not a counted member, for people."""
+        verdicts = {verdict for _hash, verdict in self.admits_of(key)}
+        if AdmitVerdict.COUNTED in verdicts or key in self._genesis:
+            return "this key is a member"
+        for verdict in AdmitVerdict:
+            if verdict in verdicts:
+                return f"this node's admission does not count: {_WHY[verdict]}"
+        return "no admission of this key is held"
+
+    def _count(self) -> None:
+        members = dict.fromkeys(self._genesis, self._created_ms)
+        used: set[bytes] = set()
+        counted_by: dict[bytes, list[int]] = {}
+        verdicts: dict[bytes, AdmitVerdict] = {}
+        for admit in sorted(self._admits.values(), key=_order):
+            verdict = self._judge(admit, members, used, counted_by)
+            verdicts[admit.hash] = verdict
+            if verdict is AdmitVerdict.COUNTED:
+                body = admit.body
+                members[body.member] = admit.timestamp_ms
+                used.add(body.invite_tag)
+                counted_by.setdefault(body.inviter, []).append(admit.timestamp_ms)
+        self._members = members
+        self._verdicts = verdicts
+
+    def _judge(
+        self,
+        admit: _Admit,
+        members: Mapping[bytes, int],
+        used: set[bytes],
+        counted_by: Mapping[bytes, list[int]],
+    ) -> AdmitVerdict:
+        body, at = admit.body, admit.timestamp_ms
+        if body.member in members:
+            return AdmitVerdict.REDUNDANT
+        if body.invite_tag in used:
+            return AdmitVerdict.INVITE_USED
+        return self._inviter_verdict(body.inviter, at, members, counted_by)
+
+    def _inviter_verdict(
+        self,
+        inviter: bytes,
+        at: int,
+        members: Mapping[bytes, int],
+        counted_by: Mapping[bytes, list[int]],
+    ) -> AdmitVerdict:
+        since = members.get(inviter)
+        if inviter in self._genesis:
+            # an admit dated before the community existed would escape every period
+            if at < self._created_ms:
+                return AdmitVerdict.INVITER_NOT_MEMBER
+        else:
+            if since is None or since >= at:
+                return AdmitVerdict.INVITER_NOT_MEMBER
+            if at - since < ADMISSION_PERIOD_MS:
+                return AdmitVerdict.PROBATION
+        recent = [t for t in counted_by.get(inviter, ()) if t > at - ADMISSION_PERIOD_MS]
+        if len(recent) >= ADMISSIONS_PER_PERIOD:
+            return AdmitVerdict.QUOTA
+        return AdmitVerdict.COUNTED
+
+    def inviter_verdict(self, inviter: bytes, at_ms: int) -> AdmitVerdict:
+        """Whether a fresh admit with an invite of `inviter`, timestamped `at_ms`, would
+        count by what is held now (COUNTED, or why not): a redeeming node checks it so
+        that it does not write an admission that would not count."""
+        members = self.members()
+        counted_by: dict[bytes, list[int]] = {}
+        for admit in self._admits.values():
+            if self._verdicts.get(admit.hash) is AdmitVerdict.COUNTED:
+                counted_by.setdefault(admit.body.inviter, []).append(admit.timestamp_ms)
+        return self._inviter_verdict(inviter, at_ms, members, counted_by)
+
+
+_WHY: Final = {
+    AdmitVerdict.REDUNDANT: "the key was already a member",
+    AdmitVerdict.INVITE_USED: "its invite was redeemed for another key first",
+    AdmitVerdict.INVITER_NOT_MEMBER: "its inviter is not a member",
+    AdmitVerdict.PROBATION: "its inviter joined less than 30 days before",
+    AdmitVerdict.QUOTA: "its inviter already admitted its quota of keys in 30 days",
+}
+
+
+def _order(admit: _Admit) -> tuple[int, bytes]:
+    return admit.timestamp_ms, admit.hash
