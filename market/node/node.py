@@ -47,7 +47,7 @@ from .peering import (
 )
 from .redeem import RedeemService, wall_clock_s
 from .slots import SlotKeeper
-from .views import BookOrder, NodeStatus, SlotOutcome
+from .views import NODE_COUNTERS, BookOrder, NodeStatus, SlotOutcome
 
 if TYPE_CHECKING:
     from zeroconf.asyncio import AsyncZeroconf
@@ -55,16 +55,6 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 _PEER_CHECK_S = 1.0
-# The node's own counters in its status (gossip and ledger add theirs).
-COUNTERS = (
-    "seals",
-    "seals_skipped",
-    "orders_placed",
-    "orders_rejected",
-    "slots_final",
-    "slots_disputed",
-    "append_failures",
-)
 
 
 class Node:
@@ -114,7 +104,7 @@ class Node:
         # The instant the slot clock sleeps until (None while it works): lets a
         # simulation step many nodes in lockstep and know when all of them are done.
         self.sleeping_until: int | None = None
-        self.stats = dict.fromkeys(COUNTERS, 0)
+        self.stats = dict.fromkeys(NODE_COUNTERS, 0)
         self._orders = OrderDesk(
             ledger, identity, self.index, clock, self.data, self.stats, self._emit
         )
@@ -346,14 +336,10 @@ class Node:
         """A single-use invite code for a neighbour, valid `ttl_s` seconds."""
         if self.address is None:
             raise OrderRejectedError("not_running", "start the node before inviting")
-        invite = create_invite(
-            self.identity,
-            self.community,
-            self.address,
-            now_s=wall_clock_s(),
-            ttl_s=ttl_s,
-        )
-        return invite.encode()
+        me, community = self.identity, self.community
+        return create_invite(
+            me, community, self.address, now_s=wall_clock_s(), ttl_s=ttl_s
+        ).encode()
 
     # ------------------------------------------------------------------ agents
 
@@ -391,7 +377,7 @@ class Node:
     async def _run_agents(self, now: int) -> None:
         if not self._agents.ids() or not self.index.is_member(self.identity.public_key):
             return
-        if not self._catchup.allows("agent_runs_skipped"):
+        if not self._catchup.allows("agent_runs_skipped"):  # counted: the chain is not ours yet
             return
         now_s = now // 1000
         try:
@@ -416,11 +402,7 @@ class Node:
             self._slots.on_entries(update.order_slots | update.seal_slots, self.clock.now_ms())
 
     def _on_decided(self, outcome: SlotOutcome, own_fills: dict[bytes, int]) -> None:
-        by_agent: dict[str, dict[str, int]] = {}
-        for order_hash, energy_wh in own_fills.items():
-            placement = self._orders.own.placement(order_hash)
-            if placement is not None and placement.intent_id is not None:
-                by_agent.setdefault(placement.source, {})[placement.intent_id] = energy_wh
+        by_agent = self._orders.own.fills_by_agent(own_fills)
         price = None if outcome.result is None else outcome.result.price
         late = isinstance(outcome.event, SlotCleared) and outcome.event.late
         self._agents.deliver(outcome.slot, by_agent, price, late=late)

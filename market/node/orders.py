@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Final
@@ -62,6 +62,15 @@ class OwnOrders:
     def placement(self, order_hash: bytes) -> Placement | None:
         """Who placed an order, if this node did."""
         return self._by_hash.get(order_hash)
+
+    def fills_by_agent(self, own_fills: Mapping[bytes, int]) -> dict[str, dict[str, int]]:
+        """Own fills (Wh per order hash) as each agent knows them: Wh per intent id."""
+        by_agent: dict[str, dict[str, int]] = {}
+        for order_hash, energy_wh in own_fills.items():
+            placement = self._by_hash.get(order_hash)
+            if placement is not None and placement.intent_id is not None:
+                by_agent.setdefault(placement.source, {})[placement.intent_id] = energy_wh
+        return by_agent
 
     def source_of(self, order_hash: bytes) -> str:
         """An order's source; "api" for an order no agent placed."""

@@ -48,6 +48,18 @@ class PeerStatus:
     last_ok_s_ago: float | None
 
 
+# The node's own counters in its status (gossip and ledger add theirs).
+NODE_COUNTERS = (
+    "seals",
+    "seals_skipped",
+    "orders_placed",
+    "orders_rejected",
+    "slots_final",
+    "slots_disputed",
+    "append_failures",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class NodeStatus:
     """The node at a glance (HA's diagnostic sensors, `market node` logs)."""
