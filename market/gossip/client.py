@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 
 import aiohttp
 from yarl import URL
 
+from .. import jsontext
 from ..ledger.identity import Identity
 from ..ledger.store import Frontier
 from .auth import sign_request
@@ -109,7 +109,7 @@ class GossipClient:
         """Offer a batch of frames."""
         data, _more = await self._post(base_url, "/push", batch)
         try:
-            raw = json.loads(data)
+            raw = jsontext.loads(data)
             return PushReply(
                 int(raw["accepted"]),
                 int(raw["duplicates"]),

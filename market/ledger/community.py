@@ -15,6 +15,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import jsontext
 from ..terms import CommunityTerms, InvalidCommunityTermsError
 from .errors import InvalidCommunityError
 
@@ -143,7 +144,7 @@ class Community:
         """Parse the form written by to_json (member order does not matter; missing
         terms take their defaults)."""
         try:
-            raw = json.loads(text)
+            raw = jsontext.loads(text)
             members = [bytes.fromhex(key) for key in raw["members"]]
             name = str(raw["name"])
             created_ms = int(raw["created_ms"])

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import jsontext
 from ..ledger.community import Community
 from ..ledger.errors import InvalidCommunityError
 from ..ledger.identity import Identity, load_or_create_identity
@@ -89,7 +90,7 @@ class DataDir:
     def address(self) -> str | None:
         """The address a running (or the last) node recorded."""
         try:
-            raw = json.loads((self.path / ADDRESS_FILE).read_text(encoding="utf-8"))
+            raw = jsontext.loads((self.path / ADDRESS_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         address = raw.get("address") if isinstance(raw, dict) else None
@@ -98,7 +99,7 @@ class DataDir:
     def peers(self) -> list[str]:
         """Peer URLs remembered from earlier runs."""
         try:
-            raw = json.loads((self.path / PEERS_FILE).read_text(encoding="utf-8"))
+            raw = jsontext.loads((self.path / PEERS_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return []
         return [url for url in raw if isinstance(url, str)] if isinstance(raw, list) else []
@@ -111,7 +112,7 @@ class DataDir:
     def agent_orders(self) -> dict[str, str]:
         """Order id -> id of the agent that placed it, as recorded by the last run."""
         try:
-            raw = json.loads((self.path / AGENT_ORDERS_FILE).read_text(encoding="utf-8"))
+            raw = jsontext.loads((self.path / AGENT_ORDERS_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         if not isinstance(raw, dict):

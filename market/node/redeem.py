@@ -10,7 +10,6 @@ between two nodes.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 import struct
@@ -23,6 +22,7 @@ from typing import Protocol
 import aiohttp
 from aiohttp import web
 
+from .. import jsontext
 from ..ledger.admission import ADMISSIONS_PER_PERIOD, AdmitVerdict, admit_body
 from ..ledger.codec import verify
 from ..ledger.community import Community
@@ -119,7 +119,7 @@ def _hex_field(raw: dict[str, object], name: str, size: int) -> bytes:
 
 def _parse_request(data: bytes) -> _Request:
     try:
-        raw = json.loads(data)
+        raw = jsontext.loads(data)
     except ValueError as err:
         raise RedeemRefusedError(f"the request is not JSON: {err}") from err
     if not isinstance(raw, dict):
@@ -328,7 +328,7 @@ async def redeem_invite(
 
 def _result(data: bytes, invite: Invite, identity: Identity, target: str) -> RedeemResult:
     try:
-        raw = json.loads(data)
+        raw = jsontext.loads(data)
         member = bytes.fromhex(raw["admitted"])
         by = bytes.fromhex(raw["by"])
         community = Community.from_bytes(bytes.fromhex(raw["community"]))
@@ -343,7 +343,7 @@ def _result(data: bytes, invite: Invite, identity: Identity, target: str) -> Red
 
 def _refusal(data: bytes, status: int, target: str) -> InviteError:
     try:
-        raw = json.loads(data)
+        raw = jsontext.loads(data)
         reason, detail = str(raw["reason"]), str(raw["detail"])
     except (ValueError, KeyError, TypeError):
         return RedeemFailedError(f"{target} answered {status}")

@@ -259,8 +259,10 @@ async def test_a_stale_or_foreign_proof_of_key_is_refused(
         (b'{"invite": 5}', 400, "bad_request"),
         (b'{"invite": "p2pe1-AAAA", "member": "00", "ts": 1, "signature": "00"}', 400, None),
         (b"x" * (16 * 1024 + 1), 413, "bad_request"),
+        # nested deeper than the parser's recursion: was a 500 (RecursionError escaped)
+        (b"[" * (16 * 1024 - 1), 400, "bad_request"),
     ],
-    ids=["garbage", "array", "types", "short-fields", "too-large"],
+    ids=["garbage", "array", "types", "short-fields", "too-large", "nested"],
 )
 async def test_bad_requests_get_a_status_and_a_reason(
     node: MemberNode,
