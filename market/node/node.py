@@ -47,6 +47,7 @@ from .peering import (
 )
 from .redeem import RedeemService, wall_clock_s
 from .slots import SlotKeeper
+from .supervise import FaultLog
 from .views import NODE_COUNTERS, BookOrder, NodeStatus, SlotOutcome
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 _PEER_CHECK_S = 1.0
+# A failed turn of the slot clock is retried this much later (ms).
+_FAULT_RETRY_MS = 1000
 
 
 class Node:
@@ -416,14 +419,19 @@ class Node:
     # ------------------------------------------------------------------ slot clock
 
     async def _run_clock(self) -> None:
+        faults = FaultLog("the slot clock", self.stats, "clock_faults")
         while self._running:
             now = self.clock.now_ms()
-            await self._slots.seal_due(now, may_sign=self._catchup.ready)
-            self._slots.judge_due(now)
-            if now >= self._next_agent_ms:
-                await self._run_agents(now)
-                self._next_agent_ms = now + self.config.agent_interval_s * 1000
-            wake_at = min(self._slots.next_due_ms(), self._next_agent_ms)
+            try:
+                await self._slots.seal_due(now, may_sign=self._catchup.ready)
+                self._slots.judge_due(now)
+                if now >= self._next_agent_ms:
+                    self._next_agent_ms = now + self.config.agent_interval_s * 1000
+                    await self._run_agents(now)
+                wake_at = min(self._slots.next_due_ms(), self._next_agent_ms)
+            except Exception as err:  # the next turn may succeed: the market must go on
+                faults.failed(err)
+                wake_at = now + _FAULT_RETRY_MS
             self.sleeping_until = wake_at
             try:
                 await self.clock.sleep_until(wake_at)

@@ -57,6 +57,7 @@ NODE_COUNTERS = (
     "slots_final",
     "slots_disputed",
     "append_failures",
+    "clock_faults",
 )
 
 

@@ -1,0 +1,59 @@
+"""Keeping a node's loops alive through a failing step, without flooding the log.
+
+A loop that dies stops the market for the household without a word; one that logs a
+traceback on every turn fills the disk. `FaultLog` sits between: every failure is
+counted, and each cause (exception type and the line that raised it) is logged with
+its traceback once per interval, then with the number of repeats in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, MutableMapping
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _cause(err: BaseException) -> tuple[str, str, int]:
+    frames = traceback.extract_tb(err.__traceback__)
+    where = frames[-1] if frames else None
+    return (type(err).__name__, where.filename if where else "", where.lineno or 0 if where else 0)
+
+
+class FaultLog:
+    """Counts failures of one loop under `counter` in `stats`; logs each cause at most
+    once per `interval_s` (monotonic seconds)."""
+
+    def __init__(
+        self,
+        what: str,
+        stats: MutableMapping[str, int],
+        counter: str,
+        *,
+        interval_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._what = what
+        self._stats = stats
+        self._counter = counter
+        self._interval_s = interval_s
+        self._clock = clock
+        stats.setdefault(counter, 0)
+        # cause -> (when it was last logged, failures since then)
+        self._logged: dict[tuple[str, str, int], tuple[float, int]] = {}
+
+    def failed(self, err: Exception) -> None:
+        """Count `err`; log it unless its cause was logged within the interval."""
+        self._stats[self._counter] += 1
+        cause = _cause(err)
+        now = self._clock()
+        last = self._logged.get(cause)
+        if last is not None and now - last[0] < self._interval_s:
+            self._logged[cause] = (last[0], last[1] + 1)
+            return
+        repeats = 0 if last is None else last[1]
+        self._logged[cause] = (now, 0)
+        more = f" ({repeats} more since it was last logged)" if repeats else ""
+        _LOGGER.error("%s failed; it goes on%s", self._what, more, exc_info=err)
