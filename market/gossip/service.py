@@ -17,6 +17,7 @@ import aiohttp
 from ..ledger.codec import Entry
 from ..ledger.identity import Identity
 from ..ledger.ledger import Ledger, Origin
+from ..supervise import FaultLog
 from .client import GossipClient, PeerRequestError
 from .config import GossipConfig
 from .peers import Peer, PeerTable
@@ -78,6 +79,7 @@ class Gossip:
             "push_dropped": 0,
             "task_errors": 0,
         }
+        self._faults = FaultLog("a gossip task", self.stats, "task_errors")
 
     def counters(self) -> dict[str, int]:
         """Push/sync statistics, refused requests (`refused_<reason>`) and ledger counts."""
@@ -115,10 +117,10 @@ class Gossip:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        err = None if task.cancelled() else task.exception()
+        if isinstance(err, Exception):
             # A store failure (disk full, ...) must not pass silently, nor kill the node.
-            self.stats["task_errors"] += 1
-            _LOGGER.error("gossip task failed", exc_info=task.exception())
+            self._faults.failed(err)
 
     def _on_entries(self, entries: Sequence[Entry], origin: Origin | None) -> None:
         queue = self._queue
@@ -271,9 +273,8 @@ class Gossip:
                 continue
             try:
                 result = await self.sync_with(targets[0])
-            except Exception:  # keep the loop alive: the next round may well succeed
-                self.stats["task_errors"] += 1
-                _LOGGER.exception("anti-entropy round with %s failed", targets[0].url)
+            except Exception as err:  # keep the loop alive: the next round may well succeed
+                self._faults.failed(err)  # counted as task_errors, logged once per cause
                 continue
             if had_news or result.pulled or result.pushed:
                 interval = config.pull_interval_s

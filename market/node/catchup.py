@@ -43,6 +43,13 @@ COUNTERS: Final = (
 )
 
 
+_FORKED = (
+    "a neighbour holds an entry signed with this node's key that conflicts with its own "
+    "chain: this key signed twice (an older copy of the data dir ran, or another machine "
+    "uses the same key)"
+)
+
+
 class ChainState(StrEnum):
     """Whether this node may sign."""
 
@@ -161,7 +168,10 @@ class CatchUp:
         finally:
             self.first_round.set()
 
-    async def _run(self, alone: bool) -> tuple[ChainState, str]:
+    async def _run(self, alone: bool) -> tuple[ChainState, str]:  # noqa: PLR0911 - a return per state
+        if await self.ledger.equivocations_by(self._me):
+            # Proven before (this run or an earlier one): no neighbour need be asked.
+            return ChainState.FORKED, _FORKED
         if alone:
             return ChainState.READY, "no other member to ask"
         if not self.peers.all():
@@ -177,12 +187,7 @@ class CatchUp:
             if answer is _Answer.NONE and set(await self.ledger.equivocations_by(self._me)) - known:
                 answer = _Answer.FORKED  # an ordinary sync of this round revealed it
             if answer is _Answer.FORKED:
-                detail = (
-                    "a neighbour holds an entry signed with this node's key that conflicts "
-                    "with its own chain: this key signed twice (an older copy of the data "
-                    "dir ran, or another machine uses the same key)"
-                )
-                return ChainState.FORKED, detail
+                return ChainState.FORKED, _FORKED
             if answer is _Answer.CONFIRMED:
                 learnt = self.stats["catchup_entries"]
                 if learnt:

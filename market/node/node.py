@@ -26,6 +26,7 @@ from ..ledger.community import Community
 from ..ledger.identity import Identity
 from ..ledger.ledger import Origin
 from ..model import Side
+from ..supervise import FaultLog
 from .addresses import advertised_host, peer_url
 from .agent_host import Agent, AgentHost, ObservationSource
 from .catchup import START_WAIT_S, CatchUp
@@ -47,7 +48,6 @@ from .peering import (
 )
 from .redeem import RedeemService, wall_clock_s
 from .slots import SlotKeeper
-from .supervise import FaultLog
 from .views import NODE_COUNTERS, BookOrder, NodeStatus, SlotOutcome
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from market.node.supervise import FaultLog
+from market.supervise import FaultLog
 from tests.market.node_harness import T0, Household, run_slot, start_neighbourhood
 
 
@@ -28,7 +28,7 @@ async def test_the_slot_clock_survives_a_failing_turn(
         real_judge(now_ms)
 
     keeper.judge_due = flaky_judge  # type: ignore[method-assign]
-    with caplog.at_level(logging.ERROR, logger="market.node.supervise"):
+    with caplog.at_level(logging.ERROR, logger="market.supervise"):
         for slot in (T0 + 900, T0 + 1800, T0 + 2700):
             await run_slot(clock, running, slot)
     # The failures were counted, logged once (one cause), and the later slots decided.
@@ -52,7 +52,7 @@ def test_a_repeated_cause_is_logged_once_per_interval(caplog: pytest.LogCaptureF
         except ValueError as err:
             faults.failed(err)
 
-    with caplog.at_level(logging.ERROR, logger="market.node.supervise"):
+    with caplog.at_level(logging.ERROR, logger="market.supervise"):
         for second in range(0, 130):
             now[0] = float(second)
             fail("same line, any text")
