@@ -67,6 +67,11 @@ class IdentityError(LedgerError):
     """A node key file is missing, unreadable or malformed."""
 
 
+class StorageError(LedgerError):
+    """The store's database failed (disk full, I/O error, a read-only file): nothing of
+    the call was committed, and the message says what SQLite reported."""
+
+
 class StoreClosedError(LedgerError):
     """The ledger was used after close()."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 from .codec import DEFAULT_LIMITS, Entry, Limits
 from .community import Community
 from .equivocation import EquivocationProof
-from .errors import StoreClosedError
+from .errors import StorageError, StoreClosedError
 from .identity import Identity
 from .store import DB_FILE_NAME, DEFAULT_MAX_FUTURE_MS, Frontier, LedgerStore, now_ms
 from .validation import IngestResult
@@ -104,7 +105,10 @@ class Ledger:
     async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
         if self._closed:
             raise StoreClosedError("the ledger is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+        except sqlite3.Error as err:  # one error type for callers: a LedgerError
+            raise StorageError(f"the ledger's database failed: {err}") from err
 
     async def close(self) -> None:
         """Close the store; pending calls finish first."""
