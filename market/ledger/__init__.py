@@ -11,7 +11,16 @@ from .community import Community
 from .equivocation import EquivocationProof
 from .errors import LedgerError, RejectReason
 from .identity import Identity, load_or_create_identity
-from .kinds import AdmitBody, CancelBody, Kind, OrderBody, ReadingBody, SealBody, Side
+from .kinds import (
+    AdmitBody,
+    CancelBody,
+    Kind,
+    OrderBody,
+    ReadingBody,
+    RevokeBody,
+    SealBody,
+    Side,
+)
 from .ledger import Ledger, Origin
 from .store import LedgerStore
 from .validation import IngestResult
@@ -34,6 +43,7 @@ __all__ = [
     "Origin",
     "ReadingBody",
     "RejectReason",
+    "RevokeBody",
     "SealBody",
     "Side",
     "load_or_create_identity",

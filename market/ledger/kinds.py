@@ -19,7 +19,7 @@ MAX_METER_WH = 10**12
 
 
 class Kind(IntEnum):
-    """Entry kinds. REVOKE and ROTATE are reserved: refused until they are specified."""
+    """Entry kinds. ROTATE is reserved: refused until it is specified."""
 
     GENESIS = 1
     ADMIT = 2
@@ -36,6 +36,7 @@ ACCEPTED_KINDS = frozenset(
     {
         Kind.GENESIS,
         Kind.ADMIT,
+        Kind.REVOKE,
         Kind.ORDER,
         Kind.CANCEL,
         Kind.SEAL,
@@ -258,7 +259,31 @@ class AdmitBody:
         return cls(member, tag, inviter, expires_s, signature, binding, address)
 
 
-SimpleBody = OrderBody | CancelBody | SealBody | ReadingBody | AdmitBody
+@dataclass(frozen=True, slots=True)
+class RevokeBody:
+    """Ends `target`'s membership: signed by the target itself, it leaves; signed by
+    another member, it is that member's vote to remove the target (docs/protocol.md,
+    "Revocation"). Whether it takes effect is market.ledger.admission's to decide."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">32s")
+    target: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.target) != 32:
+            raise InvalidBodyError(f"revoke needs a 32-byte key: {self.target.hex()}")
+
+    def encode(self) -> bytes:
+        """Body bytes."""
+        return self.LAYOUT.pack(self.target)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        """Check and decode body bytes."""
+        (target,) = _unpack(cls.LAYOUT, body, "revoke")
+        return cls(target)
+
+
+SimpleBody = OrderBody | CancelBody | SealBody | ReadingBody | AdmitBody | RevokeBody
 
 SIMPLE_DECODERS: dict[int, type[SimpleBody]] = {
     Kind.ORDER: OrderBody,
@@ -266,4 +291,5 @@ SIMPLE_DECODERS: dict[int, type[SimpleBody]] = {
     Kind.SEAL: SealBody,
     Kind.READING: ReadingBody,
     Kind.ADMIT: AdmitBody,
+    Kind.REVOKE: RevokeBody,
 }

@@ -293,6 +293,12 @@ class Node:
         self._catchup.check()
         await self._orders.cancel(order_id, source)
 
+    async def leave(self) -> None:
+        """Leave the community: sign a revoke of this node's own key (docs/node.md,
+        "Leaving"). Raises OrderRejectedError (catching_up, not_member, revoked, ledger)."""
+        self._catchup.check()
+        await self._orders.leave()
+
     async def withdraw_orders(self, source: str) -> int:
         """Cancel every open order of `source` (an agent's id, or a host's name for its
         own orders) whose gate is still open; returns how many were withdrawn (0 while the

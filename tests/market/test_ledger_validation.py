@@ -113,7 +113,7 @@ def _unknown_kind(writer: ChainWriter, _members: list[Identity]) -> bytes:
 
 
 def _reserved_kind(writer: ChainWriter, _members: list[Identity]) -> bytes:
-    return writer.frame(b"\x00" * 32, kind=Kind.REVOKE)
+    return writer.frame(b"\x00" * 32, kind=Kind.ROTATE)
 
 
 def _bad_order_side(writer: ChainWriter, _members: list[Identity]) -> bytes:

@@ -1,0 +1,80 @@
+"""A member that leaves, or that a majority removes, trades no more at any node (issue
+#14, finding 2): real nodes on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from market.ledger.kinds import Kind, OrderBody
+from market.ledger.kinds import Side as LedgerSide
+from market.model import Side
+from market.node.errors import OrderRejectedError
+from market.node.finality import SlotState
+from market.node.index import OrderStatus
+from tests.market.node_harness import T0, Household, run_slot, start_neighbourhood, wait_until
+
+SLOTS = (T0 + 1800, T0 + 2700)
+
+
+async def _held_everywhere(running: list[Household], order_id: str) -> None:
+    """Every node holds the order (and so, by chain order, every earlier entry of its
+    author)."""
+    await wait_until(lambda: all(house.node.held_order(order_id) for house in running))
+
+
+def _assert_void_everywhere(running: list[Household], gone: Household, buyer: Household) -> None:
+    """At every node both slots are final, none of `gone`'s orders is in them, and the
+    buyer got only the other seller's energy."""
+    gone_id = gone.node.identity.public_key.hex()
+    for house in running:
+        for slot in SLOTS:
+            outcome = house.node.outcome(slot)
+            assert outcome is not None and outcome.state is SlotState.FINAL, slot
+            assert outcome.result is not None
+            book = house.node.order_book(slot)
+            theirs = [order for order in book if order.node_id == gone_id]
+            assert theirs and {order.status for order in theirs} == {OrderStatus.REVOKED}
+            filled = {fill.order_id for fill in outcome.result.fills}
+            assert not filled & {order.order_id for order in theirs}
+            assert gone.node.identity.public_key not in house.node.index.seals(slot)
+            assert outcome.verdict.electorate == len(running) - 1
+    for slot in SLOTS:
+        buyer_outcome = buyer.node.outcome(slot)
+        assert buyer_outcome is not None and buyer_outcome.result is not None
+        assert buyer_outcome.result.volume_wh == 600  # the other seller's order only
+
+
+async def _orders(seller: Household, gone: Household, buyer: Household) -> None:
+    """`gone` offers cheap energy for both slots; another seller dearer; one buyer."""
+    for slot in SLOTS:
+        await gone.node.place_order(Side.SELL, 800, 900, slot)
+        await seller.node.place_order(Side.SELL, 600, 1100, slot)
+        await buyer.node.place_order(Side.BUY, 1000, 1800, slot)
+
+
+async def test_a_member_that_left_trades_in_no_later_slot_at_any_node(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 4)
+    buyer, seller, leaver = running[0], running[1], running[3]
+    await _orders(seller, leaver, buyer)
+    await leaver.node.leave()
+    # a copy of its key (or an older build) goes on writing: stored, and void
+    late = OrderBody(SLOTS[0], LedgerSide.SELL, 700, 800).encode()
+    entry = await leaver.node.ledger.append(Kind.ORDER, late)
+    await _held_everywhere(running, entry.hash.hex())
+    for house in running:
+        assert house.node.status().members == 3
+    assert not leaver.node.status().is_member
+    with pytest.raises(OrderRejectedError) as refused:
+        await leaver.node.place_order(Side.SELL, 500, 900, SLOTS[1])
+    assert refused.value.reason == "revoked"
+    assert "left the community" in refused.value.detail
+    with pytest.raises(OrderRejectedError, match="left the community"):
+        await leaver.node.leave()
+    for slot in SLOTS:
+        await run_slot(clock, running, slot)
+    _assert_void_everywhere(running, leaver, buyer)
+    assert leaver.node.status().counters["seals"] == 0
