@@ -202,6 +202,10 @@ class Admissions:
         self.members()
         return self._revoked.get(key)
 
+    def has_voted(self, author: bytes, target: bytes) -> bool:
+        """Whether a revoke of `target` signed by `author` is held."""
+        return any(r.author == author and r.target == target for r in self._revokes.values())
+
     def revoke_verdict(self, entry_hash: bytes) -> RevokeVerdict | None:
         """What the revoke with this hash did (None when it is not held)."""
         self.members()

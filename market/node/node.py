@@ -299,6 +299,13 @@ class Node:
         self._catchup.check()
         await self._orders.leave()
 
+    async def vote_to_remove(self, member: bytes) -> None:
+        """Vote to remove the household of key `member` (docs/node.md, "Leaving and
+        removal"); it is removed once more than half of the other members voted.
+        Raises OrderRejectedError (invalid_member, and as `leave`)."""
+        self._catchup.check()
+        await self._orders.vote_to_remove(member)
+
     async def withdraw_orders(self, source: str) -> int:
         """Cancel every open order of `source` (an agent's id, or a host's name for its
         own orders) whose gate is still open; returns how many were withdrawn (0 while the

@@ -230,6 +230,25 @@ class OrderDesk:
         _LOGGER.info("left the community: this node's key is revoked from now on")
         return entry
 
+    async def vote_to_remove(self, member: bytes) -> Entry | None:
+        """Sign this node's vote to remove `member` (a revoke naming it); None when this
+        node voted so already. The member is removed, at every node, once the votes of
+        more than half of the other counted members are held (market.ledger.revocation)."""
+        self.check_standing()
+        me = self.identity.public_key
+        if member == me:
+            raise OrderRejectedError("invalid_member", "a node leaves with leave(), not a vote")
+        if not self.index.is_member(member):
+            raise OrderRejectedError(
+                "invalid_member", f"{member.hex()[:16]} is not a counted member"
+            )
+        if self.index.admissions.has_voted(me, member):
+            return None
+        try:
+            return await self.ledger.append(Kind.REVOKE, RevokeBody(member).encode())
+        except LedgerError as err:
+            raise OrderRejectedError("ledger", str(err)) from err
+
     async def cancel(self, order_id: str, source: str) -> None:
         """Withdraw one of this node's orders before its gate closure."""
         order = self.check_cancel(order_id)

@@ -78,3 +78,39 @@ async def test_a_member_that_left_trades_in_no_later_slot_at_any_node(
         await run_slot(clock, running, slot)
     _assert_void_everywhere(running, leaver, buyer)
     assert leaver.node.status().counters["seals"] == 0
+
+
+async def test_a_member_removed_by_a_majority_trades_in_no_later_slot_at_any_node(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 5)
+    buyer, seller, removed = running[0], running[1], running[4]
+    await _orders(seller, removed, buyer)
+    target = removed.node.identity.public_key
+    # two votes of the four other members: not more than half, it still counts
+    for house in running[:2]:
+        await house.node.vote_to_remove(target)
+    await running[0].node.vote_to_remove(target)  # a repeated vote is not signed again
+    await wait_until(
+        lambda: all(
+            house.node.index.admissions.has_voted(running[1].node.identity.public_key, target)
+            for house in running
+        )
+    )
+    for house in running:
+        assert house.node.status().members == 5
+    assert removed.node.status().is_member
+    # the third completes the quorum
+    await running[2].node.vote_to_remove(target)
+    await wait_until(lambda: all(house.node.status().members == 4 for house in running))
+    assert not removed.node.status().is_member
+    with pytest.raises(OrderRejectedError) as refused:
+        await removed.node.place_order(Side.SELL, 500, 900, SLOTS[1])
+    assert refused.value.reason == "revoked"
+    assert "removed" in refused.value.detail
+    with pytest.raises(OrderRejectedError) as voted:
+        await removed.node.vote_to_remove(buyer.node.identity.public_key)
+    assert voted.value.reason == "revoked"
+    for slot in SLOTS:
+        await run_slot(clock, running, slot)
+    _assert_void_everywhere(running, removed, buyer)
