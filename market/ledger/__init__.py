@@ -18,6 +18,7 @@ from .kinds import (
     OrderBody,
     ReadingBody,
     RevokeBody,
+    RotateBody,
     SealBody,
     Side,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "ReadingBody",
     "RejectReason",
     "RevokeBody",
+    "RotateBody",
     "SealBody",
     "Side",
     "load_or_create_identity",

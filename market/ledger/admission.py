@@ -27,7 +27,7 @@ from typing import Final
 from .codec import Entry, verify
 from .errors import InvalidBodyError, RejectReason
 from .identity import Identity
-from .kinds import NO_INVITE, AdmitBody, Kind, RevokeBody
+from .kinds import NO_INVITE, AdmitBody, Kind, RevokeBody, RotateBody
 from .revocation import Cause, Revocation, RevocationSweep, RevokeVerdict
 
 INVITE_DOMAIN: Final = b"p2p-energy invite v2"
@@ -143,10 +143,13 @@ class _Admit:
 
 @dataclass(frozen=True, slots=True)
 class _Revoke:
+    """A revoke (target) or a rotate (the new key, `rotate` set)."""
+
     timestamp_ms: int
     hash: bytes
     author: bytes
     target: bytes
+    rotate: bool = False
 
 
 class Admissions:
@@ -160,6 +163,10 @@ class Admissions:
         self._revokes: dict[bytes, _Revoke] = {}
         self._members: dict[bytes, int] | None = None
         self._counted: dict[bytes, int] = {}
+        self._tenure: dict[bytes, int] = {}
+        self._counted_by: dict[bytes, list[int]] = {}
+        # keys a genesis member rotated onto (and theirs): invite as a genesis member
+        self._heirs: set[bytes] = set()
         self._revoked: dict[bytes, Revocation] = {}
         self._verdicts: dict[bytes, AdmitVerdict] = {}
         self._revoke_verdicts: dict[bytes, RevokeVerdict] = {}
@@ -172,6 +179,11 @@ class Admissions:
             target = RevokeBody.decode(entry.body).target
             self._revokes[entry.hash] = _Revoke(
                 entry.timestamp_ms, entry.hash, entry.author, target
+            )
+        elif entry.kind == Kind.ROTATE:
+            new_key = RotateBody.decode(entry.body).new_key
+            self._revokes[entry.hash] = _Revoke(
+                entry.timestamp_ms, entry.hash, entry.author, new_key, rotate=True
             )
         else:
             body = AdmitBody.decode(entry.body)
@@ -245,6 +257,9 @@ class Admissions:
     def _count(self) -> None:
         members = dict.fromkeys(self._genesis, self._created_ms)
         counted = dict(members)
+        # since when each key's household has counted: a rotated key keeps its probation
+        tenure = dict(members)
+        self._heirs = heirs = set()
         used: set[bytes] = set()
         counted_by: dict[bytes, list[int]] = {}
         verdicts: dict[bytes, AdmitVerdict] = {}
@@ -255,20 +270,35 @@ class Admissions:
         # a revoke counts on the admissions before it (its author's, its target's).
         events: list[_Admit | _Revoke] = [*self._admits.values(), *self._revokes.values()]
         for event in sorted(events, key=_order):
+            if isinstance(event, _Revoke) and event.rotate:
+                old, new, at = event.author, event.target, event.timestamp_ms
+                verdict_r = sweep.rotate(old, new, at, members, counted)
+                revoke_verdicts[event.hash] = verdict_r
+                if verdict_r is RevokeVerdict.ROTATED:
+                    # no new invite and no fresh quota: the household's, carried over
+                    counted[new] = at
+                    tenure[new] = tenure[old]
+                    if old in self._genesis or old in heirs:
+                        heirs.add(new)
+                    counted_by[new] = counted_by.setdefault(old, [])
+                continue
             if isinstance(event, _Revoke):
                 revoke_verdicts[event.hash] = sweep.judge(
                     event.author, event.target, event.timestamp_ms, members
                 )
                 continue
-            verdict = self._judge(event, members, used, counted_by, sweep.revoked)
+            verdict = self._judge(event, members, tenure, used, counted_by, sweep.revoked)
             verdicts[event.hash] = verdict
             if verdict is AdmitVerdict.COUNTED:
                 body = event.body
                 members[body.member] = counted[body.member] = event.timestamp_ms
+                tenure[body.member] = event.timestamp_ms
                 used.add(body.invite_tag)
                 counted_by.setdefault(body.inviter, []).append(event.timestamp_ms)
         self._members = members
         self._counted = counted
+        self._tenure = tenure
+        self._counted_by = counted_by
         self._revoked = sweep.revoked
         self._verdicts = verdicts
         self._revoke_verdicts = revoke_verdicts
@@ -285,6 +315,7 @@ class Admissions:
         self,
         admit: _Admit,
         members: Mapping[bytes, int],
+        tenure: Mapping[bytes, int],
         used: set[bytes],
         counted_by: Mapping[bytes, list[int]],
         revoked: Mapping[bytes, Revocation],
@@ -296,24 +327,25 @@ class Admissions:
             return AdmitVerdict.REVOKED
         if body.invite_tag in used:
             return AdmitVerdict.INVITE_USED
-        return self._inviter_verdict(body.inviter, at, members, counted_by)
+        return self._inviter_verdict(body.inviter, at, members, tenure, counted_by)
 
     def _inviter_verdict(
         self,
         inviter: bytes,
         at: int,
         members: Mapping[bytes, int],
+        tenure: Mapping[bytes, int],
         counted_by: Mapping[bytes, list[int]],
     ) -> AdmitVerdict:
         since = members.get(inviter)
-        if inviter in self._genesis:
+        if inviter in self._genesis or inviter in self._heirs:
             # an admit dated before the community existed would escape every period
             if since is None or at < self._created_ms:
                 return AdmitVerdict.INVITER_NOT_MEMBER
         else:
             if since is None or since >= at:
                 return AdmitVerdict.INVITER_NOT_MEMBER
-            if at - since < ADMISSION_PERIOD_MS:
+            if at - tenure.get(inviter, since) < ADMISSION_PERIOD_MS:
                 return AdmitVerdict.PROBATION
         recent = [t for t in counted_by.get(inviter, ()) if t > at - ADMISSION_PERIOD_MS]
         if len(recent) >= ADMISSIONS_PER_PERIOD:
@@ -325,11 +357,7 @@ class Admissions:
         count by what is held now (COUNTED, or why not): a redeeming node checks it so
         that it does not write an admission that would not count."""
         members = self.members()
-        counted_by: dict[bytes, list[int]] = {}
-        for admit in self._admits.values():
-            if self._verdicts.get(admit.hash) is AdmitVerdict.COUNTED:
-                counted_by.setdefault(admit.body.inviter, []).append(admit.timestamp_ms)
-        return self._inviter_verdict(inviter, at_ms, members, counted_by)
+        return self._inviter_verdict(inviter, at_ms, members, self._tenure, self._counted_by)
 
 
 _WHY: Final = {
@@ -344,6 +372,7 @@ _WHY: Final = {
 _GONE: Final = {
     Cause.LEFT: "it left the community",
     Cause.REMOVED: "a majority of the members removed it",
+    Cause.ROTATED: "its household rotated to a new key",
 }
 
 

@@ -19,7 +19,7 @@ MAX_METER_WH = 10**12
 
 
 class Kind(IntEnum):
-    """Entry kinds. ROTATE is reserved: refused until it is specified."""
+    """Entry kinds."""
 
     GENESIS = 1
     ADMIT = 2
@@ -37,6 +37,7 @@ ACCEPTED_KINDS = frozenset(
         Kind.GENESIS,
         Kind.ADMIT,
         Kind.REVOKE,
+        Kind.ROTATE,
         Kind.ORDER,
         Kind.CANCEL,
         Kind.SEAL,
@@ -283,7 +284,32 @@ class RevokeBody:
         return cls(target)
 
 
-SimpleBody = OrderBody | CancelBody | SealBody | ReadingBody | AdmitBody | RevokeBody
+@dataclass(frozen=True, slots=True)
+class RotateBody:
+    """Hands the author's membership on to `new_key`; `proof` is the new key's signature
+    over the rotate message (market.ledger.revocation.rotate_message), so nobody can
+    rotate onto a key it does not hold (docs/protocol.md, "Rotation")."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">32s64s")
+    new_key: bytes
+    proof: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.new_key) != 32 or len(self.proof) != 64:
+            raise InvalidBodyError("rotate needs a 32-byte key and a 64-byte signature")
+
+    def encode(self) -> bytes:
+        """Body bytes."""
+        return self.LAYOUT.pack(self.new_key, self.proof)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        """Check and decode body bytes."""
+        new_key, proof = _unpack(cls.LAYOUT, body, "rotate")
+        return cls(new_key, proof)
+
+
+SimpleBody = OrderBody | CancelBody | SealBody | ReadingBody | AdmitBody | RevokeBody | RotateBody
 
 SIMPLE_DECODERS: dict[int, type[SimpleBody]] = {
     Kind.ORDER: OrderBody,
@@ -292,4 +318,15 @@ SIMPLE_DECODERS: dict[int, type[SimpleBody]] = {
     Kind.READING: ReadingBody,
     Kind.ADMIT: AdmitBody,
     Kind.REVOKE: RevokeBody,
+    Kind.ROTATE: RotateBody,
 }
+
+
+def granted_key(kind: int, body: bytes) -> bytes | None:
+    """The key an entry lets write from now on (admit, rotate), for the write-membership:
+    it only grows, so whether an entry is stored never depends on arrival order."""
+    if kind == Kind.ADMIT:
+        return AdmitBody.decode(body).member
+    if kind == Kind.ROTATE:
+        return RotateBody.decode(body).new_key
+    return None

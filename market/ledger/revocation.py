@@ -10,9 +10,29 @@ never of the order they arrived in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Container, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
+
+from .codec import verify
+from .errors import InvalidBodyError
+from .kinds import RotateBody
+
+ROTATE_DOMAIN: Final = b"p2p-energy rotate v1"
+
+
+def rotate_message(community_id: bytes, old_key: bytes) -> bytes:
+    """What the new key signs in a rotate: it takes over `old_key`'s membership here."""
+    return ROTATE_DOMAIN + community_id + old_key
+
+
+def check_rotate(body: RotateBody, author: bytes, community_id: bytes) -> None:
+    """Raise InvalidBodyError unless the new key proved it is held and is another key."""
+    if body.new_key == author:
+        raise InvalidBodyError("a key cannot rotate onto itself")
+    if not verify(body.new_key, rotate_message(community_id, author), body.proof):
+        raise InvalidBodyError("the new key did not sign the rotation")
 
 
 class RevokeVerdict(StrEnum):
@@ -24,6 +44,8 @@ class RevokeVerdict(StrEnum):
     NOT_MEMBER = "not_member"  # its author did not count at the entry's timestamp
     TARGET_NOT_MEMBER = "target_not_member"  # the target did not count (or no longer did)
     REPEATED = "repeated"  # its author had already voted against this target
+    ROTATED = "rotated"  # a rotate: its author's membership passed to the new key
+    KEY_USED = "key_used"  # a rotate onto a key that counts or counted before
 
 
 class Cause(StrEnum):
@@ -31,6 +53,7 @@ class Cause(StrEnum):
 
     LEFT = "left"
     REMOVED = "removed"
+    ROTATED = "rotated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +99,31 @@ class RevocationSweep:
             return RevokeVerdict.VOTED
         self._revoke(target, Revocation(at_ms, Cause.REMOVED), members)
         return RevokeVerdict.REMOVED
+
+    def rotate(
+        self,
+        author: bytes,
+        new_key: bytes,
+        at_ms: int,
+        members: MutableMapping[bytes, int],
+        counted_before: Container[bytes],
+    ) -> RevokeVerdict:
+        """Apply one rotate entry: `author` is revoked, `new_key` counts from `at_ms`."""
+        if not self._counts_at(author, at_ms):
+            return RevokeVerdict.NOT_MEMBER
+        if new_key in counted_before or new_key in self.revoked:
+            return RevokeVerdict.KEY_USED
+        against = self._votes.get(author, set())
+        self._revoke(author, Revocation(at_ms, Cause.ROTATED), members)
+        members[new_key] = at_ms
+        # The votes go with the membership: a rotation neither escapes a removal under
+        # way nor loses the household's own votes.
+        if against:
+            self._votes[new_key] = against
+        for voters in self._votes.values():
+            if author in voters:
+                voters.add(new_key)
+        return RevokeVerdict.ROTATED
 
     def _revoke(
         self, key: bytes, revocation: Revocation, members: MutableMapping[bytes, int]

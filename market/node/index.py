@@ -158,7 +158,7 @@ class MarketIndex:
                 slot = self._add_cancel(entry)
                 if slot is not None:
                     order_slots.add(slot)
-            elif entry.kind in (Kind.ADMIT, Kind.REVOKE):
+            elif entry.kind in (Kind.ADMIT, Kind.REVOKE, Kind.ROTATE):
                 self.admissions.add(entry)
             elif entry.kind == Kind.SEAL:
                 # only sealing makes a member active: keys that never seal never count

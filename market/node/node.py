@@ -46,6 +46,7 @@ from .peering import (
     stop_discovery,
 )
 from .redeem import RedeemService, wall_clock_s
+from .rotation import open_ledger, rotate_key
 from .slots import SlotKeeper
 from .views import BookOrder, NodeStatus, SlotOutcome
 
@@ -155,12 +156,8 @@ class Node:
         identity, community = await loop.run_in_executor(
             None, lambda: (data.identity(), data.community())
         )
-        ledger = await Ledger.open(
-            data.ledger_dir,
-            community,
-            identity,
-            clock_ms=clock.now_ms,
-            synchronous=config.synchronous,
+        ledger, identity = await open_ledger(
+            data, community, identity, clock_ms=clock.now_ms, synchronous=config.synchronous
         )
         owns_session = session is None
         node = cls(
@@ -305,6 +302,14 @@ class Node:
         Raises OrderRejectedError (invalid_member, and as `leave`)."""
         self._catchup.check()
         await self._orders.vote_to_remove(member)
+
+    async def rotate_key(self) -> str:
+        """Hand this household's membership on to a new key (docs/node.md, "Rotating
+        the key"); returns the new key (hex). The node signs nothing more with the old
+        key: reopen it to trade with the new one. Raises OrderRejectedError as `leave`."""
+        self._catchup.check()
+        self._orders.check_standing()
+        return (await rotate_key(self.ledger, self.identity, self.data)).public_key.hex()
 
     async def withdraw_orders(self, source: str) -> int:
         """Cancel every open order of `source` (an agent's id, or a host's name for its

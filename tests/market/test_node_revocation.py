@@ -7,13 +7,27 @@ from pathlib import Path
 
 import pytest
 
-from market.ledger.kinds import Kind, OrderBody
+from market.ledger.identity import load_or_create_identity
+from market.ledger.kinds import Kind, OrderBody, RotateBody
 from market.ledger.kinds import Side as LedgerSide
+from market.ledger.ledger import Origin
+from market.ledger.revocation import rotate_message
 from market.model import Side
 from market.node.errors import OrderRejectedError
+from market.node.events import SlotCleared
 from market.node.finality import SlotState
 from market.node.index import OrderStatus
-from tests.market.node_harness import T0, Household, run_slot, start_neighbourhood, wait_until
+from market.node.rotation import PENDING_DIR
+from tests.market.ledger_helpers import ChainWriter
+from tests.market.node_harness import (
+    T0,
+    Household,
+    mesh,
+    run_slot,
+    start_household,
+    start_neighbourhood,
+    wait_until,
+)
 
 SLOTS = (T0 + 1800, T0 + 2700)
 
@@ -114,3 +128,82 @@ async def test_a_member_removed_by_a_majority_trades_in_no_later_slot_at_any_nod
     for slot in SLOTS:
         await run_slot(clock, running, slot)
     _assert_void_everywhere(running, removed, buyer)
+
+
+async def test_a_rotated_key_trades_and_the_old_keys_later_orders_are_void(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock, dirs, _ = await start_neighbourhood(tmp_path, running, 4)
+    buyer, seller, rotating = running[0], running[1], running[3]
+    old = rotating.node.identity
+    await rotating.node.place_order(Side.SELL, 800, 900, SLOTS[1])  # before: void after
+    new_hex = await rotating.node.rotate_key()
+    with pytest.raises(OrderRejectedError, match="rotated to a new key"):
+        await rotating.node.place_order(Side.SELL, 800, 900, SLOTS[0])
+    await rotating.node.stop()
+    running.remove(rotating)
+    rotated = await start_household(dirs[3], clock)
+    running.append(rotated)
+    mesh(running)
+    assert rotated.node.identity.public_key.hex() == new_hex
+    new = rotated.node.identity.public_key
+    await wait_until(lambda: all(new in house.node.index.members() for house in running))
+    assert all(house.node.status().members == 4 for house in running)
+    assert all(old.public_key not in house.node.index.members() for house in running)
+    # the old key, copied elsewhere, signs one more order: stored everywhere, void
+    frontier = await buyer.node.ledger.frontier()
+    copy = ChainWriter(old, buyer.node.community)
+    copy.seq, copy.prev = frontier[old.public_key]
+    copy.ts = clock.now_ms()
+    frame = copy.frame(OrderBody(SLOTS[0], LedgerSide.SELL, 700, 800).encode())
+    for house in running:
+        await house.node.ledger.ingest(frame, Origin(key=old.public_key))
+    for slot in SLOTS:
+        await rotated.node.place_order(Side.SELL, 800, 900, slot)
+        await seller.node.place_order(Side.SELL, 600, 1100, slot)
+        await buyer.node.place_order(Side.BUY, 1000, 1800, slot)
+    for slot in SLOTS:
+        await run_slot(clock, running, slot)
+    for house in running:
+        for slot in SLOTS:
+            outcome = house.node.outcome(slot)
+            assert outcome is not None and outcome.state is SlotState.FINAL
+            assert outcome.result is not None and outcome.result.volume_wh == 1000
+            statuses = {(order.node_id, order.status) for order in house.node.order_book(slot)}
+            assert (new.hex(), OrderStatus.LIVE) in statuses
+            assert {s for key, s in statuses if key == old.public_key.hex()} == {
+                OrderStatus.REVOKED
+            }
+    sold = sum(event.sold_wh for event in rotated.of_type(SlotCleared))
+    assert sold == 2 * 800
+
+
+async def test_a_rotation_interrupted_by_a_crash_is_finished_or_discarded_at_the_next_open(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock, dirs, community = await start_neighbourhood(tmp_path, running, 2)
+    house = running[1]
+    old = house.node.identity
+    # the new key was written, the rotate signed, then the process died
+    pending = load_or_create_identity(dirs[1].path / PENDING_DIR)
+    proof = pending.sign(rotate_message(community.community_id, old.public_key))
+    await house.node.ledger.append(Kind.ROTATE, RotateBody(pending.public_key, proof).encode())
+    await house.node.stop()
+    running.remove(house)
+    reopened = await start_household(dirs[1], clock)
+    running.append(reopened)
+    assert reopened.node.identity.public_key == pending.public_key
+    assert dirs[1].identity().public_key == pending.public_key
+    assert not (dirs[1].path / PENDING_DIR).exists()
+    # a key written for a rotation that was never signed is dropped
+    load_or_create_identity(dirs[0].path / PENDING_DIR)
+    first = running[0]
+    await first.node.stop()
+    running.remove(first)
+    again = await start_household(dirs[0], clock)
+    running.append(again)
+    assert again.node.identity.public_key == first.node.identity.public_key
+    assert not (dirs[0].path / PENDING_DIR).exists()
+    mesh(running)
+    await wait_until(lambda: all(h.node.status().members == 2 for h in running))
+    await reopened.node.place_order(Side.SELL, 500, 900, SLOTS[0])

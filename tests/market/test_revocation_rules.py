@@ -8,15 +8,24 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market.ledger.admission import ADMISSIONS_PER_PERIOD, AdmitVerdict
 from market.ledger.codec import Entry, decode_entry
 from market.ledger.identity import Identity
-from market.ledger.kinds import Kind, OrderBody, RevokeBody, Side
-from market.ledger.revocation import Cause, Revocation, RevokeVerdict
+from market.ledger.kinds import Kind, OrderBody, RevokeBody, RotateBody, Side
+from market.ledger.revocation import Cause, Revocation, RevokeVerdict, rotate_message
 from market.node.index import MarketIndex, OrderStatus
 from market.terms import CommunityTerms
-from tests.market.ledger_helpers import SLOT, T0_MS, ChainWriter, community_of, identities
+from tests.market.ledger_helpers import (
+    SLOT,
+    T0_MS,
+    ChainWriter,
+    admit,
+    community_of,
+    identities,
+)
 
 MEMBERS = identities(6)
+SUCCESSORS = identities(6, base=100)  # the key each member may rotate onto
 COMMUNITY = community_of(MEMBERS)
 
 
@@ -41,6 +50,14 @@ class _Chains:
         ts = max(writer.ts, at_ms)  # a chain's timestamps never go backwards
         body = RevokeBody(target.public_key).encode()
         entry = decode_entry(writer.frame(body, Kind.REVOKE, ts=ts))
+        self.entries.append(entry)
+        return entry
+
+    def rotate(self, author: int, new: Identity, at_ms: int) -> Entry:
+        writer = self.writers[author]
+        proof = new.sign(rotate_message(COMMUNITY.community_id, writer.identity.public_key))
+        body = RotateBody(new.public_key, proof).encode()
+        entry = decode_entry(writer.frame(body, Kind.ROTATE, ts=max(writer.ts, at_ms)))
         self.entries.append(entry)
         return entry
 
@@ -97,19 +114,65 @@ def test_a_revoked_key_never_counts_again_and_its_vote_before_leaving_lapses() -
     assert "left the community" in index.admissions.explain(MEMBERS[4].public_key)
 
 
+def test_a_rotated_key_counts_in_the_old_ones_place_and_inherits_the_votes_against_it() -> None:
+    chains = _Chains()
+    target, successor = MEMBERS[5], SUCCESSORS[5]
+    chains.revoke(0, target, _minutes(1))
+    chains.revoke(1, target, _minutes(2))
+    rotation = chains.rotate(5, successor, _minutes(3))
+    onto_used = chains.rotate(4, MEMBERS[3], _minutes(4))  # onto a key that counts
+    index = _index(chains.entries)
+    admissions = index.admissions
+    assert admissions.revoke_verdict(rotation.hash) is RevokeVerdict.ROTATED
+    assert admissions.revoke_verdict(onto_used.hash) is RevokeVerdict.KEY_USED
+    assert admissions.revocation(target.public_key) == Revocation(_minutes(3), Cause.ROTATED)
+    assert index.is_member(successor.public_key) and index.is_member(MEMBERS[4].public_key)
+    assert len(index.members()) == 6
+    statuses = {order.author: status for order, status in index.book(SLOT)}
+    assert statuses[target.public_key] is OrderStatus.REVOKED
+    # the two votes against the old key stand against the new one: a third removes it
+    chains.revoke(2, successor, _minutes(5))
+    index = _index(chains.entries)
+    assert index.admissions.revocation(successor.public_key) == Revocation(
+        _minutes(5), Cause.REMOVED
+    )
+
+
+def test_a_rotation_does_not_renew_the_households_invite_quota() -> None:
+    chains = _Chains()
+    writer = chains.writers[0]
+    newcomers = identities(ADMISSIONS_PER_PERIOD + 1, base=200)
+    admits = []
+    for number, newcomer in enumerate(newcomers):
+        inviter = MEMBERS[0] if number < ADMISSIONS_PER_PERIOD else SUCCESSORS[0]
+        body = admit(COMMUNITY, inviter, newcomer.public_key, secret=bytes([number]) * 16)
+        frame = writer.frame(body.encode(), Kind.ADMIT, ts=_minutes(2 * number + 1))
+        admits.append(decode_entry(frame))
+        if number == ADMISSIONS_PER_PERIOD - 1:
+            chains.rotate(0, SUCCESSORS[0], _minutes(2 * number + 2))
+    index = _index([*chains.entries, *admits])
+    verdicts = [index.admissions.verdict(entry.hash) for entry in admits]
+    assert verdicts == [AdmitVerdict.COUNTED] * ADMISSIONS_PER_PERIOD + [AdmitVerdict.QUOTA]
+
+
 _VOTES = st.lists(
-    st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 20)), min_size=1, max_size=16
+    st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 20), st.booleans()),
+    min_size=1,
+    max_size=16,
 )
 
 
 @settings(max_examples=60, deadline=None)
 @given(_VOTES, st.randoms(use_true_random=False))
 def test_membership_and_order_sets_do_not_depend_on_the_order_revokes_arrive_in(
-    votes: list[tuple[int, int, int]], rnd: random.Random
+    votes: list[tuple[int, int, int, bool]], rnd: random.Random
 ) -> None:
     chains = _Chains()
-    for author, target, minute in votes:
-        chains.revoke(author, MEMBERS[target], _minutes(minute))
+    for author, target, minute, rotates in votes:
+        if rotates:  # onto a successor key, possibly another member's: then key_used
+            chains.rotate(author, SUCCESSORS[target], _minutes(minute))
+        else:
+            chains.revoke(author, MEMBERS[target], _minutes(minute))
     reference = _index(chains.entries)
     shuffled = list(chains.entries)
     rnd.shuffle(shuffled)
@@ -120,7 +183,7 @@ def test_membership_and_order_sets_do_not_depend_on_the_order_revokes_arrive_in(
         index.add(batch)
         index.members()
     assert index.members() == reference.members()
-    for member in MEMBERS:
+    for member in MEMBERS + SUCCESSORS:
         key = member.public_key
         assert index.admissions.revocation(key) == reference.admissions.revocation(key)
     assert index.book(SLOT) == reference.book(SLOT)
