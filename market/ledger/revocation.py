@@ -2,10 +2,11 @@
 
 A `revoke(target)` entry signed by the target itself means it leaves; signed by another
 member it is a vote to remove the target, which takes effect once the votes of more than
-half of the other counted members are held. `market.ledger.admission.Admissions` takes
-admits and revokes together in (timestamp, entry hash) order and asks `RevocationSweep`
-about each revoke, so the revocation point of a key is a function of the entries held,
-never of the order they arrived in.
+half of the other counted members are held; a `rotate(new key)` revokes its author and
+lets the new key count in its place. `market.ledger.admission.Admissions` takes admits,
+revokes and rotates together in (timestamp, entry hash) order and asks
+`RevocationSweep` about each revoke and rotate, so the revocation point of a key is a
+function of the entries held, never of the order they arrived in.
 """
 
 from __future__ import annotations
