@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from market.ledger.identity import load_or_create_identity
@@ -13,11 +15,13 @@ from market.ledger.kinds import Side as LedgerSide
 from market.ledger.ledger import Origin
 from market.ledger.revocation import rotate_message
 from market.model import Side
-from market.node.errors import OrderRejectedError
+from market.node.errors import InviteUsedError, OrderRejectedError
 from market.node.events import SlotCleared
 from market.node.finality import SlotState
 from market.node.index import OrderStatus
+from market.node.invite import create_invite
 from market.node.rotation import PENDING_DIR
+from market.node.setup import join_with_invite
 from tests.market.ledger_helpers import ChainWriter
 from tests.market.node_harness import (
     T0,
@@ -207,3 +211,25 @@ async def test_a_rotation_interrupted_by_a_crash_is_finished_or_discarded_at_the
     mesh(running)
     await wait_until(lambda: all(h.node.status().members == 2 for h in running))
     await reopened.node.place_order(Side.SELL, 500, 900, SLOTS[0])
+
+
+async def test_a_household_that_left_cannot_rejoin_with_the_same_key(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    _clock, dirs, community = await start_neighbourhood(tmp_path, running, 2)
+    member, leaver = running
+    await leaver.node.leave()
+    await wait_until(lambda: member.node.status().members == 1)
+    code = create_invite(
+        member.node.identity, community, member.node.address or "", now_s=int(time.time())
+    ).encode()
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(InviteUsedError, match="revoked: join with a new key"):
+            await join_with_invite(
+                dirs[1],
+                code,
+                session,
+                now_ms=time.time_ns() // 1_000_000,
+                url=f"http://{member.node.address}",
+            )
+    assert member.node.status().members == 1
