@@ -154,7 +154,8 @@ class _Revoke:
 
 class Admissions:
     """The counted members: the genesis members and the keys of the admits that count,
-    less the keys revoked (left, or removed by a quorum of the members)."""
+    less the keys revoked (left, removed by a majority of the members, or rotated: then
+    the new key counts in their place)."""
 
     def __init__(self, genesis: Iterable[bytes], created_ms: int) -> None:
         self._genesis = frozenset(genesis)
@@ -172,7 +173,7 @@ class Admissions:
         self._revoke_verdicts: dict[bytes, RevokeVerdict] = {}
 
     def add(self, entry: Entry) -> bool:
-        """Hold an admit or revoke entry (one that passed ingest); True when it is new."""
+        """Hold an admit, revoke or rotate entry (one that passed ingest); True when new."""
         if entry.hash in self._admits or entry.hash in self._revokes:
             return False
         if entry.kind == Kind.REVOKE:
