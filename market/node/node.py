@@ -32,6 +32,7 @@ from .catchup import START_WAIT_S, CatchUp
 from .clock import Clock, SystemClock
 from .config import NodeConfig
 from .datadir import DataDir
+from .departure import held_by_a_peer
 from .errors import OrderRejectedError
 from .events import AgentSchedule, EquivocationSeen, EventBus, Listener, SlotCleared
 from .index import HeldOrder, MarketIndex
@@ -290,11 +291,17 @@ class Node:
         self._catchup.check()
         await self._orders.cancel(order_id, source)
 
-    async def leave(self) -> None:
+    async def leave(self, *, confirm_timeout_s: float = 0.0) -> bool:
         """Leave the community: sign a revoke of this node's own key (docs/node.md,
-        "Leaving"). Raises OrderRejectedError (catching_up, not_member, revoked, ledger)."""
+        "Leaving and removal"); with `confirm_timeout_s`, wait that long at most for a
+        peer to hold it and return whether one does. Raises OrderRejectedError
+        (catching_up, not_member, revoked, ledger)."""
         self._catchup.check()
         await self._orders.leave()
+        if confirm_timeout_s <= 0:
+            return False
+        me = self.identity.public_key
+        return await held_by_a_peer(self.gossip, self.peers, self.ledger, me, confirm_timeout_s)
 
     async def vote_to_remove(self, member: bytes) -> None:
         """Vote to remove the household of key `member` (docs/node.md, "Leaving and

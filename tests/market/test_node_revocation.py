@@ -78,7 +78,7 @@ async def test_a_member_that_left_trades_in_no_later_slot_at_any_node(
     clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 4)
     buyer, seller, leaver = running[0], running[1], running[3]
     await _orders(seller, leaver, buyer)
-    await leaver.node.leave()
+    assert await leaver.node.leave(confirm_timeout_s=5)  # a neighbour holds the revoke
     # a copy of its key (or an older build) goes on writing: stored, and void
     late = OrderBody(SLOTS[0], LedgerSide.SELL, 700, 800).encode()
     entry = await leaver.node.ledger.append(Kind.ORDER, late)
@@ -233,3 +233,14 @@ async def test_a_household_that_left_cannot_rejoin_with_the_same_key(
                 url=f"http://{member.node.address}",
             )
     assert member.node.status().members == 1
+
+
+async def test_leaving_while_no_neighbour_answers_is_not_confirmed(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    await start_neighbourhood(tmp_path, running, 2)
+    neighbour, leaver = running
+    await neighbour.node.stop()
+    running.remove(neighbour)
+    assert not await leaver.node.leave(confirm_timeout_s=0.3)
+    assert not leaver.node.status().is_member  # it left all the same
