@@ -30,6 +30,7 @@ from .household_agents import AGENT_OPTIONS
 from .issues import async_delete_entry_issues
 from .meter import TicMeterHub
 from .node_setup import async_open_hub
+from .removal import async_leave_and_forget
 from .runtime import P2PEnergyConfigEntry, P2PEnergyRuntime, node_path
 from .services import async_setup_services
 
@@ -129,5 +130,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -> None:
-    """Forget the repair issues of a removed node (its data directory stays)."""
+    """The user confirmed the removal: the household leaves the community, then its key
+    and ledger are deleted (kept while no neighbour confirmed it left, see removal.py)."""
     async_delete_entry_issues(hass, entry.entry_id)
+    await async_leave_and_forget(hass, entry)

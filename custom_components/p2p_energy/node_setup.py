@@ -55,15 +55,10 @@ async def _advertised_host(hass: HomeAssistant) -> str | None:
         return None
 
 
-async def async_open_hub(
-    hass: HomeAssistant, entry: P2PEnergyConfigEntry, data_dir: Path, meter: TicMeterHub | None
-) -> MarketHub:
-    """Open the entry's node (its ledger and key), not yet serving.
-
-    Raises ConfigEntryError when the data directory cannot run a node.
-    """
-    clock = node_clock()
-    aiozc: AsyncZeroconf = await zeroconf.async_get_async_instance(hass)
+async def async_node_config(
+    hass: HomeAssistant, entry: P2PEnergyConfigEntry, data_dir: Path
+) -> NodeConfig:
+    """The configuration of the entry's node."""
     config = NodeConfig(
         data_dir=data_dir,
         host=NODE_HOOKS.host,
@@ -74,6 +69,19 @@ async def async_open_hub(
     )
     if NODE_HOOKS.gossip is not None:
         config = replace(config, gossip=NODE_HOOKS.gossip)
+    return config
+
+
+async def async_open_hub(
+    hass: HomeAssistant, entry: P2PEnergyConfigEntry, data_dir: Path, meter: TicMeterHub | None
+) -> MarketHub:
+    """Open the entry's node (its ledger and key), not yet serving.
+
+    Raises ConfigEntryError when the data directory cannot run a node.
+    """
+    clock = node_clock()
+    aiozc: AsyncZeroconf = await zeroconf.async_get_async_instance(hass)
+    config = await async_node_config(hass, entry, data_dir)
     try:
         node = await Node.open(
             config, clock=clock, session=async_get_clientsession(hass), zeroconf=aiozc

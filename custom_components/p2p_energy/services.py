@@ -40,6 +40,8 @@ SERVICE_CANCEL_ORDER: Final = "cancel_order"
 SERVICE_CREATE_INVITE: Final = "create_invite"
 SERVICE_START_EV_SESSION: Final = "start_ev_session"
 SERVICE_STOP_EV_SESSION: Final = "stop_ev_session"
+SERVICE_LEAVE_COMMUNITY: Final = "leave_community"
+SERVICE_ROTATE_KEY: Final = "rotate_key"
 
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_SIDE: Final = "side"
@@ -71,6 +73,7 @@ _USER_REASONS: Final = frozenset(
         "catching_up",
         "chain_forked",
         "not_admitted",
+        "revoked",
         "unknown_order",
         "not_own_order",
     }
@@ -92,6 +95,7 @@ PLACE_ORDER_SCHEMA: Final = vol.Schema(
     }
 )
 CANCEL_ORDER_SCHEMA: Final = vol.Schema({**_ENTRY, vol.Required(ATTR_ORDER_ID): cv.string})
+ENTRY_SCHEMA: Final = vol.Schema(_ENTRY)
 CREATE_INVITE_SCHEMA: Final = vol.Schema(
     {
         **_ENTRY,
@@ -234,6 +238,26 @@ def _create_invite(call: ServiceCall) -> ServiceResponse:
     return {"invite": code, "expires": (dt_util.utcnow() + ttl).isoformat()}
 
 
+async def _leave_community(call: ServiceCall) -> None:
+    hub = _hub(call.hass, call)
+    try:
+        await hub.node.leave()
+    except OrderRejectedError as err:
+        raise _rejected(err, hub) from err
+
+
+async def _rotate_key(call: ServiceCall) -> ServiceResponse:
+    hub = _hub(call.hass, call)
+    try:
+        new_key = await hub.node.rotate_key()
+    except OrderRejectedError as err:
+        raise _rejected(err, hub) from err
+    # The running node signs nothing more with the old key: reopened, it signs with the
+    # new one (the data dir's node_key now).
+    call.hass.config_entries.async_schedule_reload(call.data[ATTR_CONFIG_ENTRY_ID])
+    return {"node_id": new_key} if call.return_response else None
+
+
 async def _start_ev_session(call: ServiceCall) -> None:
     hub = _hub(call.hass, call)
     departure = int(_seconds(call.data[ATTR_DEPARTURE]))
@@ -288,4 +312,14 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
     hass.services.async_register(
         DOMAIN, SERVICE_STOP_EV_SESSION, _stop_ev_session, schema=STOP_EV_SESSION_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_LEAVE_COMMUNITY, _leave_community, schema=ENTRY_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_ROTATE_KEY,
+        _rotate_key,
+        schema=ENTRY_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
     )

@@ -11,7 +11,17 @@ from .community import Community
 from .equivocation import EquivocationProof
 from .errors import LedgerError, RejectReason
 from .identity import Identity, load_or_create_identity
-from .kinds import AdmitBody, CancelBody, Kind, OrderBody, ReadingBody, SealBody, Side
+from .kinds import (
+    AdmitBody,
+    CancelBody,
+    Kind,
+    OrderBody,
+    ReadingBody,
+    RevokeBody,
+    RotateBody,
+    SealBody,
+    Side,
+)
 from .ledger import Ledger, Origin
 from .store import LedgerStore
 from .validation import IngestResult
@@ -34,6 +44,8 @@ __all__ = [
     "Origin",
     "ReadingBody",
     "RejectReason",
+    "RevokeBody",
+    "RotateBody",
     "SealBody",
     "Side",
     "load_or_create_identity",

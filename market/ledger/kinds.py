@@ -19,7 +19,7 @@ MAX_METER_WH = 10**12
 
 
 class Kind(IntEnum):
-    """Entry kinds. REVOKE and ROTATE are reserved: refused until they are specified."""
+    """Entry kinds."""
 
     GENESIS = 1
     ADMIT = 2
@@ -36,6 +36,8 @@ ACCEPTED_KINDS = frozenset(
     {
         Kind.GENESIS,
         Kind.ADMIT,
+        Kind.REVOKE,
+        Kind.ROTATE,
         Kind.ORDER,
         Kind.CANCEL,
         Kind.SEAL,
@@ -258,7 +260,56 @@ class AdmitBody:
         return cls(member, tag, inviter, expires_s, signature, binding, address)
 
 
-SimpleBody = OrderBody | CancelBody | SealBody | ReadingBody | AdmitBody
+@dataclass(frozen=True, slots=True)
+class RevokeBody:
+    """Ends `target`'s membership: signed by the target itself, it leaves; signed by
+    another member, it is that member's vote to remove the target (docs/protocol.md,
+    "Revocation"). Whether it takes effect is market.ledger.admission's to decide."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">32s")
+    target: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.target) != 32:
+            raise InvalidBodyError(f"revoke needs a 32-byte key: {self.target.hex()}")
+
+    def encode(self) -> bytes:
+        """Body bytes."""
+        return self.LAYOUT.pack(self.target)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        """Check and decode body bytes."""
+        (target,) = _unpack(cls.LAYOUT, body, "revoke")
+        return cls(target)
+
+
+@dataclass(frozen=True, slots=True)
+class RotateBody:
+    """Hands the author's membership on to `new_key`; `proof` is the new key's signature
+    over the rotate message (market.ledger.revocation.rotate_message), so nobody can
+    rotate onto a key it does not hold (docs/protocol.md, "Rotation")."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">32s64s")
+    new_key: bytes
+    proof: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.new_key) != 32 or len(self.proof) != 64:
+            raise InvalidBodyError("rotate needs a 32-byte key and a 64-byte signature")
+
+    def encode(self) -> bytes:
+        """Body bytes."""
+        return self.LAYOUT.pack(self.new_key, self.proof)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        """Check and decode body bytes."""
+        new_key, proof = _unpack(cls.LAYOUT, body, "rotate")
+        return cls(new_key, proof)
+
+
+SimpleBody = OrderBody | CancelBody | SealBody | ReadingBody | AdmitBody | RevokeBody | RotateBody
 
 SIMPLE_DECODERS: dict[int, type[SimpleBody]] = {
     Kind.ORDER: OrderBody,
@@ -266,4 +317,16 @@ SIMPLE_DECODERS: dict[int, type[SimpleBody]] = {
     Kind.SEAL: SealBody,
     Kind.READING: ReadingBody,
     Kind.ADMIT: AdmitBody,
+    Kind.REVOKE: RevokeBody,
+    Kind.ROTATE: RotateBody,
 }
+
+
+def granted_key(kind: int, body: bytes) -> bytes | None:
+    """The key an entry lets write from now on (admit, rotate), for the write-membership:
+    it only grows, so whether an entry is stored never depends on arrival order."""
+    if kind == Kind.ADMIT:
+        return AdmitBody.decode(body).member
+    if kind == Kind.ROTATE:
+        return RotateBody.decode(body).new_key
+    return None

@@ -35,7 +35,7 @@ from .errors import (
     SigningHeldError,
 )
 from .identity import Identity
-from .kinds import ACCEPTED_KINDS, AdmitBody, Kind
+from .kinds import ACCEPTED_KINDS, Kind, granted_key
 from .membership import Membership
 from .validation import BatchCheck, IngestResult, check_body
 
@@ -160,9 +160,13 @@ class LedgerStore:
         }
         self.membership = Membership(self.community)
         for (raw,) in self._conn.execute(
-            "SELECT raw FROM entries WHERE kind = ? ORDER BY id", (int(Kind.ADMIT),)
+            "SELECT raw FROM entries WHERE kind IN (?, ?) ORDER BY id",
+            (int(Kind.ADMIT), int(Kind.ROTATE)),
         ):
-            self.membership.admit(AdmitBody.decode(decode_entry(raw).body).member)
+            entry = decode_entry(raw)
+            granted = granted_key(entry.kind, entry.body)
+            if granted is not None:
+                self.membership.admit(granted)
         self.equivocating = {
             (author, seq)
             for author, seq in self._conn.execute("SELECT author, seq FROM equivocations")
@@ -310,8 +314,9 @@ class LedgerStore:
         self._commit(rows, (), self._own_sync)
         self.heads[author] = (seq, prev, ts)
         for entry in entries:
-            if entry.kind == Kind.ADMIT:
-                self.membership.admit(AdmitBody.decode(entry.body).member)
+            granted = granted_key(entry.kind, entry.body)
+            if granted is not None:
+                self.membership.admit(granted)
         self.stats["appended"] += len(entries)
         return entries
 

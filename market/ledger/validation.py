@@ -21,13 +21,15 @@ from .errors import InvalidBodyError, OffTermsError, RejectReason
 from .kinds import (
     ACCEPTED_KINDS,
     SIMPLE_DECODERS,
-    AdmitBody,
     Kind,
     ReadingBody,
+    RotateBody,
     SealBody,
     check_order_body,
+    granted_key,
 )
 from .membership import Membership
+from .revocation import check_rotate
 
 if TYPE_CHECKING:
     from ..terms import Refusal
@@ -147,8 +149,9 @@ class BatchCheck:
                 return refusal
         store.heads[author] = (seq, entry.hash, entry.timestamp_ms)
         self.in_batch[(author, seq)] = entry
-        if entry.kind == Kind.ADMIT:
-            store.membership.admit(AdmitBody.decode(entry.body).member)
+        granted = granted_key(entry.kind, entry.body)
+        if granted is not None:
+            store.membership.admit(granted)
         elif entry.kind == Kind.EQUIVOCATION:
             proof = EquivocationProof.decode(entry.body)
             key = (proof.author, proof.seq)
@@ -222,6 +225,8 @@ def check_body(
             _within(terms.seal_refusal(decoded.slot, timestamp_ms))
         elif isinstance(decoded, ReadingBody):
             _within(terms.reading_refusal(decoded.slot, timestamp_ms))
+        elif isinstance(decoded, RotateBody):
+            check_rotate(decoded, author, community.community_id)
         return
     if kind == Kind.GENESIS:
         if body != community.to_bytes():

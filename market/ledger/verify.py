@@ -12,7 +12,7 @@ from .codec import ZERO_HASH, Entry, decode_entry
 from .community import Community
 from .equivocation import EquivocationProof
 from .errors import InvalidBodyError, LedgerError, MalformedBatchError
-from .kinds import ACCEPTED_KINDS, AdmitBody, Kind
+from .kinds import ACCEPTED_KINDS, Kind, granted_key
 from .membership import Membership
 from .store import DB_FILE_NAME
 from .validation import check_body
@@ -82,11 +82,13 @@ def verify_store(directory: Path) -> VerifyReport:
             ts_ms,
         ):
             problems.append(Problem(author.hex(), seq, "index columns disagree with the frame"))
-        if entry.kind == Kind.ADMIT:
-            try:
-                membership.admit(AdmitBody.decode(entry.body).member)
-            except InvalidBodyError as err:
-                problems.append(Problem(author.hex(), seq, f"bad admit body: {err}"))
+        try:
+            granted = granted_key(entry.kind, entry.body)
+        except InvalidBodyError as err:
+            problems.append(Problem(author.hex(), seq, f"bad admit or rotate body: {err}"))
+            granted = None
+        if granted is not None:
+            membership.admit(granted)
         decoded.append((author, seq, entry))
     decoded.sort(key=lambda item: (item[0], item[1]))
     previous: Entry | None = None

@@ -38,6 +38,7 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"  # its own expiry falls before the gate closure
     EQUIVOCATOR = "equivocator"  # its author signed two entries with one seq (see forks)
     NOT_MEMBER = "not_member"  # its author's admission does not count (market.ledger.admission)
+    REVOKED = "revoked"  # its author was revoked before the slot's gate closed
 
 
 def to_model_side(side: int) -> Side:
@@ -157,7 +158,7 @@ class MarketIndex:
                 slot = self._add_cancel(entry)
                 if slot is not None:
                     order_slots.add(slot)
-            elif entry.kind == Kind.ADMIT:
+            elif entry.kind in (Kind.ADMIT, Kind.REVOKE, Kind.ROTATE):
                 self.admissions.add(entry)
             elif entry.kind == Kind.SEAL:
                 # only sealing makes a member active: keys that never seal never count
@@ -229,7 +230,7 @@ class MarketIndex:
         """Whether a fork span of `author` overlaps [start_ms, end_ms]."""
         return any(lo <= end_ms and start_ms <= hi for lo, hi in self._forks.get(author, ()))
 
-    def status(self, order: HeldOrder) -> OrderStatus:
+    def status(self, order: HeldOrder) -> OrderStatus:  # noqa: PLR0911 - one return per rule
         """The rule every node applies to decide whether an order is in its slot's set.
 
         An equivocator's orders are void in the slots its forks affect (those closing
@@ -242,7 +243,13 @@ class MarketIndex:
             order.author, order.timestamp_ms, order.timestamp_ms
         ):
             return OrderStatus.EQUIVOCATOR
-        if not self.admissions.is_member(order.author):
+        revocation = self.admissions.revocation(order.author)
+        if revocation is not None and revocation.at_ms < gate_ms:
+            # revoked before the gate closed: none of its orders for the slot trade,
+            # those it signed before the revocation included (a key removed, or stolen,
+            # must not trade on orders it placed for the days ahead)
+            return OrderStatus.REVOKED
+        if revocation is None and not self.admissions.is_member(order.author):
             return OrderStatus.NOT_MEMBER
         if order.timestamp_ms >= gate_ms:
             return OrderStatus.LATE
@@ -270,9 +277,20 @@ class MarketIndex:
         return self._orders.get(order_hash)
 
     def seals(self, slot: int) -> dict[bytes, HeldSeal]:
-        """The counted seal of each member for `slot`."""
+        """The counted seal of each member for `slot`: a revoked key's seals signed at or
+        after its revocation point count for nothing."""
         held = self._slots.get(slot)
-        return {} if held is None else dict(held.seals)
+        if held is None:
+            return {}
+        return {
+            key: seal
+            for key, seal in held.seals.items()
+            if not self._revoked_by(key, seal.timestamp_ms)
+        }
+
+    def _revoked_by(self, key: bytes, at_ms: int) -> bool:
+        revocation = self.admissions.revocation(key)
+        return revocation is not None and revocation.at_ms <= at_ms
 
     def affected(self, author: bytes, slot: int) -> bool:
         """Whether a fork of `author` affects `slot`: one of its fork spans (from the
@@ -294,7 +312,9 @@ class MarketIndex:
         from entry timestamps only, so nodes holding the same entries count the same
         electorate; the window ends a whole slot before anyone seals so that its entries
         have time to reach everyone. An equivocator has no vote in the slots its forks
-        affect.
+        affect. A revoked key is out of the electorate of every slot whose activity
+        window ends after its revocation point, the mirror of how admissions enter it: the
+        revoke then had a whole slot to reach every node before anyone seals.
         """
         slot_s = self.terms.slot_s
         end_s = self.terms.gate_closure(slot) - slot_s
@@ -303,9 +323,10 @@ class MarketIndex:
         admissions = self.admissions
         return frozenset(
             key
-            for key, admitted_ms in admissions.members().items()
+            for key, admitted_ms in admissions.counted().items()
             if not self.affected(key, slot)
             and admitted_ms < end_s * 1000
+            and not self._revoked_by(key, end_s * 1000)
             and (
                 (admitted_ms >= start_s * 1000 and admissions.is_genesis(key))
                 or any(bucket in window for bucket in self._activity.get(key, ()))

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Final
 
 from ..agents import AgentDecision, OrderIntent
-from ..ledger import CancelBody, Kind, Ledger, OrderBody
+from ..ledger import CancelBody, Kind, Ledger, OrderBody, RevokeBody
 from ..ledger.codec import Entry
 from ..ledger.errors import LedgerError
 from ..ledger.identity import Identity
@@ -169,11 +169,18 @@ class OrderDesk:
         refusal = self.terms.order_refusal(slot, energy_wh, price, expires_s, self.clock.now_ms())
         if refusal is not None:
             raise OrderRejectedError(refusal.reason, refusal.detail)
-        if not self.ledger.is_member(self.identity.public_key):
+        self.check_standing()
+
+    def check_standing(self) -> None:
+        """Raise OrderRejectedError unless this node's key counts as a member."""
+        me = self.identity.public_key
+        if not self.ledger.is_member(me):
             raise OrderRejectedError(
                 "not_member", "this node's admission has not reached it yet; retry shortly"
             )
-        if not self.index.is_member(self.identity.public_key):
+        if self.index.admissions.revocation(me) is not None:
+            raise OrderRejectedError("revoked", self.index.admissions.explain(me))
+        if not self.index.is_member(me):
             raise OrderRejectedError(
                 "not_admitted", self.index.admissions.explain(self.identity.public_key)
             )
@@ -218,6 +225,38 @@ class OrderDesk:
             raise rejected from err
         self._placed(Placement(slot, source), side, energy_wh, price, entry)
         return entry.hash.hex()
+
+    async def leave(self) -> Entry:
+        """Sign the revoke of this node's own key: it leaves the community. Its open
+        orders need no cancel: every node voids a revoked key's orders in the slots
+        whose gate closes after the revocation (market.node.index)."""
+        self.check_standing()
+        body = RevokeBody(self.identity.public_key).encode()
+        try:
+            entry = await self.ledger.append(Kind.REVOKE, body)
+        except LedgerError as err:
+            raise OrderRejectedError("ledger", str(err)) from err
+        _LOGGER.info("left the community: this node's key is revoked from now on")
+        return entry
+
+    async def vote_to_remove(self, member: bytes) -> Entry | None:
+        """Sign this node's vote to remove `member` (a revoke naming it); None when this
+        node voted so already. The member is removed, at every node, once the votes of
+        more than half of the other counted members are held (market.ledger.revocation)."""
+        self.check_standing()
+        me = self.identity.public_key
+        if member == me:
+            raise OrderRejectedError("invalid_member", "a node leaves with leave(), not a vote")
+        if not self.index.is_member(member):
+            raise OrderRejectedError(
+                "invalid_member", f"{member.hex()[:16]} is not a counted member"
+            )
+        if self.index.admissions.has_voted(me, member):
+            return None
+        try:
+            return await self.ledger.append(Kind.REVOKE, RevokeBody(member).encode())
+        except LedgerError as err:
+            raise OrderRejectedError("ledger", str(err)) from err
 
     async def cancel(self, order_id: str, source: str) -> None:
         """Withdraw one of this node's orders before its gate closure."""

@@ -30,6 +30,7 @@ from ..ledger.errors import InvalidCommunityError, LedgerError
 from ..ledger.identity import Identity
 from ..ledger.kinds import AdmitBody, Kind
 from ..ledger.ledger import Ledger
+from ..ledger.revocation import Revocation
 from .errors import (
     INVITE_ERRORS,
     InviteError,
@@ -84,6 +85,10 @@ class CountedMembers(Protocol):
 
     def inviter_verdict(self, inviter: bytes, at_ms: int) -> AdmitVerdict:
         """Whether an admit by an invite of `inviter` at `at_ms` would count."""
+        ...
+
+    def revocation(self, key: bytes) -> Revocation | None:
+        """When and why `key` stopped counting, if it did."""
         ...
 
 
@@ -250,6 +255,9 @@ class RedeemService:
                 self._stats["readmitted"] += 1
                 return
             raise InviteUsedError("this key is already a member of the community")
+        if self._counted is not None and self._counted.revocation(member) is not None:
+            # its admit would never count (docs/protocol.md, "Counted members")
+            raise InviteUsedError("this key was revoked: join with a new key (a new data dir)")
         verify_invite(
             invite,
             community=self._ledger.community,

@@ -112,6 +112,8 @@ class SlotKeeper:
                 continue  # the node was not running at this seal time: others seal it
             if self.identity.public_key in self.index.seals(slot):
                 continue  # sealed before a restart
+            if self.index.admissions.revocation(self.identity.public_key) is not None:
+                continue  # a revoked key's seals count nowhere: it left, or was removed
             if not may_sign:
                 self.stats["seals_skipped"] += 1
                 continue

@@ -365,3 +365,37 @@ def test_communities_are_what_the_entries_say(node_dirs: NodeDirs) -> None:
     path = node_dirs.root / "config" / ".storage" / DOMAIN / entry.data["node_dir"]
     community = Community.load(path / "community.json")
     assert community.community_id.hex() == entry.unique_id
+
+
+async def test_leaving_the_community_voids_the_households_orders_and_stops_new_ones(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    await _call(hass, "place_order", entry, side="buy", energy_kwh=1, price=0.15, slot=_at(SLOT))
+    await _call(hass, "leave_community", entry)
+    node = entry.runtime_data.market.node
+    assert not node.status().is_member
+    assert {order.status for order in node.order_book(SLOT)} == {OrderStatus.REVOKED}
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass, "place_order", entry, side="buy", energy_kwh=1, price=0.15, slot=_at(SLOT)
+        )
+    assert err.value.translation_key == "revoked"
+    assert "left the community" in str(err.value)
+    with pytest.raises(ServiceValidationError) as again:
+        await _call(hass, "leave_community", entry)
+    assert again.value.translation_key == "revoked"
+
+
+async def test_rotating_the_key_restarts_the_node_with_a_key_that_trades(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    old = entry.runtime_data.market.node
+    result = await _call(hass, "rotate_key", entry, True)
+    await hass.async_block_till_done()
+    node = entry.runtime_data.market.node
+    assert node is not old and entry.state is ConfigEntryState.LOADED
+    assert node.identity.public_key.hex() == result["node_id"] != old.identity.public_key.hex()
+    assert node.status().is_member and node.status().members == 1
+    await _call(hass, "place_order", entry, side="buy", energy_kwh=1, price=0.15, slot=_at(SLOT))
+    [order] = node.order_book(SLOT)
+    assert order.status is OrderStatus.LIVE and order.own

@@ -34,6 +34,7 @@ from market.ledger.kinds import (
     SealBody,
     Side,
 )
+from market.ledger.revocation import rotate_message
 from market.ledger.store import LedgerStore
 from market.terms import CommunityTerms
 from tests.market.ledger_helpers import (
@@ -112,8 +113,19 @@ def _unknown_kind(writer: ChainWriter, _members: list[Identity]) -> bytes:
     return writer.frame(kind=99)
 
 
-def _reserved_kind(writer: ChainWriter, _members: list[Identity]) -> bytes:
-    return writer.frame(b"\x00" * 32, kind=Kind.REVOKE)
+def _short_revoke(writer: ChainWriter, _members: list[Identity]) -> bytes:
+    return writer.frame(b"\x00" * 31, kind=Kind.REVOKE)
+
+
+def _unproven_rotation(writer: ChainWriter, members: list[Identity]) -> bytes:
+    # onto another member's key, which signed no such thing
+    return writer.frame(members[2].public_key + bytes(64), kind=Kind.ROTATE)
+
+
+def _rotation_onto_itself(writer: ChainWriter, _members: list[Identity]) -> bytes:
+    own = writer.identity
+    proof = own.sign(rotate_message(writer.community_id, own.public_key))
+    return writer.frame(own.public_key + proof, kind=Kind.ROTATE)
 
 
 def _bad_order_side(writer: ChainWriter, _members: list[Identity]) -> bytes:
@@ -161,7 +173,9 @@ CASES: list[tuple[str, Callable[[ChainWriter, list[Identity]], bytes], RejectRea
     ("timestamp before previous", _regress, RejectReason.TIMESTAMP_REGRESS),
     ("other community", _other_community, RejectReason.COMMUNITY),
     ("unknown kind", _unknown_kind, RejectReason.UNKNOWN_KIND),
-    ("reserved kind", _reserved_kind, RejectReason.UNKNOWN_KIND),
+    ("revoke of 31 bytes", _short_revoke, RejectReason.BODY_SCHEMA),
+    ("rotation the new key did not sign", _unproven_rotation, RejectReason.BODY_SCHEMA),
+    ("rotation onto the same key", _rotation_onto_itself, RejectReason.BODY_SCHEMA),
     ("order side 3", _bad_order_side, RejectReason.BODY_SCHEMA),
     ("order of 0 Wh", _zero_energy, RejectReason.BODY_SCHEMA),
     ("short order body", _short_body, RejectReason.BODY_SCHEMA),
