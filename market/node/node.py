@@ -28,14 +28,15 @@ from ..ledger.ledger import Origin
 from ..model import Side
 from ..supervise import FaultLog
 from .addresses import advertised_host, peer_url
-from .agent_host import Agent, AgentHost, ObservationSource
+from .agent_api import AgentControls
+from .agent_host import AgentHost, ObservationSource
 from .catchup import START_WAIT_S, CatchUp
 from .clock import Clock, SystemClock
 from .config import NodeConfig
 from .datadir import DataDir
 from .departure import held_by_a_peer
 from .errors import OrderRejectedError
-from .events import AgentSchedule, EquivocationSeen, EventBus, Listener, SlotCleared
+from .events import EquivocationSeen, EventBus, Listener, SlotCleared
 from .index import HeldOrder, MarketIndex
 from .invite import create_invite
 from .orders import API_SOURCE, OrderDesk
@@ -62,7 +63,7 @@ _PEER_CHECK_S = 1.0
 _FAULT_RETRY_MS = 1000
 
 
-class Node:
+class Node(AgentControls):
     """A running market node. Build with `await Node.open(config, ...)`."""
 
     def __init__(
@@ -368,54 +369,6 @@ class Node:
         return create_invite(
             me, community, self.address, now_s=wall_clock_s(), ttl_s=ttl_s
         ).encode()
-
-    # ------------------------------------------------------------------ agents
-
-    def add_agent(self, agent: Agent, *, enabled: bool = True) -> None:
-        """Let an agent trade for this household (see market.agents), replacing one
-        with the same id; the replaced agent's orders stay until withdrawn."""
-        if agent.agent_id == API_SOURCE:
-            raise ValueError("agent id 'api' is reserved for orders placed by the host")
-        self._agents.add(agent, enabled=enabled)
-
-    def agent(self, agent_id: str) -> Agent | None:
-        """A hosted agent by id."""
-        return self._agents.get(agent_id)
-
-    def agent_ids(self) -> list[str]:
-        """Ids of the hosted agents."""
-        return self._agents.ids()
-
-    def agent_enabled(self, agent_id: str) -> bool:
-        """Whether the agent is hosted and runs."""
-        return self._agents.is_enabled(agent_id)
-
-    def set_agent_enabled(self, agent_id: str, enabled: bool) -> None:
-        """Pause or resume an agent (a paused agent places nothing new)."""
-        self._agents.set_enabled(agent_id, enabled)
-
-    def remove_agent(self, agent_id: str) -> Agent | None:
-        """Stop hosting an agent; its orders stay on the book until withdrawn."""
-        return self._agents.remove(agent_id)
-
-    async def run_agents_now(self) -> None:
-        """Let the agents decide at once (after a new reading or a changed session)."""
-        await self._run_agents(self.clock.now_ms())
-
-    async def _run_agents(self, now: int) -> None:
-        if not self._agents.ids() or not self.index.is_member(self.identity.public_key):
-            return
-        if not self._catchup.allows("agent_runs_skipped"):  # counted: the chain is not ours yet
-            return
-        now_s = now // 1000
-        try:
-            observation = self._observe(now_s)
-        except Exception:  # a failing meter must not stop trading decisions for good
-            _LOGGER.exception("observation source failed")
-            return
-        await self._orders.apply(self._agents.decide(now_s, observation))
-        for agent_id, schedule in self._agents.schedule_changes():
-            self._emit(AgentSchedule(agent_id, schedule))
 
     # ------------------------------------------------------------------ ledger feed
 
