@@ -67,6 +67,8 @@ SERVICE_SCHEMAS: dict[str, vol.Schema] = {
     services.SERVICE_CREATE_INVITE: services.CREATE_INVITE_SCHEMA,
     services.SERVICE_START_EV_SESSION: services.START_EV_SESSION_SCHEMA,
     services.SERVICE_STOP_EV_SESSION: services.STOP_EV_SESSION_SCHEMA,
+    services.SERVICE_LEAVE_COMMUNITY: services.ENTRY_SCHEMA,
+    services.SERVICE_ROTATE_KEY: services.ENTRY_SCHEMA,
 }
 RAW_BLUEPRINTS = (
     "https://raw.githubusercontent.com/p2p-energy-market/p2p-energy-market/main/"
