@@ -8,6 +8,7 @@ its traceback once per interval, then with the number of repeats in between.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import traceback
@@ -57,3 +58,18 @@ class FaultLog:
         self._logged[cause] = (now, 0)
         more = f" ({repeats} more since it was last logged)" if repeats else ""
         _LOGGER.error("%s failed; it goes on%s", self._what, more, exc_info=err)
+
+
+async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until `event` is set (True) or `timeout_s` has passed (False).
+
+    For the loops that wait between turns. On Python 3.11 `asyncio.wait_for` can swallow
+    a cancellation that arrives as its timeout fires, and a loop that waits with it then
+    never stops (`Node.stop` hung on it); `asyncio.timeout` never loses a cancellation.
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True

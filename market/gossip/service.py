@@ -17,7 +17,7 @@ import aiohttp
 from ..ledger.codec import Entry
 from ..ledger.identity import Identity
 from ..ledger.ledger import Ledger, Origin
-from ..supervise import FaultLog
+from ..supervise import FaultLog, wait_event
 from .client import GossipClient, PeerRequestError
 from .config import GossipConfig
 from .peers import Peer, PeerTable
@@ -259,8 +259,7 @@ class Gossip:
         interval = config.pull_interval_s
         while self._running:
             wait = interval * self._rng.uniform(1 - config.pull_jitter, 1 + config.pull_jitter)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._news.wait(), wait)
+            await wait_event(self._news, wait)
             had_news = self._news.is_set()
             if had_news and not self._own_news:
                 # heard from a peer: pull at the base pace, never in a burst

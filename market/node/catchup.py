@@ -15,7 +15,6 @@ and a peer claiming entries it does not serve confirms nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from enum import Enum, StrEnum
@@ -26,6 +25,7 @@ from ..gossip.client import PeerRequestError
 from ..gossip.peers import Peer
 from ..ledger import Ledger
 from ..ledger.ledger import Origin
+from ..supervise import wait_event
 from .errors import OrderRejectedError
 from .events import ChainStateChanged, NodeEvent
 
@@ -202,8 +202,7 @@ class CatchUp:
                 detail = f"no neighbour answered in {self._timeout_s:g} s; signing unconfirmed"
                 return ChainState.UNCONFIRMED, detail
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.pull_interval_s)
+            await wait_event(self._wake, self.config.pull_interval_s)
 
     async def _round(self) -> _Answer:
         """Ask every peer not in backoff at once and wait for all of them (each request

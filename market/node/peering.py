@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..gossip import PeerTable
 from ..ledger.codec import Entry
+from ..supervise import wait_event
 from .events import NodeEvent, PeerDown, PeerUp
 from .views import PeerStatus
 
@@ -131,8 +132,7 @@ class PeerWatch:
         """Check every `period_s`, or at once when `wake` is set (a new peer)."""
         while True:
             await self.check()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), period_s)
+            await wait_event(wake, period_s)
             wake.clear()
 
 
