@@ -59,10 +59,6 @@ class OwnOrders:
         if placement.intent_id is not None:
             self._by_intent[placement.intent_id] = order_hash
 
-    def placement(self, order_hash: bytes) -> Placement | None:
-        """Who placed an order, if this node did."""
-        return self._by_hash.get(order_hash)
-
     def fills_by_agent(self, own_fills: Mapping[bytes, int]) -> dict[str, dict[str, int]]:
         """Own fills (Wh per order hash) as each agent knows them: Wh per intent id."""
         by_agent: dict[str, dict[str, int]] = {}
