@@ -32,13 +32,6 @@ from .profiles import (
     self_consumption_step,
 )
 from .report import CommunitySummary, HouseholdTotals, HouseholdUsage, Report, SlotPoint
-from .settlement import (
-    HouseholdSettlement,
-    SlotPosition,
-    Trades,
-    settle_slot,
-    trades_by_household,
-)
 
 __all__ = [
     "BASE_TARIFF",
@@ -54,7 +47,6 @@ __all__ = [
     "HomeBattery",
     "Household",
     "HouseholdKind",
-    "HouseholdSettlement",
     "HouseholdTotals",
     "HouseholdUsage",
     "LoadProfile",
@@ -64,13 +56,9 @@ __all__ = [
     "Site",
     "SlotEnergy",
     "SlotPoint",
-    "SlotPosition",
     "Tariff",
-    "Trades",
     "ev_session",
     "make_neighbourhood",
     "meter_slot",
     "self_consumption_step",
-    "settle_slot",
-    "trades_by_household",
 ]

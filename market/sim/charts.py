@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from ..localtime import SECONDS_PER_DAY
 from ..units import to_price
-from .clock import SECONDS_PER_DAY
 from .report import Report
 from .units import UNITS_PER_CENT
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ..agents.ev_plan import EvSession
+from ..localtime import PARIS, local_time_utc
 from ..units import SECONDS_PER_HOUR
-from .clock import PARIS, local_time_utc
 from .seeding import stream
 
 # A single-phase charger cannot modulate below 6 A (IEC 61851: 6 A x 230 V, ~1.4 kW).

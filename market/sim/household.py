@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from ..agents.inputs import Reading, SlotForecast
+from ..localtime import STEPS_PER_DAY, day_from_number, energy_over, local_day_number, power_at
+from ..tariff import BASE_TARIFF, Tariff
 from .battery import BatterySpec
-from .clock import STEPS_PER_DAY, day_from_number, energy_over, local_day_number, power_at
 from .ev import EvSessionSpec, EvSpec, ev_session
 from .load import LOAD_PROFILES, HouseholdKind, LoadProfile, load_day_table
 from .pv import PvSystem, pv_day_table
 from .site import DEFAULT_SITE, Site
-from .tariff import BASE_TARIFF, Tariff
 
 DEFAULT_SLOT_S = 900
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
 
-from .clock import STEP_S, STEPS_PER_DAY, day_from_number
+from ..localtime import STEP_S, STEPS_PER_DAY, day_from_number
 from .seeding import stream
 from .site import Site
 from .weather import temperature_table

@@ -6,15 +6,15 @@ import random
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from ..localtime import PARIS
+from ..tariff import BASE_TARIFF, PEAK_OFF_PEAK_TARIFF, Tariff
 from .battery import BatterySpec
-from .clock import PARIS
 from .ev import EvSpec
 from .household import Household
 from .load import HouseholdKind
 from .pv import PvSystem
 from .seeding import stream
 from .site import LYON_LATITUDE, LYON_LONGITUDE, Site
-from .tariff import BASE_TARIFF, PEAK_OFF_PEAK_TARIFF, Tariff
 
 # The share of each type in a French peri-urban neighbourhood (assumption: about a
 # third of French homes heat with electricity, half are apartments).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..tariff import BASE_TARIFF, PEAK_OFF_PEAK_TARIFF, Tariff
 from .battery import BatterySpec, BatteryStep, HomeBattery, self_consumption_step
 from .ev import EvSessionSpec, EvSpec, ev_session
 from .household import DEFAULT_SLOT_S, Household, SlotEnergy
@@ -10,7 +11,6 @@ from .metering import MeterFlows, meter_slot
 from .neighbourhood import make_neighbourhood
 from .pv import PvSystem
 from .site import DEFAULT_SITE, Site
-from .tariff import BASE_TARIFF, PEAK_OFF_PEAK_TARIFF, Tariff
 
 __all__ = [
     "BASE_TARIFF",

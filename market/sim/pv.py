@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .clock import SECONDS_PER_DAY, STEP_S, STEPS_PER_DAY, day_from_number, utc_offset_s
+from ..localtime import SECONDS_PER_DAY, STEP_S, STEPS_PER_DAY, day_from_number, utc_offset_s
 from .site import Site
 from .solar import Plane, SunDay, plane_irradiance, sun_vector
 from .weather import clear_sky_index, temperature_table

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .clock import PARIS, SECONDS_PER_DAY
-from .settlement import HouseholdSettlement
+from ..localtime import PARIS, SECONDS_PER_DAY
+from ..settlement import HouseholdSettlement
 from .units import (
     MONEY_UNIT,
     days_text,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .clock import PARIS
+from ..localtime import PARIS
 
 LYON_LATITUDE = 45.76
 LYON_LONGITUDE = 4.84

@@ -16,7 +16,7 @@ from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 
-from .clock import STEPS_PER_DAY, day_from_number
+from ..localtime import STEPS_PER_DAY, day_from_number
 from .seeding import stream
 from .site import Site
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from market.agents import EvSession
-from market.sim.clock import local_hour, local_midnight_utc
+from market.localtime import local_hour, local_midnight_utc
 from market.sim.ev import EvSessionSpec, EvSpec, InvalidEvSpecError, ev_session
 from market.sim.household import Household
 from market.sim.load import HouseholdKind

@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from market.sim.clock import local_midnight_utc
+from market.localtime import local_midnight_utc
 from market.sim.load import HouseholdKind
 from market.sim.neighbourhood import HOUSES, InvalidNeighbourhoodError, make_neighbourhood
-from market.sim.tariff import PEAK_OFF_PEAK_TARIFF
+from market.tariff import PEAK_OFF_PEAK_TARIFF
 
 
 def test_the_same_seed_gives_the_same_neighbourhood() -> None:

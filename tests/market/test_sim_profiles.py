@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from market.sim.clock import (
+from market.localtime import (
     SECONDS_PER_DAY,
     STEP_S,
     day_number,

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from market.sim.clock import STEP_S, day_number, local_midnight_utc
+from market.localtime import STEP_S, day_number, local_midnight_utc
 from market.sim.household import Household
 from market.sim.load import HouseholdKind
 from market.sim.pv import InvalidPvSystemError, PvSystem, pv_day_table

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from market.settlement import SlotPosition, settle_slot
 from market.sim.report import HouseholdUsage, InvalidReportInputError, Report
-from market.sim.settlement import SlotPosition, settle_slot
 from market.sim.units import days_text, kwh_text, money_text, permille_text, price_text, to_cents
 
 RETAIL, FEED_IN = 1952, 400

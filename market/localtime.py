@@ -1,9 +1,10 @@
-"""Local wall-clock time for the profiles: people live by it, the market runs on UTC.
+"""Local wall-clock time: people (and tariffs' off-peak hours) live by it, the market
+runs on UTC.
 
-Profiles are tables of mean power per 5-minute step of the local day; a slot's energy is
-the overlap-weighted sum of the steps it covers, so any slot length works, DST days
-included (the skipped spring hour is never asked for, the repeated autumn hour is read
-twice, as a real household would live it).
+The simulator's profiles are tables of mean power per 5-minute step of the local day;
+a slot's energy is the overlap-weighted sum of the steps it covers, so any slot length
+works, DST days included (the skipped spring hour is never asked for, the repeated
+autumn hour is read twice, as a real household would live it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from ..units import SECONDS_PER_HOUR
+from .units import SECONDS_PER_HOUR
 
 PARIS = "Europe/Paris"
 STEP_S = 300

@@ -1,13 +1,16 @@
-"""Settle one slot by the collective self-consumption rule, in integers.
+"""Settle one slot by the collective self-consumption rule, in integers: a pure
+function of the slot's fills and meter readings, the same for the node, the simulator
+and the CLI.
 
 Money is in Wh*ticks (1 Wh at 1 tick = 1e-7 currency unit), like `Fill.amount`.
 
-The rule (docs/simulation.md, "Settlement"): a buyer is allocated no more traded
-energy than it imported, a seller no more than it exported, as Enedis allocates ACC
-production; the longer side is then scaled down pro rata so that the community's
-allocated purchases equal its allocated sales. Allocated energy keeps the average
-price of the household's fills; the rest of the metered energy is bought from or
-sold to the grid at the household's own tariff.
+The rule (docs/settlement.md): a buyer is allocated no more traded energy than it
+imported, a seller no more than it exported, as Enedis allocates ACC production, and a
+household without a reading is allocated nothing; the longer side is then scaled down
+pro rata (largest remainders, ties to the smaller household id) so that the community's
+allocated purchases equal its allocated sales. Allocated energy keeps the average price
+of the household's fills, rounded in the household's favour; the rest of the metered
+energy is bought from or sold to the grid at the household's own tariff for the slot.
 """
 
 from __future__ import annotations
@@ -61,7 +64,9 @@ class SlotPosition:
 
     `import_wh` and `export_wh` are what the meter counted, after the household's own
     self-consumption; `buy_price` and `sell_price` are the household's grid tariff in
-    the slot; `traded_*_wh` and `*_amount` (Wh*ticks) sum the household's fills.
+    the slot (market.tariff); `traded_*_wh` and `*_amount` (Wh*ticks) sum the
+    household's fills. `measured` False: no reading came for the slot, so nothing can be
+    allocated to the household and its meter fields are 0.
     """
 
     household: str
@@ -73,6 +78,7 @@ class SlotPosition:
     traded_sell_wh: int = 0
     buy_amount: int = 0
     sell_amount: int = 0
+    measured: bool = True
 
     @classmethod
     def with_trades(
@@ -84,10 +90,12 @@ class SlotPosition:
         buy_price: int,
         sell_price: int,
         trades: Trades = NO_TRADES,
+        measured: bool = True,
     ) -> SlotPosition:
         """A position whose trade fields come from `trades_by_household`."""
         return cls(
             household=household,
+            measured=measured,
             import_wh=import_wh,
             export_wh=export_wh,
             buy_price=buy_price,
@@ -117,6 +125,8 @@ class SlotPosition:
         for energy, amount in (("traded_buy_wh", "buy_amount"), ("traded_sell_wh", "sell_amount")):
             if values[energy] == 0 and values[amount] != 0:
                 raise InvalidPositionError(f"{self.household}: {amount} without {energy}")
+        if not self.measured and (self.import_wh or self.export_wh):
+            raise InvalidPositionError(f"{self.household}: meter energy without a reading")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +138,7 @@ class HouseholdSettlement:
     """
 
     household: str
+    measured: bool
     import_wh: int
     export_wh: int
     local_bought_wh: int
@@ -154,6 +165,7 @@ class HouseholdSettlement:
         """The settlement as a JSON object, with the derived cost and savings."""
         return {
             "household": self.household,
+            "measured": self.measured,
             "import_wh": self.import_wh,
             "export_wh": self.export_wh,
             "local_bought_wh": self.local_bought_wh,
@@ -207,6 +219,7 @@ def settle_slot(positions: Iterable[SlotPosition]) -> tuple[HouseholdSettlement,
             raise InvalidPositionError(f"{position.household}: appears twice in one slot")
         by_id[position.household] = position
     ordered = [by_id[household] for household in sorted(by_id)]
+    # allocated <= measured: without a reading, import_wh and export_wh are 0
     bought = {p.household: min(p.traded_buy_wh, p.import_wh) for p in ordered}
     sold = {p.household: min(p.traded_sell_wh, p.export_wh) for p in ordered}
     matched = min(sum(bought.values()), sum(sold.values()))
@@ -219,6 +232,7 @@ def settle_slot(positions: Iterable[SlotPosition]) -> tuple[HouseholdSettlement,
         out.append(
             HouseholdSettlement(
                 household=p.household,
+                measured=p.measured,
                 import_wh=p.import_wh,
                 export_wh=p.export_wh,
                 local_bought_wh=local_in,

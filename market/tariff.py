@@ -1,0 +1,200 @@
+"""A household's grid contract: what the grid charges for import and pays for export, per
+moment (docs/settlement.md, "Tariffs").
+
+The grid is every household's alternative, so its prices bound what trading may cost:
+an agent never bids above its own current import price nor asks below its feed-in
+price, and settlement prices the residual bought from or sold to the grid with them.
+Prices are ticks per kWh (market.units). Base, HP/HC (with the meter's own off-peak
+hours) and Tempo (a colour per day) cover the French regulated offers; the meter's TIC
+says which period applies now (`MeterPeriod`), which beats the hours a user typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NamedTuple
+
+from .localtime import PARIS, local_seconds
+from .terms import FRENCH_FEED_IN_TICKS, FRENCH_RETAIL_TICKS
+
+MINUTES_PER_DAY = 24 * 60
+# EDF Tarif Bleu, regulated prices of 1 Aug 2025 (TTC, ticks per kWh).
+FRENCH_PEAK_TICKS = 2081
+FRENCH_OFF_PEAK_TICKS = 1635
+# Tempo's off-peak hours are fixed by the offer.
+TEMPO_OFF_PEAK = ((22 * 60, 6 * 60),)
+
+
+class InvalidTariffError(ValueError):
+    """A tariff parameter is out of range; the message names it."""
+
+
+class TempoColour(StrEnum):
+    """The colour of a Tempo day (EDF announces it the day before; the meter shows it)."""
+
+    BLUE = "blue"
+    WHITE = "white"
+    RED = "red"
+
+
+class MeterPeriod(NamedTuple):
+    """What the meter says of the current tariff period; None where it says nothing."""
+
+    off_peak: bool | None = None
+    colour: TempoColour | None = None
+
+
+UNKNOWN_PERIOD = MeterPeriod()
+
+
+class GridPrices(NamedTuple):
+    """The grid's prices for one household at one moment (ticks per kWh)."""
+
+    buy: int
+    sell: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TempoPrices:
+    """Tempo's six import prices: peak and off-peak for each colour."""
+
+    blue_peak: int
+    blue_off_peak: int
+    white_peak: int
+    white_off_peak: int
+    red_peak: int
+    red_off_peak: int
+
+    def price(self, colour: TempoColour, off_peak: bool) -> int:
+        """The import price of `colour` in its peak or off-peak hours."""
+        return int(getattr(self, f"{colour.value}_{'off_peak' if off_peak else 'peak'}"))
+
+
+FRENCH_TEMPO_PRICES = TempoPrices(
+    blue_peak=1494,
+    blue_off_peak=1232,
+    white_peak=1730,
+    white_off_peak=1391,
+    red_peak=6468,
+    red_off_peak=1460,
+)
+
+
+def _check_int(name: str, value: object) -> None:
+    if type(value) is not int or value < 0:
+        raise InvalidTariffError(f"{name} must be an int >= 0 (got {value!r})")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tariff:
+    """A supply contract. `retail` is the import price (the peak price when there are
+    off-peak hours); `off_peak` the off-peak price, if the contract has one;
+    `off_peak_windows` the off-peak hours as (start, end) minutes of the local day, a
+    window crossing midnight when start > end (Enedis sets them per meter, and may split
+    them, e.g. night and early afternoon); `tempo` replaces the prices by Tempo's, with
+    its fixed 22:00-06:00 off-peak hours. A Tempo day whose colour nobody told is priced
+    blue (300 days a year, and the cheapest: an agent never bids above what could be the
+    real price)."""
+
+    name: str
+    retail: int
+    feed_in: int = FRENCH_FEED_IN_TICKS
+    off_peak: int | None = None
+    off_peak_windows: tuple[tuple[int, int], ...] = ((22 * 60, 6 * 60),)
+    tempo: TempoPrices | None = None
+    timezone: str = PARIS
+
+    def __post_init__(self) -> None:
+        _check_int("retail", self.retail)
+        _check_int("feed_in", self.feed_in)
+        if self.off_peak is not None:
+            _check_int("off_peak", self.off_peak)
+        if self.tempo is not None:
+            for field in TempoPrices.__dataclass_fields__:
+                _check_int(f"tempo.{field}", getattr(self.tempo, field))
+        for start, end in self.off_peak_windows:
+            for value in (start, end):
+                if type(value) is not int or not 0 <= value < MINUTES_PER_DAY:
+                    raise InvalidTariffError(f"off-peak minutes must be 0..1439 (got {value!r})")
+
+    @property
+    def has_off_peak(self) -> bool:
+        """Whether some hours of the day are priced off-peak."""
+        return self.tempo is not None or self.off_peak is not None
+
+    def is_off_peak_hour(self, t: int) -> bool:
+        """Whether Unix time `t` falls in the contract's off-peak hours (by the clock)."""
+        if not self.has_off_peak:
+            return False
+        windows = TEMPO_OFF_PEAK if self.tempo is not None else self.off_peak_windows
+        minute = local_seconds(t, self.timezone) % 86_400 // 60
+        return any(
+            start <= minute < end if start <= end else minute >= start or minute < end
+            for start, end in windows
+        )
+
+    def prices(self, t: int, period: MeterPeriod = UNKNOWN_PERIOD) -> GridPrices:
+        """The grid's prices at Unix time `t`; what the meter says of the period wins
+        over the hours."""
+        off_peak = self.is_off_peak_hour(t) if period.off_peak is None else period.off_peak
+        if self.tempo is not None:
+            colour = period.colour or TempoColour.BLUE
+            return GridPrices(self.tempo.price(colour, off_peak), self.feed_in)
+        if self.off_peak is not None and off_peak:
+            return GridPrices(self.off_peak, self.feed_in)
+        return GridPrices(self.retail, self.feed_in)
+
+    def buy_price(self, t: int, period: MeterPeriod = UNKNOWN_PERIOD) -> int:
+        """Import price (ticks per kWh) at Unix time `t`."""
+        return self.prices(t, period).buy
+
+    def sell_price(self, t: int, period: MeterPeriod = UNKNOWN_PERIOD) -> int:
+        """Feed-in price (ticks per kWh) at Unix time `t` (flat under S21, asked per moment
+        like the import price so that a time-varying contract needs no new call)."""
+        return self.prices(t, period).sell
+
+
+BASE_TARIFF = Tariff(name="base", retail=FRENCH_RETAIL_TICKS)
+PEAK_OFF_PEAK_TARIFF = Tariff(
+    name="hp_hc", retail=FRENCH_PEAK_TICKS, off_peak=FRENCH_OFF_PEAK_TICKS
+)
+TEMPO_TARIFF = Tariff(name="tempo", retail=FRENCH_TEMPO_PRICES.blue_peak, tempo=FRENCH_TEMPO_PRICES)
+
+# Historic TIC's PTEC values (DOMAIN.md): "TH.." base, "HC.."/"HP.." off-peak/peak,
+# "HCJB".."HPJR" Tempo with the day's colour; EJP's "HN.."/"PM.." are peak hours.
+_PTEC_COLOURS = {"B": TempoColour.BLUE, "W": TempoColour.WHITE, "R": TempoColour.RED}
+# Standard TIC's STGE bits 24-25: the Tempo colour of today (0: none).
+_STGE_COLOURS = {1: TempoColour.BLUE, 2: TempoColour.WHITE, 3: TempoColour.RED}
+
+
+def period_from_tic(
+    ptec: str | None = None, stge: str | None = None, ltarf: str | None = None
+) -> MeterPeriod:
+    """The period the meter's TIC says applies now, from the historic PTEC or the
+    standard STGE (hex status) and LTARF (the supplier's label of the current index)."""
+    if ptec:
+        code = ptec.strip(".").upper()
+        if code.startswith("TH"):
+            return MeterPeriod(off_peak=False)
+        off_peak = None
+        if code.startswith("HC"):
+            off_peak = True
+        elif code.startswith(("HP", "HN", "PM")):
+            off_peak = False
+        colour = _PTEC_COLOURS.get(code[3:4]) if len(code) == 4 and code[2] == "J" else None
+        return MeterPeriod(off_peak, colour)
+    colour = None
+    if stge:
+        try:
+            colour = _STGE_COLOURS.get((int(stge, 16) >> 24) & 0b11)
+        except ValueError:
+            colour = None
+    off_peak = None
+    if ltarf:
+        label = ltarf.upper()
+        if "CREUSE" in label or label.startswith("HC") or " HC" in label:
+            off_peak = True
+        elif "PLEINE" in label or label.startswith("HP") or " HP" in label:
+            off_peak = False
+    return MeterPeriod(off_peak, colour)
