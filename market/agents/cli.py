@@ -40,9 +40,9 @@ def _ramp(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if args.side == "sell":
-        start, end = ask_bounds(terms, limits)
+        start, end = ask_bounds(terms, limits, 0)
     else:
-        start, end = bid_bounds(terms, limits, terms.ceiling)
+        start, end = bid_bounds(terms, limits, terms.ceiling, 0)
     print("seconds_before_gate\tprice")
     step = max(1, ramp.duration_s // (4 * ramp.levels))
     for before in range(ramp.duration_s + step, 0, -step):

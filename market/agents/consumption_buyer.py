@@ -48,7 +48,7 @@ class ConsumptionBuyerAgent(DelegatesToBase):
     def bid_price(self, slot: int, now: int) -> int:
         """The bid for `slot` at `now`."""
         base = self._base
-        start, end = bid_bounds(base.terms, base.limits, base.limits.max_buy_price)
+        start, end = bid_bounds(base.terms, base.limits, base.limits.max_buy_price, slot)
         return base.ramp.price(start, end, now, base.terms.gate_closure(slot))
 
     def decide(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -175,6 +175,7 @@ def plan_ev(
     frozen: Mapping[int, EvSlotPlan] = _EMPTY,
     locked_market: Mapping[int, tuple[int, bool]] = _EMPTY,
     expected_prices: Mapping[int, int] = _EMPTY,
+    slot_limit: Callable[[int], int] | None = None,
 ) -> EvSchedule:
     """Plan a session at `now`.
 
@@ -183,6 +184,8 @@ def plan_ev(
     (fill, or the bid awaiting its result) and whether it is a fill. `max_power_w`: the
     session's maximum capped by the household's import limit. `bid_limit`: the highest
     bid the session may make; an open slot whose expected price exceeds it gets no bid.
+    `slot_limit`: a lower limit for some slots (the household's import price there), so
+    that an off-peak slot is bid on only up to the off-peak price.
 
     Rules: (1) energy still needed = session energy - frozen energy - locked market
     energy; (2) bids go to the cheapest open slots (expected price, unknown prices
@@ -201,12 +204,16 @@ def plan_ev(
         slots = _future_slots(now, session, terms, max_power_w, done, locked_market)
     need -= sum(item.market_wh for item in slots)
     candidates = [item for item in slots if item.phase is SlotPhase.OPEN]
+    limits = {
+        item.slot: bid_limit if slot_limit is None else min(bid_limit, slot_limit(item.slot))
+        for item in candidates
+    }
     for item in candidates:
-        price = expected_prices.get(item.slot, bid_limit)
-        item.bid_candidate = price <= bid_limit
+        price = expected_prices.get(item.slot, limits[item.slot])
+        item.bid_candidate = price <= limits[item.slot]
     ordered = sorted(
         (item for item in candidates if item.bid_candidate),
-        key=lambda item: (expected_prices.get(item.slot, bid_limit), item.slot),
+        key=lambda item: (expected_prices.get(item.slot, limits[item.slot]), item.slot),
     )
     for item in ordered:
         if need <= 0:

@@ -65,9 +65,15 @@ class EvChargingAgent(DelegatesToBase):
 
     @property
     def bid_limit(self) -> int:
-        """The highest bid this session makes."""
+        """The highest bid this session makes (lower in slots where the household's own
+        import price is lower)."""
         base = self._base
-        return bid_bounds(base.terms, base.limits, self.session.max_price)[1]
+        return min(self.session.max_price, base.limits.max_buy_price, base.terms.ceiling)
+
+    def slot_bid_limit(self, slot: int) -> int:
+        """The highest bid this session makes for `slot`."""
+        base = self._base
+        return bid_bounds(base.terms, base.limits, self.session.max_price, slot)[1]
 
     @property
     def schedule(self) -> EvSchedule | None:
@@ -81,7 +87,7 @@ class EvChargingAgent(DelegatesToBase):
     def bid_price(self, slot: int, now: int) -> int:
         """The bid for `slot` at `now` (see `PriceRamp` and `bid_bounds`)."""
         base = self._base
-        start, end = bid_bounds(base.terms, base.limits, self.session.max_price)
+        start, end = bid_bounds(base.terms, base.limits, self.session.max_price, slot)
         return base.ramp.price(start, end, now, base.terms.gate_closure(slot))
 
     def decide(
@@ -161,6 +167,7 @@ class EvChargingAgent(DelegatesToBase):
             terms=terms,
             max_power_w=self.max_power_w,
             bid_limit=self.bid_limit,
+            slot_limit=self.slot_bid_limit,
             frozen=self._frozen,
             locked_market=locked,
             expected_prices=observation.expected_prices,

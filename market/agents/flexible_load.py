@@ -127,7 +127,7 @@ class FlexibleLoadBuyerAgent(DelegatesToBase):
     def bid_price(self, slot: int, now: int) -> int:
         """The bid for `slot` at `now` (see `PriceRamp` and `bid_bounds`)."""
         base = self._base
-        start, end = bid_bounds(base.terms, base.limits, self.max_price)
+        start, end = bid_bounds(base.terms, base.limits, self.max_price, slot)
         return base.ramp.price(start, end, now, base.terms.gate_closure(slot))
 
     def _slots(self, window: LoadWindow) -> range:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..tariff import Tariff
 from .errors import NegativeValueError, NonIntegerValueError
 
 
@@ -31,14 +32,30 @@ class HouseholdLimits:
 
     `max_buy_price`: no bid above it; `min_sell_price`: no ask below it (ticks).
     `max_import_w` / `max_export_w`: the contract or inverter limits (W) that cap the
-    energy bought or offered in one slot.
+    energy bought or offered in one slot. `tariff`: the household's grid contract; with
+    it, a slot's bid never exceeds the import price of that slot nor an ask go below the
+    feed-in price, so that trading never costs more than the grid would
+    (docs/settlement.md, "Why nobody ends worse off").
     """
 
     max_buy_price: int
     min_sell_price: int
     max_import_w: int
     max_export_w: int
+    tariff: Tariff | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_buy_price", "min_sell_price", "max_import_w", "max_export_w"):
             check_non_negative(name, getattr(self, name))
+
+    def buy_limit(self, slot: int) -> int:
+        """The highest bid for the slot starting at `slot` (Unix s)."""
+        if self.tariff is None:
+            return self.max_buy_price
+        return min(self.max_buy_price, self.tariff.buy_price(slot))
+
+    def sell_limit(self, slot: int) -> int:
+        """The lowest ask for the slot starting at `slot` (Unix s)."""
+        if self.tariff is None:
+            return self.min_sell_price
+        return max(self.min_sell_price, self.tariff.sell_price(slot))

@@ -55,7 +55,7 @@ class PvSellerAgent(DelegatesToBase):
     def ask_price(self, slot: int, now: int) -> int:
         """The ask for `slot` at `now` (see `PriceRamp` and `ask_bounds`)."""
         base = self._base
-        start, end = ask_bounds(base.terms, base.limits)
+        start, end = ask_bounds(base.terms, base.limits, slot)
         return base.ramp.price(start, end, now, base.terms.gate_closure(slot))
 
     def offer_wh(self, now: int, observation: Observation) -> tuple[dict[int, int], int]:

@@ -46,23 +46,26 @@ class PriceRamp:
         return start + (end - start) * self.level(now, gate) // (self.levels - 1)
 
 
-def ask_bounds(terms: CommunityTerms, limits: HouseholdLimits) -> tuple[int, int]:
-    """(start, end) of a seller's ramp.
+def ask_bounds(terms: CommunityTerms, limits: HouseholdLimits, slot: int) -> tuple[int, int]:
+    """(start, end) of a seller's ramp for `slot`.
 
-    End: the higher of the feed-in floor and the household's minimum. Start: the highest
-    ask that can still trade (the ceiling minus the grid fee the clearing adds to asks),
-    never below the end.
+    End: the higher of the community's floor and the household's minimum for the slot
+    (its own feed-in price included). Start: the highest ask that can still trade (the
+    ceiling minus the grid fee the clearing adds to asks), never below the end.
     """
-    end = max(terms.floor, limits.min_sell_price)
+    end = max(terms.floor, limits.sell_limit(slot))
     return max(terms.ceiling - terms.grid_fee, end), end
 
 
-def bid_bounds(terms: CommunityTerms, limits: HouseholdLimits, own_max: int) -> tuple[int, int]:
-    """(start, end) of a buyer's ramp.
+def bid_bounds(
+    terms: CommunityTerms, limits: HouseholdLimits, own_max: int, slot: int
+) -> tuple[int, int]:
+    """(start, end) of a buyer's ramp for `slot`.
 
-    End: the lowest of the buyer's own maximum, the household's and the retail ceiling.
-    Start: the lowest bid that can trade with a floor ask (floor plus grid fee), never
-    above the end.
+    End: the lowest of the buyer's own maximum, the household's for the slot (its own
+    import price then included: an off-peak slot of an HP/HC contract ends at the
+    off-peak price) and the community's ceiling. Start: the lowest bid that can trade
+    with a floor ask (floor plus grid fee), never above the end.
     """
-    end = min(own_max, limits.max_buy_price, terms.ceiling)
+    end = min(own_max, limits.buy_limit(slot), terms.ceiling)
     return min(terms.floor + terms.grid_fee, end), end

@@ -29,20 +29,20 @@ from ..ledger.codec import Entry
 from ..ledger.community import Community
 from ..ledger.identity import KEY_FILE_NAME
 from ..ledger.ledger import Origin
+from ..localtime import local_midnight_utc
 from ..node import DataDir, ManualClock, Node, NodeConfig, ScaledClock
 from ..node.clock import Clock
 from ..node.lockstep import step_to
+from ..settlement import NO_TRADES, SlotPosition, settle_slot, trades_by_household
+from ..tariff import BASE_TARIFF
 from ..terms import CommunityTerms
 from .battery import HomeBattery
-from .clock import local_midnight_utc
 from .household import Household
 from .live import observation_source
 from .metering import meter_slot
 from .neighbourhood import make_neighbourhood
 from .report import HouseholdUsage, Report
-from .settlement import NO_TRADES, SlotPosition, settle_slot, trades_by_household
 from .site import LYON_LATITUDE, LYON_LONGITUDE
-from .tariff import BASE_TARIFF
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -192,14 +192,14 @@ class Neighbourhood:
                 ),
                 clock=self.clock,
             )
-            tariff = spec.tariff
-            # Bidding at most the household's cheapest grid price and asking at least
-            # its feed-in price, no trade can ever cost it more than the grid would.
+            # The agents bid at most the household's own import price of each slot and
+            # ask at least its feed-in price: no trade can cost it more than the grid.
             limits = HouseholdLimits(
-                max_buy_price=min(tariff.retail, tariff.off_peak or tariff.retail),
-                min_sell_price=tariff.feed_in,
+                max_buy_price=self.terms.ceiling,
+                min_sell_price=self.terms.floor,
                 max_import_w=12_000,
                 max_export_w=9_000,
+                tariff=spec.tariff,
             )
             node.set_observation_source(observation_source(spec, self.terms.slot_s))
             node.add_agent(ConsumptionBuyerAgent("load", self.terms, limits))

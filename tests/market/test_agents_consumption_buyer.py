@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from market.agents import ConsumptionBuyerAgent, HouseholdLimits, Observation, SlotForecast
+from market.tariff import PEAK_OFF_PEAK_TARIFF
 from market.terms import CommunityTerms
 
 TERMS = CommunityTerms(floor=400, ceiling=1952)
@@ -52,3 +53,26 @@ def test_never_above_limits(load_wh: int, pv_wh: int, offset: int) -> None:
     for intent in decision.place:
         assert intent.price <= min(LIMITS.max_buy_price, TERMS.ceiling)
         assert 0 < intent.energy_wh <= min(max(0, load_wh - pv_wh), 1000)
+
+
+def test_an_hp_hc_household_never_bids_above_its_off_peak_price_off_peak() -> None:
+    # The community's ceiling (1952, the base price) is above the HP/HC off-peak price
+    # (1635): bounded by the ceiling alone, the household would buy at night for more
+    # than its own grid charges, and lose money.
+    limits = HouseholdLimits(
+        max_buy_price=1952,
+        min_sell_price=400,
+        max_import_w=4000,
+        max_export_w=0,
+        tariff=PEAK_OFF_PEAK_TARIFF,
+    )
+    agent = ConsumptionBuyerAgent("load", TERMS, limits)
+    night = 1_764_025_200  # 2025-11-25 00:00 Paris: off-peak
+    noon = night + 12 * 3600
+    for now, limit in ((night, 1635), (noon, 1952)):
+        slot = TERMS.open_slots(now, 1)[0]
+        assert agent.bid_price(slot, TERMS.gate_closure(slot)) == limit
+        forecast = Observation(forecast=(SlotForecast(slot=slot, pv_wh=0, load_wh=900),))
+        assert {intent.price for intent in agent.decide(now, forecast).place} <= set(
+            range(limit + 1)
+        )

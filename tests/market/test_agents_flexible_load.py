@@ -162,7 +162,7 @@ def test_never_over_bids_in_energy_or_price(
         windows=windows,
         horizon_slots=rng.randint(0, 8),
     )
-    low, high = bid_bounds(terms, limits, max_price)
+    low, high = bid_bounds(terms, limits, max_price, 0)
     cap = min(power, limits.max_import_w) * terms.slot_s // HOUR
     bids: dict[int, list[int]] = {}
     now = start - rng.randint(0, 4 * HOUR)

@@ -189,7 +189,7 @@ def test_never_over_offers_never_under_asks_and_asks_only_fall(
 ) -> None:
     rng = random.Random(seed)
     agent = PvSellerAgent("pv", terms, limits, horizon_slots=rng.randint(0, 6))
-    start, end = ask_bounds(terms, limits)
+    start, end = ask_bounds(terms, limits, 0)
     cap = limits.max_export_w * terms.slot_s // HOUR
     now = MIDNIGHT + rng.randrange(86_400)
     asks: dict[int, list[int]] = {}

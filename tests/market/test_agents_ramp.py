@@ -77,8 +77,8 @@ def test_terms_follow_the_auction_parameters() -> None:
     assert (params.floor, params.ceiling, params.grid_fee) == (400, 1952, 100)
     nobody = HouseholdLimits(max_buy_price=9999, min_sell_price=0, max_import_w=0, max_export_w=0)
     # An ask above 1852 would reach the buyers above the ceiling once the fee is added.
-    assert ask_bounds(terms, nobody) == (1852, 400)
-    assert bid_bounds(terms, nobody, 9999) == (500, 1952)
+    assert ask_bounds(terms, nobody, 0) == (1852, 400)
+    assert bid_bounds(terms, nobody, 9999, 0) == (500, 1952)
 
 
 def test_default_ramp_is_three_levels_over_the_last_half_hour() -> None:
@@ -119,10 +119,10 @@ def test_ramp_is_monotone_integer_and_between_its_ends(
 def test_bounds_respect_floor_ceiling_and_household(
     terms: CommunityTerms, limits: HouseholdLimits, own: int
 ) -> None:
-    ask_start, ask_end = ask_bounds(terms, limits)
+    ask_start, ask_end = ask_bounds(terms, limits, 0)
     assert ask_end >= terms.floor
     assert ask_end >= limits.min_sell_price
     assert ask_start >= ask_end
-    bid_start, bid_end = bid_bounds(terms, limits, own)
+    bid_start, bid_end = bid_bounds(terms, limits, own, 0)
     assert bid_end <= min(terms.ceiling, limits.max_buy_price, own)
     assert bid_start <= bid_end
