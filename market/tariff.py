@@ -6,16 +6,18 @@ an agent never bids above its own current import price nor asks below its feed-i
 price, and settlement prices the residual bought from or sold to the grid with them.
 Prices are ticks per kWh (market.units). Base, HP/HC (with the meter's own off-peak
 hours) and Tempo (a colour per day) cover the French regulated offers; the meter's TIC
-says which period applies now (`MeterPeriod`), which beats the hours a user typed.
+says which period applies now (`MeterPeriod.of` a market.meter state), which beats the
+hours a user typed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import NamedTuple
 
 from .localtime import PARIS, local_seconds
+from .meter.state import MeterState
+from .meter.stge import TempoColour
 from .terms import FRENCH_FEED_IN_TICKS, FRENCH_RETAIL_TICKS
 
 MINUTES_PER_DAY = 24 * 60
@@ -30,19 +32,17 @@ class InvalidTariffError(ValueError):
     """A tariff parameter is out of range; the message names it."""
 
 
-class TempoColour(StrEnum):
-    """The colour of a Tempo day (EDF announces it the day before; the meter shows it)."""
-
-    BLUE = "blue"
-    WHITE = "white"
-    RED = "red"
-
-
 class MeterPeriod(NamedTuple):
     """What the meter says of the current tariff period; None where it says nothing."""
 
     off_peak: bool | None = None
     colour: TempoColour | None = None
+
+    @classmethod
+    def of(cls, state: MeterState) -> MeterPeriod:
+        """The period a meter state tells (its PTEC or LTARF, and its Tempo colour)."""
+        colour = state.tempo_today
+        return cls(state.off_peak, None if colour is TempoColour.NONE else colour)
 
 
 UNKNOWN_PERIOD = MeterPeriod()
@@ -67,8 +67,12 @@ class TempoPrices:
     red_off_peak: int
 
     def price(self, colour: TempoColour, off_peak: bool) -> int:
-        """The import price of `colour` in its peak or off-peak hours."""
-        return int(getattr(self, f"{colour.value}_{'off_peak' if off_peak else 'peak'}"))
+        """The import price of `colour` in its peak or off-peak hours (blue when none)."""
+        if colour is TempoColour.RED:
+            return self.red_off_peak if off_peak else self.red_peak
+        if colour is TempoColour.WHITE:
+            return self.white_off_peak if off_peak else self.white_peak
+        return self.blue_off_peak if off_peak else self.blue_peak
 
 
 FRENCH_TEMPO_PRICES = TempoPrices(
@@ -160,41 +164,3 @@ PEAK_OFF_PEAK_TARIFF = Tariff(
     name="hp_hc", retail=FRENCH_PEAK_TICKS, off_peak=FRENCH_OFF_PEAK_TICKS
 )
 TEMPO_TARIFF = Tariff(name="tempo", retail=FRENCH_TEMPO_PRICES.blue_peak, tempo=FRENCH_TEMPO_PRICES)
-
-# Historic TIC's PTEC values (DOMAIN.md): "TH.." base, "HC.."/"HP.." off-peak/peak,
-# "HCJB".."HPJR" Tempo with the day's colour; EJP's "HN.."/"PM.." are peak hours.
-_PTEC_COLOURS = {"B": TempoColour.BLUE, "W": TempoColour.WHITE, "R": TempoColour.RED}
-# Standard TIC's STGE bits 24-25: the Tempo colour of today (0: none).
-_STGE_COLOURS = {1: TempoColour.BLUE, 2: TempoColour.WHITE, 3: TempoColour.RED}
-
-
-def period_from_tic(
-    ptec: str | None = None, stge: str | None = None, ltarf: str | None = None
-) -> MeterPeriod:
-    """The period the meter's TIC says applies now, from the historic PTEC or the
-    standard STGE (hex status) and LTARF (the supplier's label of the current index)."""
-    if ptec:
-        code = ptec.strip(".").upper()
-        if code.startswith("TH"):
-            return MeterPeriod(off_peak=False)
-        off_peak = None
-        if code.startswith("HC"):
-            off_peak = True
-        elif code.startswith(("HP", "HN", "PM")):
-            off_peak = False
-        colour = _PTEC_COLOURS.get(code[3:4]) if len(code) == 4 and code[2] == "J" else None
-        return MeterPeriod(off_peak, colour)
-    colour = None
-    if stge:
-        try:
-            colour = _STGE_COLOURS.get((int(stge, 16) >> 24) & 0b11)
-        except ValueError:
-            colour = None
-    off_peak = None
-    if ltarf:
-        label = ltarf.upper()
-        if "CREUSE" in label or label.startswith("HC") or " HC" in label:
-            off_peak = True
-        elif "PLEINE" in label or label.startswith("HP") or " HP" in label:
-            off_peak = False
-    return MeterPeriod(off_peak, colour)

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from market.meter.frame import Mode
+from market.meter.state import MeterState
 from market.tariff import (
     BASE_TARIFF,
     PEAK_OFF_PEAK_TARIFF,
@@ -14,7 +16,6 @@ from market.tariff import (
     MeterPeriod,
     Tariff,
     TempoColour,
-    period_from_tic,
 )
 
 
@@ -80,59 +81,33 @@ def test_invalid_tariffs_are_refused(fields: dict[str, object]) -> None:
 def test_what_the_meter_says_beats_the_hours_typed() -> None:
     # 23:00 CET is off-peak by the default hours; a meter whose hours were moved says HP.
     night = utc(2025, 1, 15, 22)
+    peak = MeterPeriod.of(MeterState(mode=Mode.HISTORIC, tariff_period="HP..", off_peak=False))
     assert PEAK_OFF_PEAK_TARIFF.buy_price(night) == 1635
-    assert PEAK_OFF_PEAK_TARIFF.buy_price(night, period_from_tic(ptec="HP..")) == 2081
+    assert PEAK_OFF_PEAK_TARIFF.buy_price(night, peak) == 2081
     assert PEAK_OFF_PEAK_TARIFF.buy_price(utc(2025, 1, 15, 12), MeterPeriod(off_peak=True)) == 1635
 
 
 @pytest.mark.parametrize(
-    ("ptec", "price"),
+    ("colour", "off_peak", "price"),
     [
-        ("HPJB", 1494),
-        ("HCJB", 1232),
-        ("HPJW", 1730),
-        ("HCJW", 1391),
-        ("HPJR", 6468),
-        ("HCJR", 1460),
+        (TempoColour.BLUE, False, 1494),
+        (TempoColour.BLUE, True, 1232),
+        (TempoColour.WHITE, False, 1730),
+        (TempoColour.WHITE, True, 1391),
+        (TempoColour.RED, False, 6468),
+        (TempoColour.RED, True, 1460),
     ],
 )
-def test_tempo_prices_follow_the_colour_the_meter_shows(ptec: str, price: int) -> None:
-    assert TEMPO_TARIFF.buy_price(utc(2025, 1, 15, 12), period_from_tic(ptec=ptec)) == price
+def test_tempo_prices_follow_the_colour_the_meter_shows(
+    colour: TempoColour, off_peak: bool, price: int
+) -> None:
+    state = MeterState(mode=Mode.STANDARD, off_peak=off_peak, tempo_today=colour)
+    assert TEMPO_TARIFF.buy_price(utc(2025, 1, 15, 12), MeterPeriod.of(state)) == price
 
 
 def test_a_tempo_day_of_unknown_colour_is_priced_blue() -> None:
     # Blue is the cheapest colour: an agent bounded by it never pays above the real price.
-    assert TEMPO_TARIFF.buy_price(utc(2025, 1, 15, 12)) == 1494  # 13:00 CET, peak
+    unknown = MeterPeriod.of(MeterState(mode=Mode.STANDARD, tempo_today=TempoColour.NONE))
+    assert unknown == MeterPeriod()
+    assert TEMPO_TARIFF.buy_price(utc(2025, 1, 15, 12), unknown) == 1494  # 13:00 CET, peak
     assert TEMPO_TARIFF.buy_price(utc(2025, 1, 15, 22)) == 1232  # 23:00 CET, off-peak
-
-
-@pytest.mark.parametrize(
-    ("stge", "ltarf", "period"),
-    [
-        ("003A0001", None, MeterPeriod()),
-        ("013A0001", None, MeterPeriod(colour=TempoColour.BLUE)),
-        ("023A0001", "HC  BLANC", MeterPeriod(True, TempoColour.WHITE)),
-        ("033A0001", "HP  ROUGE", MeterPeriod(False, TempoColour.RED)),
-        ("not hex", "HEURE CREUSE", MeterPeriod(off_peak=True)),
-        (None, "HEURE PLEINE", MeterPeriod(off_peak=False)),
-    ],
-)
-def test_the_standard_tic_gives_the_colour_and_period(
-    stge: str | None, ltarf: str | None, period: MeterPeriod
-) -> None:
-    assert period_from_tic(stge=stge, ltarf=ltarf) == period
-
-
-@pytest.mark.parametrize(
-    ("ptec", "period"),
-    [
-        ("TH..", MeterPeriod(off_peak=False)),
-        ("HC..", MeterPeriod(off_peak=True)),
-        ("HP..", MeterPeriod(off_peak=False)),
-        ("PM..", MeterPeriod(off_peak=False)),
-        ("HCJR", MeterPeriod(True, TempoColour.RED)),
-        ("??", MeterPeriod()),
-    ],
-)
-def test_the_historic_tic_gives_the_period(ptec: str, period: MeterPeriod) -> None:
-    assert period_from_tic(ptec=ptec) == period
