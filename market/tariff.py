@@ -12,7 +12,9 @@ hours a user typed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import NamedTuple
 
 from .localtime import PARIS, local_seconds
@@ -164,3 +166,23 @@ PEAK_OFF_PEAK_TARIFF = Tariff(
     name="hp_hc", retail=FRENCH_PEAK_TICKS, off_peak=FRENCH_OFF_PEAK_TICKS
 )
 TEMPO_TARIFF = Tariff(name="tempo", retail=FRENCH_TEMPO_PRICES.blue_peak, tempo=FRENCH_TEMPO_PRICES)
+
+TARIFF_PRESETS: Mapping[str, Tariff] = MappingProxyType(
+    {tariff.name: tariff for tariff in (BASE_TARIFF, PEAK_OFF_PEAK_TARIFF, TEMPO_TARIFF)}
+)
+
+
+def tariff_of_contract(option: str | None) -> Tariff | None:
+    """The regulated preset of the contract a meter names (the historic TIC's OPTARIF:
+    `BASE`, `HC..`, `BBR(` Tempo; the standard TIC's NGTF, the supplier's own label), or
+    None when it names none of them (EJP, an unknown label, no meter)."""
+    if option is None:
+        return None
+    label = option.strip().upper()
+    if label.startswith("BBR") or "TEMPO" in label:
+        return TEMPO_TARIFF
+    if label.startswith("HC") or "CREUSE" in label:
+        return PEAK_OFF_PEAK_TARIFF
+    if label.startswith("BASE"):
+        return BASE_TARIFF
+    return None

@@ -47,6 +47,10 @@ CONF_FLEXIBLE_LOAD: Final = "flexible_load"
 CONF_FLEXIBLE_LOAD_W: Final = "flexible_load_w"
 CONF_MAX_IMPORT_W: Final = "max_import_w"
 CONF_MAX_EXPORT_W: Final = "max_export_w"
+# The household's grid contract (market.tariff presets), or "auto": the one the Linky
+# names. Bids never exceed its import price of the slot, asks never go below feed-in.
+CONF_TARIFF: Final = "tariff"
+TARIFF_AUTO: Final = "auto"
 DEFAULT_SELL_SURPLUS: Final = True
 DEFAULT_FLEXIBLE_LOAD: Final = False
 DEFAULT_FLEXIBLE_LOAD_W: Final = 2000

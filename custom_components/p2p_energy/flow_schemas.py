@@ -13,6 +13,8 @@ import voluptuous as vol
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.helpers import selector
 
+from market.tariff import TARIFF_PRESETS
+
 from .const import (
     CONF_CEILING_PRICE,
     CONF_COMMUNITY_NAME,
@@ -33,9 +35,11 @@ from .const import (
     CONF_SELL_SURPLUS,
     CONF_SERIAL_PORT,
     CONF_SLOT_MINUTES,
+    CONF_TARIFF,
     CONF_TIC_MODE,
     CONF_UPDATE_INTERVAL,
     SLOT_MINUTES,
+    TARIFF_AUTO,
     TIC_MODES,
 )
 
@@ -195,9 +199,19 @@ def reconfigure_schema(shown: Mapping[str, Any]) -> vol.Schema:
     )
 
 
+TARIFF_SELECTOR = selector.SelectSelector(
+    selector.SelectSelectorConfig(
+        options=[TARIFF_AUTO, *TARIFF_PRESETS],
+        mode=selector.SelectSelectorMode.DROPDOWN,
+        translation_key=CONF_TARIFF,
+    )
+)
+
+
 def options_schema(currency: str, shown: Mapping[str, Any]) -> vol.Schema:
     """The prices and powers the agents work within, peers and the update interval."""
     fields: dict[str, selector.Selector[Any]] = {
+        CONF_TARIFF: TARIFF_SELECTOR,
         CONF_MAX_BUY_PRICE: _price_selector(currency),
         CONF_MIN_SELL_PRICE: _price_selector(currency),
         CONF_SELL_SURPLUS: selector.BooleanSelector(),

@@ -9,6 +9,7 @@ Agents are reached through the node's public API only (`add_agent`, `agent`,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any, Final
 
@@ -25,6 +26,7 @@ from market.agents import (
 from market.agents.ev_plan import EvSchedule
 from market.node import Node
 from market.node.agent_host import Agent
+from market.tariff import TARIFF_PRESETS, Tariff, tariff_of_contract
 from market.terms import CommunityTerms
 
 from .const import (
@@ -35,11 +37,13 @@ from .const import (
     CONF_MAX_IMPORT_W,
     CONF_MIN_SELL_PRICE,
     CONF_SELL_SURPLUS,
+    CONF_TARIFF,
     DEFAULT_FLEXIBLE_LOAD,
     DEFAULT_FLEXIBLE_LOAD_W,
     DEFAULT_MAX_EXPORT_W,
     DEFAULT_MAX_IMPORT_W,
     DEFAULT_SELL_SURPLUS,
+    TARIFF_AUTO,
 )
 from .ev_schedule import next_charging_slot
 
@@ -63,13 +67,25 @@ FLEXIBLE_LOAD_HOURS: Final = 2
 FLEXIBLE_LOAD_WINDOW: Final = (time(10, 0), time(16, 0))
 
 
-def household_limits(options: Mapping[str, Any], terms: CommunityTerms) -> HouseholdLimits:
-    """What the options allow the agents (the community's bounds by default)."""
+def household_tariff(options: Mapping[str, Any], contract: str | None) -> Tariff | None:
+    """The contract the options name, or for "auto" the one the meter names (`contract`:
+    its OPTARIF or NGTF); None when neither is known: the community's bounds alone."""
+    choice = options.get(CONF_TARIFF, TARIFF_AUTO)
+    preset = TARIFF_PRESETS.get(choice)
+    return preset if preset is not None else tariff_of_contract(contract)
+
+
+def household_limits(
+    options: Mapping[str, Any], terms: CommunityTerms, contract: str | None = None
+) -> HouseholdLimits:
+    """What the options allow the agents (the community's bounds by default), within the
+    household's own grid prices."""
     return HouseholdLimits(
         max_buy_price=int(options.get(CONF_MAX_BUY_PRICE, terms.ceiling)),
         min_sell_price=int(options.get(CONF_MIN_SELL_PRICE, terms.floor)),
         max_import_w=int(options.get(CONF_MAX_IMPORT_W, DEFAULT_MAX_IMPORT_W)),
         max_export_w=int(options.get(CONF_MAX_EXPORT_W, DEFAULT_MAX_EXPORT_W)),
+        tariff=household_tariff(options, contract),
     )
 
 
@@ -92,6 +108,7 @@ class HouseholdAgents:
         """
         self.node = node
         self.terms = terms
+        self._options = options
         self.limits = household_limits(options, terms)
         self.schedules: dict[str, EvSchedule] = {}
         self._load_w = int(options.get(CONF_FLEXIBLE_LOAD_W, DEFAULT_FLEXIBLE_LOAD_W))
@@ -100,6 +117,18 @@ class HouseholdAgents:
         for agent_id, option in AGENT_OPTIONS.items():
             enabled = bool(options.get(option, AGENT_DEFAULTS[agent_id]))
             node.add_agent(self._build(agent_id), enabled=enabled)
+
+    def set_meter_contract(self, contract: str | None) -> None:
+        """The meter named its contract: with the "auto" option, the agents take its
+        prices from their next run on."""
+        tariff = household_tariff(self._options, contract)
+        if contract is None or tariff == self.limits.tariff:
+            return
+        self.limits = replace(self.limits, tariff=tariff)
+        for agent_id in self.node.agent_ids():
+            agent = self.node.agent(agent_id)
+            if isinstance(agent, (PvSellerAgent, FlexibleLoadBuyerAgent, EvChargingAgent)):
+                agent.set_limits(self.limits)
 
     def enabled(self, agent_id: str) -> bool:
         """Whether an agent trades for the household."""

@@ -31,6 +31,7 @@ from homeassistant.util import dt as dt_util
 
 from market import __version__ as engine_version
 from market.agents.ev_plan import EvSchedule
+from market.meter.snapshot import MeterSnapshot
 from market.node import Node, NodeStatus
 from market.node.views import BookOrder
 
@@ -156,6 +157,8 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
             ) from err
         self._running = True
         self.readings.async_start()
+        if self.meter is not None:
+            self._unsubscribe.append(self.meter.async_add_listener(self._on_meter_snapshot))
         self._unsubscribe.append(
             async_track_time_interval(
                 self.hass,
@@ -170,6 +173,11 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         )
         self.async_refresh_status()
         _LOGGER.debug("node %s serving at %s", self.node_id[:16], self.node.address)
+
+    @callback
+    def _on_meter_snapshot(self, snapshot: MeterSnapshot) -> None:
+        if snapshot.meter is not None:
+            self.agents.set_meter_contract(snapshot.meter.tariff_option)
 
     async def async_stop(self) -> None:
         """Stop the node: tasks, sockets, zeroconf, then the ledger. Idempotent."""

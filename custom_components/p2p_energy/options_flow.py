@@ -19,6 +19,7 @@ from .const import (
     CONF_MIN_SELL_PRICE,
     CONF_PEERS,
     CONF_SELL_SURPLUS,
+    CONF_TARIFF,
     CONF_UPDATE_INTERVAL,
     DEFAULT_FLEXIBLE_LOAD,
     DEFAULT_FLEXIBLE_LOAD_W,
@@ -26,6 +27,7 @@ from .const import (
     DEFAULT_MAX_IMPORT_W,
     DEFAULT_SELL_SURPLUS,
     DEFAULT_UPDATE_INTERVAL_S,
+    TARIFF_AUTO,
 )
 from .flow_entries import async_community_of
 from .flow_helpers import InvalidPeerError, entry_peers, parse_peers
@@ -54,6 +56,7 @@ class P2PEnergyOptionsFlow(OptionsFlow):
                 return self.async_create_entry(data=options)
         current = entry.options
         shown: dict[str, Any] = {
+            CONF_TARIFF: current.get(CONF_TARIFF, TARIFF_AUTO),
             CONF_MAX_BUY_PRICE: to_price(current.get(CONF_MAX_BUY_PRICE, terms.ceiling)),
             CONF_MIN_SELL_PRICE: to_price(current.get(CONF_MIN_SELL_PRICE, terms.floor)),
             CONF_SELL_SURPLUS: current.get(CONF_SELL_SURPLUS, DEFAULT_SELL_SURPLUS),
@@ -80,6 +83,7 @@ def _options_from(
     errors: dict[str, str] = {}
     placeholders: dict[str, str] = {}
     options: dict[str, Any] = {
+        CONF_TARIFF: str(user_input[CONF_TARIFF]),
         CONF_MAX_BUY_PRICE: to_ticks(user_input[CONF_MAX_BUY_PRICE]),
         CONF_MIN_SELL_PRICE: to_ticks(user_input[CONF_MIN_SELL_PRICE]),
         CONF_SELL_SURPLUS: bool(user_input[CONF_SELL_SURPLUS]),

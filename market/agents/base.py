@@ -92,3 +92,13 @@ class DelegatesToBase:
     def live_intents(self) -> tuple[OrderIntent, ...]:
         """The intents this agent has on the book, by slot."""
         return self._base.live_intents()
+
+    @property
+    def limits(self) -> HouseholdLimits:
+        """What the household allows the agent."""
+        return self._base.limits
+
+    def set_limits(self, limits: HouseholdLimits) -> None:
+        """Work within new limits (a changed contract) from the next call on; orders on
+        the book are re-priced as the ramp moves."""
+        self._base.limits = limits

@@ -60,6 +60,7 @@ from custom_components.p2p_energy.const import (
     CONF_SELL_SURPLUS,
     CONF_SERIAL_PORT,
     CONF_SLOT_MINUTES,
+    CONF_TARIFF,
     CONF_TIC_MODE,
     CONF_UPDATE_INTERVAL,
     DOMAIN,
@@ -474,6 +475,7 @@ async def test_options_show_prices_per_kwh_and_store_ticks(hass: HomeAssistant) 
         "ceiling": "0.1952",
     }
     shown = form_values(result, {})
+    assert shown[CONF_TARIFF] == "auto"
     assert shown[CONF_MAX_BUY_PRICE] == pytest.approx(0.1952)
     assert shown[CONF_MIN_SELL_PRICE] == pytest.approx(0.04)
     assert shown[CONF_SELL_SURPLUS] is True
@@ -484,6 +486,7 @@ async def test_options_show_prices_per_kwh_and_store_ticks(hass: HomeAssistant) 
         hass,
         result,
         {
+            CONF_TARIFF: "hp_hc",
             CONF_MAX_BUY_PRICE: 0.1501,
             CONF_MIN_SELL_PRICE: 0.0823,
             CONF_SELL_SURPLUS: False,
@@ -497,6 +500,7 @@ async def test_options_show_prices_per_kwh_and_store_ticks(hass: HomeAssistant) 
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {
+        CONF_TARIFF: "hp_hc",
         CONF_MAX_BUY_PRICE: 1501,
         CONF_MIN_SELL_PRICE: 823,
         CONF_SELL_SURPLUS: False,

@@ -10,6 +10,7 @@ from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN, Platform
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     mock_restore_cache_with_extra_data,
@@ -23,6 +24,7 @@ from custom_components.p2p_energy.const import (
     CONF_IMPORT_POWER,
     CONF_METER_SOURCE,
     CONF_SELL_SURPLUS,
+    CONF_TARIFF,
     DOMAIN,
     METER_SOURCE_ENTITIES,
 )
@@ -256,4 +258,30 @@ async def test_the_flexible_load_buys_in_its_daytime_window(
     await wait_until(hass, lambda: _state(hass, f"{NODE}_open_orders").state != "0")
     orders = _state(hass, f"{NODE}_open_orders").attributes["orders"]
     assert orders[0]["slot_start"] == "2027-01-16T18:00:00+00:00"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(("contract", "limit"), [("tempo", 1494), ("auto", None)])
+async def test_the_flexible_load_never_bids_above_the_households_own_grid_price(
+    hass: HomeAssistant,
+    node_dirs: NodeDirs,
+    market_clock: ManualClock,
+    contract: str,
+    limit: int | None,
+) -> None:
+    # A Tempo household's blue-day peak price (0.1494) is below the community's ceiling:
+    # bounded by the ceiling alone, its agent would buy dearer than its own grid.
+    options = {CONF_FLEXIBLE_LOAD: True, CONF_SELL_SURPLUS: False, CONF_TARIFF: contract}
+    entry = await _loaded(hass, node_dirs.entry(options=options))
+    hub = entry.runtime_data.market
+    ceiling = hub.terms.ceiling
+    assert ceiling > 1494
+    slot = int(dt_util.parse_datetime("2027-01-15T18:00:00+00:00").timestamp())  # 10:00 local
+    await advance_to(hass, market_clock, hub.terms.gate_closure(slot) - 1)
+    await wait_until(hass, lambda: _state(hass, f"{NODE}_open_orders").state != "0")
+    orders = _state(hass, f"{NODE}_open_orders").attributes["orders"]
+    prices = {o["price"] for o in orders if o["slot_start"] == "2027-01-15T18:00:00+00:00"}
+    # At the end of its ramp the bid reaches its limit: the contract's, or the ceiling
+    # when no contract is known (no meter names one here).
+    assert prices == {(limit or ceiling) / 10_000}
     await hass.config_entries.async_unload(entry.entry_id)

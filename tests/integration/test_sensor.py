@@ -24,6 +24,7 @@ from custom_components.p2p_energy.const import (
     METER_SOURCE_TIC,
 )
 from custom_components.p2p_energy.serial_ports import list_serial_ports
+from market.agents import PvSellerAgent
 from market.meter.encoder import encode_frame
 from market.meter.frame import Mode
 
@@ -215,4 +216,20 @@ async def test_overcurrent_is_shown_at_once(
 
     tic_line.data = over
     await wait_until(hass, lambda: hass.states.get(overcurrent).state == "on")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_agents_take_the_contract_the_linky_names(
+    hass: HomeAssistant, tic_line: TicLine, node_dirs: NodeDirs
+) -> None:
+    # The capture's NGTF names the base contract; with the "auto" option (the default)
+    # the household's agents bound their prices by it from then on.
+    entry = _tic_entry(node_dirs, tic_line.url)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    agents = entry.runtime_data.market.agents
+    assert agents.limits.tariff is None
+    await wait_until(hass, lambda: agents.limits.tariff is not None)
+    assert agents.limits.tariff is not None and agents.limits.tariff.name == "base"
+    seller = entry.runtime_data.market.node.agent("sell_surplus")
+    assert isinstance(seller, PvSellerAgent) and seller.limits == agents.limits
     assert await hass.config_entries.async_unload(entry.entry_id)

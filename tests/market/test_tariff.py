@@ -16,6 +16,7 @@ from market.tariff import (
     MeterPeriod,
     Tariff,
     TempoColour,
+    tariff_of_contract,
 )
 
 
@@ -111,3 +112,21 @@ def test_a_tempo_day_of_unknown_colour_is_priced_blue() -> None:
     assert unknown == MeterPeriod()
     assert TEMPO_TARIFF.buy_price(utc(2025, 1, 15, 12), unknown) == 1494  # 13:00 CET, peak
     assert TEMPO_TARIFF.buy_price(utc(2025, 1, 15, 22)) == 1232  # 23:00 CET, off-peak
+
+
+@pytest.mark.parametrize(
+    ("option", "name"),
+    [
+        ("BASE", "base"),
+        ("HC..", "hp_hc"),
+        ("BBR(", "tempo"),
+        ("      BASE      ", "base"),
+        ("H PLEINE/CREUSE", "hp_hc"),
+        ("TEMPO", "tempo"),
+        ("EJP.", None),
+        (None, None),
+    ],
+)
+def test_the_meter_names_its_contract(option: str | None, name: str | None) -> None:
+    tariff = tariff_of_contract(option)
+    assert (tariff and tariff.name) == name
