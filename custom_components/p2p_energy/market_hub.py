@@ -97,7 +97,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         self.status_at: datetime | None = None
         self.trades = TradeBook(self.terms.slot_of(self.now_s))
         self.issues = MarketIssues(hass, entry, node.terms.seal_margin_s)
-        self.readings = HouseholdReadings(hass, entry, meter, node.clock)
+        self.readings = HouseholdReadings(hass, entry, meter, node.clock, node)
         node.set_observation_source(self.readings.observe)
         self.agents = HouseholdAgents(
             node, self.terms, entry.options, self.trades.today.start, self.async_publish

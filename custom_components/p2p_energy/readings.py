@@ -26,6 +26,7 @@ from homeassistant.util.unit_conversion import PowerConverter
 from market.agents import Observation, Reading
 from market.meter.snapshot import MeterSnapshot
 from market.node.clock import Clock
+from market.node.metering import MeterInputs
 from market.node.readings import reading_from_meter
 
 from .const import CONF_EXPORT_POWER, CONF_IMPORT_POWER, CONF_METER_SOURCE, METER_SOURCE_ENTITIES
@@ -59,13 +60,20 @@ class HouseholdReadings:
     """The meter readings of one household: the agents' window and the surplus."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry, meter: TicMeterHub | None, clock: Clock
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        meter: TicMeterHub | None,
+        clock: Clock,
+        node: MeterInputs | None = None,
     ) -> None:
         """Read `meter` (a Linky), or the entry's power entities; nothing is followed
-        before `async_start`."""
+        before `async_start`. `node` is given the samples it signs slot readings from:
+        the Linky's energy indexes, or else the entities' power (estimated readings)."""
         self.hass = hass
         self.meter = meter
         self.clock = clock
+        self._node = node
         self.from_entities = entry.data.get(CONF_METER_SOURCE) == METER_SOURCE_ENTITIES
         # Import is required, export optional (None: nothing is exported).
         self._import_id: str | None = entry.data.get(CONF_IMPORT_POWER)
@@ -126,19 +134,33 @@ class HouseholdReadings:
             self.surplus_w = None
             return
         self.surplus_w = exported - imported
-        self._readings.append(
-            Reading(
-                at=self.clock.now_ms() // 1000,
-                export_w=max(0, round(exported)),
-                import_w=max(0, round(imported)),
-            )
+        reading = Reading(
+            at=self.clock.now_ms() // 1000,
+            export_w=max(0, round(exported)),
+            import_w=max(0, round(imported)),
         )
+        self._readings.append(reading)
+        if self._node is not None:
+            self._node.record_meter_power(
+                reading.at, import_w=reading.import_w, export_w=reading.export_w
+            )
 
     @callback
     def _on_snapshot(self, snapshot: MeterSnapshot) -> None:
-        reading = reading_from_meter(snapshot, self.clock.now_ms() // 1000)
+        now_s = self.clock.now_ms() // 1000
+        reading = reading_from_meter(snapshot, now_s)
         if reading is not None:
             self._readings.append(reading)
+        state = snapshot.meter
+        if (
+            self._node is not None
+            and snapshot.available
+            and state is not None
+            and state.import_wh is not None
+        ):
+            self._node.record_meter_index(
+                now_s, import_wh=state.import_wh, export_wh=state.export_wh or 0
+            )
 
     @callback
     def _on_power_change(self, _event: Event[EventStateChangedData]) -> None:

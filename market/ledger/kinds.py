@@ -169,12 +169,15 @@ class SealBody:
 
 @dataclass(frozen=True, slots=True)
 class ReadingBody:
-    """Metered energy of the author's household over one slot (Wh)."""
+    """Metered energy of the author's household over one slot (Wh); `estimated` when it
+    was integrated from power samples, not read from an energy index."""
 
-    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">QQQ")
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">QQQB")
+    ESTIMATED: ClassVar[int] = 1
     slot: int
     import_wh: int
     export_wh: int
+    estimated: bool = False
 
     def __post_init__(self) -> None:
         if self.slot <= 0:
@@ -185,13 +188,16 @@ class ReadingBody:
 
     def encode(self) -> bytes:
         """Body bytes."""
-        return self.LAYOUT.pack(self.slot, self.import_wh, self.export_wh)
+        flags = self.ESTIMATED if self.estimated else 0
+        return self.LAYOUT.pack(self.slot, self.import_wh, self.export_wh, flags)
 
     @classmethod
     def decode(cls, body: bytes) -> Self:
         """Check and decode body bytes."""
-        slot, import_wh, export_wh = _unpack(cls.LAYOUT, body, "reading")
-        return cls(slot, import_wh, export_wh)
+        slot, import_wh, export_wh, flags = _unpack(cls.LAYOUT, body, "reading")
+        if flags & ~cls.ESTIMATED:
+            raise InvalidBodyError(f"unknown reading flags: {flags:#04x}")
+        return cls(slot, import_wh, export_wh, bool(flags))
 
 
 NO_INVITE = bytes(32)

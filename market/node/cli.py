@@ -18,7 +18,7 @@ import aiohttp
 
 from ..agents import HouseholdLimits, Observation, PvSellerAgent, Reading
 from ..terms import CommunityTerms, InvalidCommunityTermsError
-from .clock import Clock, ScaledClock
+from .clock import ScaledClock
 from .config import NodeConfig
 from .datadir import DataDir
 from .errors import InviteError, NodeError
@@ -231,16 +231,23 @@ def _log_event(event: NodeEvent) -> None:
 
 
 class _MeterReadings:
-    """Keeps the last readings of a meter for the agents' forecasts."""
+    """Keeps the last readings of a meter for the agents' forecasts, and hands the
+    node the energy indexes it signs slot readings from."""
 
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
+    def __init__(self, node: Node) -> None:
+        self.node = node
         self.readings: deque[Reading] = deque(maxlen=_READINGS_KEPT)
 
     def on_snapshot(self, snapshot: MeterSnapshot) -> None:
-        reading = reading_from_meter(snapshot, self.clock.now_ms() // 1000)
+        now_s = self.node.clock.now_ms() // 1000
+        reading = reading_from_meter(snapshot, now_s)
         if reading is not None:
             self.readings.append(reading)
+        state = snapshot.meter
+        if snapshot.available and state is not None and state.import_wh is not None:
+            self.node.record_meter_index(
+                now_s, import_wh=state.import_wh, export_wh=state.export_wh or 0
+            )
 
     def observe(self, _now_s: int) -> Observation:
         return Observation(readings=tuple(self.readings))
@@ -276,7 +283,7 @@ async def _attach_meter(
         raise NodeError(f"--meter must be tic:PATH or sim, got {spec!r}")
     from ..meter import TicReader  # noqa: PLC0415
 
-    readings = _MeterReadings(node.clock)
+    readings = _MeterReadings(node)
     reader = TicReader(spec.removeprefix("tic:"))
     reader.add_listener(readings.on_snapshot)
     await reader.start()

@@ -39,6 +39,7 @@ from .errors import OrderRejectedError
 from .events import EquivocationSeen, EventBus, Listener, SlotCleared
 from .index import HeldOrder, MarketIndex
 from .invite import create_invite
+from .metering import MeterInputs, ReadingRecorder
 from .orders import API_SOURCE, OrderDesk
 from .peering import (
     ClockSkew,
@@ -63,7 +64,7 @@ _PEER_CHECK_S = 1.0
 _FAULT_RETRY_MS = 1000
 
 
-class Node(AgentControls):
+class Node(AgentControls, MeterInputs):
     """A running market node. Build with `await Node.open(config, ...)`."""
 
     def __init__(
@@ -124,6 +125,7 @@ class Node(AgentControls):
             self._prune,
         )
         self._catchup = CatchUp(ledger, self.gossip, self._emit, config.catchup_timeout_s)
+        self._readings = ReadingRecorder(ledger, self.terms, self.stats)
         self.redeem = RedeemService(
             ledger,
             clock_s=wall_clock_s,
@@ -179,6 +181,7 @@ class Node(AgentControls):
         self._entries = len(entries)
         recorded = await asyncio.get_running_loop().run_in_executor(None, self.data.agent_orders)
         self._orders.load(entries, recorded)
+        await self._readings.load()
 
     async def start(self) -> None:
         """Serve gossip, connect to peers, announce, and run the slot clock."""
@@ -229,6 +232,7 @@ class Node(AgentControls):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self._readings.stop()
         await stop_discovery(self._discovery)
         self._discovery = []
         await self.gossip.stop()

@@ -58,6 +58,12 @@ NODE_COUNTERS = (
     "slots_disputed",
     "append_failures",
     "clock_faults",
+    "readings_signed",
+    "readings_dropped",
+    "reading_failures",
+    "reading_gaps_silent",
+    "reading_gaps_reset",
+    "reading_gaps_jump",
 )
 
 

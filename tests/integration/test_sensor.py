@@ -5,7 +5,7 @@ from __future__ import annotations
 from unittest.mock import patch
 
 import pytest
-from conftest import NodeDirs, TicLine, wait_until
+from conftest import T0, NodeDirs, TicLine, advance_to, wait_until
 from homeassistant.const import STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -25,8 +25,10 @@ from custom_components.p2p_energy.const import (
 )
 from custom_components.p2p_energy.serial_ports import list_serial_ports
 from market.agents import PvSellerAgent
+from market.ledger import Kind, ReadingBody
 from market.meter.encoder import encode_frame
 from market.meter.frame import Mode
+from market.node.clock import ManualClock
 
 IMPORT = "sensor.linky_energy_imported"
 
@@ -232,4 +234,30 @@ async def test_the_agents_take_the_contract_the_linky_names(
     assert agents.limits.tariff is not None and agents.limits.tariff.name == "base"
     seller = entry.runtime_data.market.node.agent("sell_surplus")
     assert isinstance(seller, PvSellerAgent) and seller.limits == agents.limits
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_linky_index_is_signed_as_a_reading_per_slot(
+    hass: HomeAssistant, tic_line: TicLine, node_dirs: NodeDirs, market_clock: ManualClock
+) -> None:
+    # The capture repeats one frame: EAST stays at 11 887 649 Wh, so the slot measured
+    # between two boundaries holds 0 Wh, signed on the household's own chain.
+    entry = _tic_entry(node_dirs, tic_line.url)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    hub = entry.runtime_data.market
+    node = hub.node
+
+    def heard_at(t_s: int) -> bool:
+        readings = hub.readings.observe(t_s).readings
+        return bool(readings) and readings[-1].at >= t_s
+
+    for t_s in (T0 + 1, T0 + 901, T0 + 1801):
+        await advance_to(hass, market_clock, t_s)
+        await wait_until(hass, lambda t=t_s: heard_at(t))
+    await wait_until(hass, lambda: node.status().counters["readings_signed"] == 2)
+    entries = await node.ledger.entries(author=node.identity.public_key, kind=Kind.READING)
+    assert [ReadingBody.decode(e.body) for e in entries] == [
+        ReadingBody(T0, 0, 0),
+        ReadingBody(T0 + 900, 0, 0),
+    ]
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -156,6 +156,7 @@ def test_other_bodies_round_trip() -> None:
         CancelBody(b"\x01" * 32),
         SealBody(1764000900, b"\x02" * 32, b"\x03" * 32),
         ReadingBody(1764000900, 420, 1337),
+        ReadingBody(1764000900, 0, 12, estimated=True),
         AdmitBody(b"\x04" * 32, b"\x05" * 32, b"\x06" * 32, 7, b"\x08" * 64, b"\x09" * 64, "h:1"),
     ):
         assert type(body).decode(body.encode()) == body

@@ -410,7 +410,8 @@ def test_market_kinds_are_accepted(
     ("kind", "body"),
     [
         (Kind.SEAL, struct.pack(">Q32s32s", 0, bytes(32), bytes(32))),
-        (Kind.READING, struct.pack(">QQQ", SLOT, 10**13, 0)),
+        (Kind.READING, struct.pack(">QQQB", SLOT, 10**13, 0, 0)),
+        (Kind.READING, struct.pack(">QQQB", SLOT, 1, 0, 2)),
         (Kind.CANCEL, bytes(31)),
         (Kind.ADMIT, bytes(33)),
         (Kind.ADMIT, bytes(32)),  # an early layout, without the invite tag

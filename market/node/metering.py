@@ -1,0 +1,125 @@
+"""The household's signed readings: one `reading` entry per slot its meter measured
+(docs/settlement.md, "Readings").
+
+The host hands the node its meter's samples (`Node.record_meter_index` for energy
+indexes, `Node.record_meter_power` when there are only power samples); the recorder
+cuts them into slots with market.settlement.SlotMeter and signs each reading once,
+after the slot ended. A slot the meter could not measure is counted by reason, never
+signed with an invented value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import MutableMapping
+
+from ..ledger import Kind, Ledger, ReadingBody
+from ..ledger.errors import LedgerError
+from ..settlement.metering import Gap, MeterOutcome, SlotMeter, SlotReading
+from ..supervise import FaultLog
+from ..terms import CommunityTerms
+
+_LOGGER = logging.getLogger(__name__)
+
+# The largest household connection in France (36 kVA): a slot holding more is a
+# corrupted index, not a measurement.
+MAX_CONNECTION_W = 36_000
+# Readings waiting to be signed while the ledger cannot take them (a full disk): a day
+# of 15-minute slots; the oldest go first, counted.
+MAX_PENDING = 96
+# Slots already signed, remembered so that a sample replayed after a restart of the
+# meter never signs a slot twice.
+SIGNED_KEPT = 1024
+
+
+class ReadingRecorder:
+    """Signs the household's slot readings on its own chain."""
+
+    def __init__(
+        self, ledger: Ledger, terms: CommunityTerms, stats: MutableMapping[str, int]
+    ) -> None:
+        self._ledger = ledger
+        self._stats = stats
+        self._meter = SlotMeter(
+            terms.slot_s, max_import_w=MAX_CONNECTION_W, max_export_w=MAX_CONNECTION_W
+        )
+        self._pending: deque[SlotReading] = deque()
+        self._signed: deque[int] = deque(maxlen=SIGNED_KEPT)
+        self._task: asyncio.Task[None] | None = None
+        self._faults = FaultLog("signing a meter reading", stats, "reading_failures")
+
+    async def load(self) -> None:
+        """Remember the slots this node already signed a reading for."""
+        identity = self._ledger.identity
+        if identity is None:
+            return
+        entries = await self._ledger.entries(author=identity.public_key, kind=Kind.READING)
+        for entry in entries[-SIGNED_KEPT:]:
+            self._signed.append(ReadingBody.decode(entry.body).slot)
+
+    def add_index(self, at_s: int, import_wh: int, export_wh: int) -> None:
+        """A sample of the meter's cumulative energy indexes (Wh) at `at_s`."""
+        self._take(self._meter.add_index(at_s, import_wh, export_wh))
+
+    def add_power(self, at_s: int, import_w: int, export_w: int) -> None:
+        """A sample of the power drawn and injected (W) at `at_s`."""
+        self._take(self._meter.add_power(at_s, import_w, export_w))
+
+    def _take(self, outcomes: list[MeterOutcome]) -> None:
+        for outcome in outcomes:
+            if isinstance(outcome, Gap):
+                self._stats[f"reading_gaps_{outcome.reason}"] += 1
+                _LOGGER.info("slot %d has no reading: %s", outcome.slot, outcome.reason)
+            elif outcome.slot not in self._signed and outcome not in self._pending:
+                if len(self._pending) == MAX_PENDING:
+                    self._pending.popleft()
+                    self._stats["readings_dropped"] += 1
+                self._pending.append(outcome)
+        if self._pending and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(
+                self._sign_pending(), name="p2p-node-readings"
+            )
+
+    async def _sign_pending(self) -> None:
+        while self._pending:
+            reading = self._pending[0]
+            body = ReadingBody(
+                reading.slot, reading.import_wh, reading.export_wh, reading.estimated
+            )
+            try:
+                await self._ledger.append(Kind.READING, body.encode())
+            except (LedgerError, OSError) as err:
+                # Kept: the next sample that completes a slot tries again.
+                self._faults.failed(err)
+                return
+            self._pending.popleft()
+            self._signed.append(reading.slot)
+            self._stats["readings_signed"] += 1
+
+    async def stop(self) -> None:
+        """Let a signing in progress finish (what is pending waits for the next start)."""
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+            self._task = None
+
+
+class MeterInputs:
+    """The part of the node's API that takes the household's meter (a mixin of Node)."""
+
+    _readings: ReadingRecorder
+
+    def record_meter_index(self, at_s: int, *, import_wh: int, export_wh: int = 0) -> None:
+        """The meter's cumulative indexes (Wh: Linky EAST or the sum of the historic
+        indexes, EAIT; an energy sensor) at `at_s`, by the node's clock. Export 0 for a
+        meter that counts none. Each slot both of whose boundaries were heard is signed
+        as a reading."""
+        self._readings.add_index(at_s, import_wh, export_wh)
+
+    def record_meter_power(self, at_s: int, *, import_w: int, export_w: int = 0) -> None:
+        """Power drawn and injected (W) at `at_s`, for a household with no energy index
+        at all: slots are integrated and signed as estimated readings."""
+        self._readings.add_power(at_s, import_w, export_w)
