@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -33,6 +33,7 @@ from market import __version__ as engine_version
 from market.agents.ev_plan import EvSchedule
 from market.node import Node, NodeStatus
 from market.node.views import BookOrder
+from market.supervise import FaultLog, supervise
 
 from .const import CONF_NODE_NAME, CONF_PORT, DOMAIN
 from .household_agents import AGENT_EV, HouseholdAgents
@@ -95,7 +96,10 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         self.status: NodeStatus | None = None
         self.status_at: datetime | None = None
         self.trades = TradeBook(self.terms.slot_of(self.now_s))
-        self.issues = MarketIssues(hass, entry, node.terms.seal_margin_s)
+        # Beyond the replay window the neighbours refuse the node's requests as stale;
+        # beyond the seal margin its seals miss their slots.
+        skew_limit_s = min(node.terms.seal_margin_s, int(node.config.gossip.replay_window_s))
+        self.issues = MarketIssues(hass, entry, skew_limit_s)
         self.readings = HouseholdReadings(hass, entry, meter, node.clock)
         node.set_observation_source(self.readings.observe)
         self.agents = HouseholdAgents(
@@ -115,6 +119,9 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         )
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._slot_task: asyncio.Task[None] | None = None
+        # The hub's own loop: its failures join the node's fault (the node_fault issue).
+        self.counters: dict[str, int] = {}
+        self._slot_faults = FaultLog("the slot totals", self.counters, "slot_clock_faults")
         self._running = False
         self._publish_pending = False
         self.node_device = DeviceInfo(
@@ -166,7 +173,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
             )
         )
         self._slot_task = self.config_entry.async_create_background_task(
-            self.hass, self._run_slot_clock(), f"{DOMAIN} slot clock"
+            self.hass, supervise(self._run_slot_clock, self._slot_faults), f"{DOMAIN} slot clock"
         )
         self.async_refresh_status()
         _LOGGER.debug("node %s serving at %s", self.node_id[:16], self.node.address)
@@ -254,7 +261,11 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
 
     def _read_status(self) -> None:
         self.readings.sample()
-        self.status = self.node.status()
+        status = self.node.status()
+        if (hub_fault := self._slot_faults.fault) is not None:
+            joined = hub_fault if status.fault is None else f"{status.fault}; {hub_fault}"
+            status = replace(status, fault=joined)
+        self.status = status
         self.status_at = dt_util.utcnow()
         self.issues.check_status(self.status, self.status_at)
 
@@ -265,6 +276,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         while True:
             await clock.sleep_until((self.trades.current_slot + self.terms.slot_s) * 1000)
             self._enter_slot(self.terms.slot_of(self.now_s))
+            self._slot_faults.recovered()
 
     @callback
     def _enter_slot(self, slot: int) -> None:
