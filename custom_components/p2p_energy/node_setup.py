@@ -19,7 +19,7 @@ from market.node import Node, NodeConfig
 from market.node.clock import Clock, ScaledClock, SystemClock
 from market.node.errors import NodeSetupError
 
-from .const import CONF_NODE_NAME, CONF_PORT, DOMAIN, ENV_SIM_CLOCK
+from .const import CONF_PORT, DOMAIN, ENV_SIM_CLOCK
 from .flow_helpers import entry_peers
 from .market_hub import MarketHub
 from .meter import TicMeterHub
@@ -65,7 +65,6 @@ async def async_node_config(
         port=int(entry.data[CONF_PORT]),
         advertise_host=await _advertised_host(hass),
         peers=tuple(entry_peers(entry.data, entry.options)),
-        name=entry.data[CONF_NODE_NAME],
     )
     if NODE_HOOKS.gossip is not None:
         config = replace(config, gossip=NODE_HOOKS.gossip)

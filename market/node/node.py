@@ -211,7 +211,7 @@ class Node(AgentControls):
             await asyncio.wait_for(self._catchup.first_round.wait(), START_WAIT_S)
         if self._zeroconf is not None:
             me = (self.ledger.community_id, self.identity.public_key, host, self.port)
-            announce = NodeAnnouncementInfo(*me, self.config.name)
+            announce = NodeAnnouncementInfo(*me)
             self._discovery = await start_discovery(self._zeroconf, announce, self.add_peer)
         now = self.clock.now_ms()
         self.started_ms = now

@@ -30,13 +30,12 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class NodeAnnouncementInfo(NamedTuple):
-    """What a node announces of itself on the LAN."""
+    """What a node announces of itself on the LAN (no name: anyone there hears it)."""
 
     community_id: bytes
     node_id: bytes
     host: str
     port: int
-    name: str
 
 
 async def start_discovery(
@@ -59,7 +58,6 @@ async def start_discovery(
         host=info.host,
         port=info.port,
         protocol=PROTOCOL_VERSION,
-        name=info.name,
     )
     announcer = ZeroconfAnnouncer(zeroconf, announcement)
     browser = ZeroconfBrowser(

@@ -61,6 +61,9 @@ async def test_the_node_serves_while_loaded_and_stops_on_unload(
     announced = mock_async_zeroconf.async_register_service.call_args.args[0]
     assert announced.type == SERVICE_TYPE
     assert announced.properties[b"nid"] == entry.data[CONF_NODE_ID].encode()
+    # The household's name ("Maison") stays at home: anyone on the LAN hears this.
+    assert set(announced.properties) == {b"cid", b"nid", b"port", b"proto"}
+    assert announced.name == f"p2p-energy-{entry.data[CONF_NODE_ID][:8]}.{SERVICE_TYPE}"
     # Invites and announcements carry the address Home Assistant uses on the LAN.
     assert node.address == f"10.10.10.10:{node.port}"
 
