@@ -19,6 +19,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
@@ -32,6 +33,7 @@ from homeassistant.util import dt as dt_util
 from market import __version__ as engine_version
 from market.agents.ev_plan import EvSchedule
 from market.node import Node, NodeStatus
+from market.node.errors import DataDirError
 from market.node.views import BookOrder
 from market.supervise import FaultLog, supervise
 
@@ -66,6 +68,16 @@ class MarketData:
     # Each hosted agent and whether it trades (the switches).
     agents: Mapping[str, bool]
     slot_s: int
+
+
+def storage_not_ready(data_dir: Path, err: DataDirError) -> ConfigEntryNotReady:
+    """The set-up error of a data directory the node cannot write (retried: the user
+    may remount the disk or free it)."""
+    return ConfigEntryNotReady(
+        translation_domain=DOMAIN,
+        translation_key="node_storage",
+        translation_placeholders={"path": str(data_dir), "error": str(err)},
+    )
 
 
 class MarketHub(DataUpdateCoordinator[MarketData]):
@@ -151,6 +163,9 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         self._unsubscribe.append(self.node.subscribe(self.events.on_event))
         try:
             await self.node.start()
+        except DataDirError as err:
+            await self.async_stop()
+            raise storage_not_ready(self.node.data.path, err) from err
         except OSError as err:
             await self.async_stop()
             raise ConfigEntryNotReady(

@@ -151,13 +151,12 @@ class Node(AgentControls):
         session: aiohttp.ClientSession | None = None,
         zeroconf: AsyncZeroconf | None = None,
     ) -> Node:
-        """Open the node of `config.data_dir` (which must hold a community)."""
+        """Open the node of `config.data_dir` (which must hold a community). Raises
+        NodeSetupError (DataDirError for a directory it cannot write)."""
         clock = clock or SystemClock()
         data = DataDir(config.data_dir)
         loop = asyncio.get_running_loop()
-        identity, community = await loop.run_in_executor(
-            None, lambda: (data.identity(), data.community())
-        )
+        identity, community = await loop.run_in_executor(None, data.for_node)
         ledger, identity = await open_ledger(
             data, community, identity, clock_ms=clock.now_ms, synchronous=config.synchronous
         )
