@@ -128,8 +128,7 @@ class Node(AgentControls):
             writes,
         )
         self._catchup = CatchUp(ledger, self.gossip, self._emit, config.catchup_timeout_s)
-        # One watch for the node's life: restarted after a failure, it still knows which
-        # peers it reported and that the peers are not saved yet.
+        # One for the node's life: restarted, it still knows what it reported and saved
         self._peer_watch = PeerWatch(identity.node_id, self.peers, self._emit, self.data.save_peers)
         self.redeem = RedeemService(
             ledger,
@@ -217,17 +216,11 @@ class Node(AgentControls):
         self._slots.start(now)
         self._next_agent_ms = now
         # Supervised: a loop that raises is counted, logged and started again.
+        faults = self.faults
+        watch = partial(self._peer_watch.run, self._wake, _PEER_CHECK_S, faults.peers)
         self._tasks += [
-            asyncio.create_task(
-                supervise(self._run_clock, self.faults.clock), name="p2p-node-clock"
-            ),
-            asyncio.create_task(
-                supervise(
-                    partial(self._peer_watch.run, self._wake, _PEER_CHECK_S, self.faults.peers),
-                    self.faults.peers,
-                ),
-                name="p2p-node-peers",
-            ),
+            asyncio.create_task(supervise(self._run_clock, faults.clock), name="p2p-node-clock"),
+            asyncio.create_task(supervise(watch, faults.peers), name="p2p-node-peers"),
         ]
         name = self.community.name
         _LOGGER.info("node %s of %r listening on %s", self.identity.node_id, name, self.address)
