@@ -3,7 +3,10 @@
 A loop that dies stops the market for the household without a word; one that logs a
 traceback on every turn fills the disk. `FaultLog` sits between: every failure is
 counted, and each cause (exception type and the line that raised it) is logged with
-its traceback once per interval, then with the number of repeats in between.
+its traceback once per interval, then with the number of repeats in between. A log
+also remembers whether its loop is failing now, until the loop says it works again
+(`recovered`): what the node's status shows as its fault. `supervise` restarts a loop
+that raised, with a backoff.
 """
 
 from __future__ import annotations
@@ -12,9 +15,13 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 
 _LOGGER = logging.getLogger(__name__)
+
+# A failure's message in the status is cut to this many characters: it may quote
+# paths and SQLite's words, not unbounded text.
+_MAX_DETAIL = 200
 
 
 def _cause(err: BaseException) -> tuple[str, str, int]:
@@ -36,7 +43,7 @@ class FaultLog:
         interval_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._what = what
+        self.what = what
         self._stats = stats
         self._counter = counter
         self._interval_s = interval_s
@@ -44,10 +51,20 @@ class FaultLog:
         stats.setdefault(counter, 0)
         # cause -> (when it was last logged, failures since then)
         self._logged: dict[tuple[str, str, int], tuple[float, int]] = {}
+        # failures since the loop last worked, and the latest of them
+        self.consecutive = 0
+        self._last: str | None = None
+
+    @property
+    def fault(self) -> str | None:
+        """What fails now ("<what>: <error>"), None while the loop works."""
+        return None if self._last is None else f"{self.what}: {self._last}"
 
     def failed(self, err: Exception) -> None:
         """Count `err`; log it unless its cause was logged within the interval."""
         self._stats[self._counter] += 1
+        self.consecutive += 1
+        self._last = f"{type(err).__name__}: {err}"[:_MAX_DETAIL]
         cause = _cause(err)
         now = self._clock()
         last = self._logged.get(cause)
@@ -57,7 +74,42 @@ class FaultLog:
         repeats = 0 if last is None else last[1]
         self._logged[cause] = (now, 0)
         more = f" ({repeats} more since it was last logged)" if repeats else ""
-        _LOGGER.error("%s failed; it goes on%s", self._what, more, exc_info=err)
+        _LOGGER.error("%s failed; it goes on%s", self.what, more, exc_info=err)
+
+    def recovered(self) -> None:
+        """The loop did its work again: it is no longer failing (one log line)."""
+        if self._last is None:
+            return
+        _LOGGER.warning("%s works again after %d failures", self.what, self.consecutive)
+        self._last = None
+        self.consecutive = 0
+
+
+def current_fault(logs: Iterable[FaultLog]) -> str | None:
+    """What fails now among `logs`, joined by "; " (None when nothing does)."""
+    faults = [log.fault for log in logs if log.fault is not None]
+    return "; ".join(faults) if faults else None
+
+
+async def supervise(
+    run: Callable[[], Awaitable[None]],
+    faults: FaultLog,
+    *,
+    backoff_s: float = 1.0,
+    max_backoff_s: float = 60.0,
+) -> None:
+    """Run `run()` until it returns or is cancelled. Each time it raises, the failure is
+    counted and logged by `faults` and `run()` starts again after a backoff that doubles
+    while it keeps failing (from `backoff_s` again once the loop called `recovered`)."""
+    while True:
+        try:
+            await run()
+        except Exception as err:  # the loop must come back: the market needs it
+            faults.failed(err)
+        else:
+            return
+        exponent = min(faults.consecutive - 1, 16)
+        await asyncio.sleep(min(backoff_s * 2**exponent, max_backoff_s))
 
 
 async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:

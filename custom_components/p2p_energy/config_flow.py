@@ -144,9 +144,10 @@ class P2PEnergyConfigFlow(MeterSourceFlow, domain=DOMAIN):
         await self.async_set_unique_id(announcement.community_id.hex())
         self._abort_if_unique_id_configured()
         self._announcement = announcement
+        # Its address, not a name: an announcement names nobody (docs/protocol.md,
+        # "Discovery"), and anything in it is unauthenticated.
         self.context["title_placeholders"] = {
-            "name": announcement.name or announcement.host,
-            "host": announcement.host,
+            "name": f"{announcement.host}:{announcement.port}",
         }
         return await self.async_step_zeroconf_confirm()
 
@@ -185,10 +186,7 @@ class P2PEnergyConfigFlow(MeterSourceFlow, domain=DOMAIN):
             # Nothing secret is pre-filled: only the code this user typed is shown back.
             data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
             errors=errors,
-            description_placeholders={
-                "name": announcement.name or announcement.host,
-                "host": f"{announcement.host}:{announcement.port}",
-            },
+            description_placeholders={"host": f"{announcement.host}:{announcement.port}"},
         )
 
     # ------------------------------------------------------------------ the node

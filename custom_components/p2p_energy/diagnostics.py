@@ -64,6 +64,8 @@ async def async_get_config_entry_diagnostics(
             # whether it signs: "catching_up" after a restored backup (docs/node.md)
             "chain": status.chain,
             "chain_detail": status.chain_detail,
+            # what keeps failing now, None while everything works (the node_fault issue)
+            "fault": status.fault,
             "counters": status.counters,
             "terms": hub.node.terms.to_json_obj(),
         },

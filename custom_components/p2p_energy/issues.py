@@ -1,14 +1,18 @@
 """Repair issues of a household node: what the resident should look at.
 
 - `peer_unreachable`: a neighbour's node has not answered for more than an hour;
-- `clock_skew`: this machine's clock is further from the neighbours' than the seal
-  margin, so its orders and seals may miss the gate closures;
+- `clock_skew`: this machine's clock is further from the neighbours' than the gossip's
+  replay window (30 s) or the seal margin, whichever is less: the neighbours refuse its
+  requests as stale, and its orders and seals may miss the gate closures;
 - `equivocation`: a member signed two different entries with one sequence number and
   is excluded from the market (a fact of the ledger: it stays until dismissed);
 - `catching_up`: this node asks its neighbours for its own newer entries (after a
   restored backup) and signs nothing until one answers;
 - `chain_forked`: a neighbour holds an entry of this node's key that conflicts with
-  its chain; it signs nothing any more (docs/node.md, "Restoring a backup").
+  its chain; it signs nothing any more (docs/node.md, "Restoring a backup");
+- `node_fault`: a duty of the node keeps failing (the disk refuses writes, a loop
+  raises); it is retried, and the issue goes once the duty works again (docs/node.md,
+  "Faults").
 
 None can be fixed by a flow, so this module is not a `repairs` platform. Issues of a
 condition that clears are deleted; those of a running entry are deleted when it
@@ -35,6 +39,7 @@ ISSUE_CLOCK_SKEW: Final = "clock_skew"
 ISSUE_EQUIVOCATION: Final = "equivocation"
 ISSUE_CATCHING_UP: Final = "catching_up"
 ISSUE_CHAIN_FORKED: Final = "chain_forked"
+ISSUE_NODE_FAULT: Final = "node_fault"
 # market.node.catchup.ChainState values, each with its issue
 _CHAIN_ISSUES: Final = {"catching_up": ISSUE_CATCHING_UP, "forked": ISSUE_CHAIN_FORKED}
 
@@ -51,11 +56,12 @@ def peer_address(url: str) -> str:
 class MarketIssues:
     """Raises and clears the repair issues of one config entry."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, seal_margin_s: int) -> None:
-        """Issues of `entry`, whose community seals `seal_margin_s` after each gate."""
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, skew_limit_s: int) -> None:
+        """Issues of `entry`, whose node is cut off when its clock is further than
+        `skew_limit_s` from its neighbours'."""
         self.hass = hass
         self.entry = entry
-        self.skew_limit_ms = seal_margin_s * 1000
+        self.skew_limit_ms = skew_limit_s * 1000
         self._down_since: dict[str, datetime] = {}
         self._raised: set[str] = set()
 
@@ -82,7 +88,7 @@ class MarketIssues:
 
     @callback
     def check_status(self, status: NodeStatus, now: datetime) -> None:
-        """Raise or clear the peer and clock issues from a fresh status."""
+        """Raise or clear the peer, clock, chain and fault issues from a fresh status."""
         known = set()
         for peer in status.peers:
             known.add(peer.url)
@@ -121,6 +127,10 @@ class MarketIssues:
                 self._raise(self._id(key), key, {})
             else:
                 self._clear(self._id(key))
+        if status.fault is not None:
+            self._raise(self._id(ISSUE_NODE_FAULT), ISSUE_NODE_FAULT, {"fault": status.fault})
+        else:
+            self._clear(self._id(ISSUE_NODE_FAULT))
 
     @callback
     def equivocation(self, node_id: str, seq: int) -> None:

@@ -17,8 +17,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
@@ -33,7 +34,9 @@ from market import __version__ as engine_version
 from market.agents.ev_plan import EvSchedule
 from market.meter.snapshot import MeterSnapshot
 from market.node import Node, NodeStatus
+from market.node.errors import DataDirError
 from market.node.views import BookOrder
+from market.supervise import FaultLog, supervise
 
 from .const import CONF_NODE_NAME, CONF_PORT, DOMAIN
 from .household_agents import AGENT_EV, HouseholdAgents
@@ -68,6 +71,16 @@ class MarketData:
     slot_s: int
 
 
+def storage_not_ready(data_dir: Path, err: DataDirError) -> ConfigEntryNotReady:
+    """The set-up error of a data directory the node cannot write (retried: the user
+    may remount the disk or free it)."""
+    return ConfigEntryNotReady(
+        translation_domain=DOMAIN,
+        translation_key="node_storage",
+        translation_placeholders={"path": str(data_dir), "error": str(err)},
+    )
+
+
 class MarketHub(DataUpdateCoordinator[MarketData]):
     """The running node of one config entry and what the entities show of it."""
 
@@ -96,7 +109,10 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         self.status: NodeStatus | None = None
         self.status_at: datetime | None = None
         self.trades = TradeBook(self.terms.slot_of(self.now_s))
-        self.issues = MarketIssues(hass, entry, node.terms.seal_margin_s)
+        # Beyond the replay window the neighbours refuse the node's requests as stale;
+        # beyond the seal margin its seals miss their slots.
+        skew_limit_s = min(node.terms.seal_margin_s, int(node.config.gossip.replay_window_s))
+        self.issues = MarketIssues(hass, entry, skew_limit_s)
         self.readings = HouseholdReadings(hass, entry, meter, node.clock, node)
         node.set_observation_source(self.readings.observe)
         self.agents = HouseholdAgents(
@@ -116,6 +132,9 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         )
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._slot_task: asyncio.Task[None] | None = None
+        # The hub's own loop: its failures join the node's fault (the node_fault issue).
+        self.counters: dict[str, int] = {}
+        self._slot_faults = FaultLog("the slot totals", self.counters, "slot_clock_faults")
         self._running = False
         self._publish_pending = False
         self.node_device = DeviceInfo(
@@ -145,6 +164,9 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         self._unsubscribe.append(self.node.subscribe(self.events.on_event))
         try:
             await self.node.start()
+        except DataDirError as err:
+            await self.async_stop()
+            raise storage_not_ready(self.node.data.path, err) from err
         except OSError as err:
             await self.async_stop()
             raise ConfigEntryNotReady(
@@ -169,7 +191,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
             )
         )
         self._slot_task = self.config_entry.async_create_background_task(
-            self.hass, self._run_slot_clock(), f"{DOMAIN} slot clock"
+            self.hass, supervise(self._run_slot_clock, self._slot_faults), f"{DOMAIN} slot clock"
         )
         self.async_refresh_status()
         _LOGGER.debug("node %s serving at %s", self.node_id[:16], self.node.address)
@@ -262,7 +284,11 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
 
     def _read_status(self) -> None:
         self.readings.sample()
-        self.status = self.node.status()
+        status = self.node.status()
+        if (hub_fault := self._slot_faults.fault) is not None:
+            joined = hub_fault if status.fault is None else f"{status.fault}; {hub_fault}"
+            status = replace(status, fault=joined)
+        self.status = status
         self.status_at = dt_util.utcnow()
         self.issues.check_status(self.status, self.status_at)
 
@@ -273,6 +299,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         while True:
             await clock.sleep_until((self.trades.current_slot + self.terms.slot_s) * 1000)
             self._enter_slot(self.terms.slot_of(self.now_s))
+            self._slot_faults.recovered()
 
     @callback
     def _enter_slot(self, slot: int) -> None:

@@ -17,11 +17,11 @@ from market.agents import InvalidAgentInputError
 from market.ledger.errors import LedgerError
 from market.node import Node, NodeConfig
 from market.node.clock import Clock, ScaledClock, SystemClock
-from market.node.errors import NodeSetupError
+from market.node.errors import DataDirError, NodeSetupError
 
-from .const import CONF_NODE_NAME, CONF_PORT, DOMAIN, ENV_SIM_CLOCK
+from .const import CONF_PORT, DOMAIN, ENV_SIM_CLOCK
 from .flow_helpers import entry_peers
-from .market_hub import MarketHub
+from .market_hub import MarketHub, storage_not_ready
 from .meter import TicMeterHub
 from .runtime import NODE_HOOKS, P2PEnergyConfigEntry
 
@@ -65,7 +65,6 @@ async def async_node_config(
         port=int(entry.data[CONF_PORT]),
         advertise_host=await _advertised_host(hass),
         peers=tuple(entry_peers(entry.data, entry.options)),
-        name=entry.data[CONF_NODE_NAME],
     )
     if NODE_HOOKS.gossip is not None:
         config = replace(config, gossip=NODE_HOOKS.gossip)
@@ -77,7 +76,9 @@ async def async_open_hub(
 ) -> MarketHub:
     """Open the entry's node (its ledger and key), not yet serving.
 
-    Raises ConfigEntryError when the data directory cannot run a node.
+    Raises ConfigEntryNotReady when the data directory cannot be written (read-only,
+    not Home Assistant's to write: retried, as the user may fix it), ConfigEntryError
+    when its data cannot run a node.
     """
     clock = node_clock()
     aiozc: AsyncZeroconf = await zeroconf.async_get_async_instance(hass)
@@ -86,6 +87,8 @@ async def async_open_hub(
         node = await Node.open(
             config, clock=clock, session=async_get_clientsession(hass), zeroconf=aiozc
         )
+    except DataDirError as err:
+        raise storage_not_ready(data_dir, err) from err
     except (NodeSetupError, LedgerError, OSError, ValueError) as err:
         raise ConfigEntryError(
             translation_domain=DOMAIN,

@@ -1,8 +1,11 @@
 """LAN discovery of gossip peers over mDNS/DNS-SD (python-zeroconf).
 
 A node announces `_p2p-energy._tcp.local.` with its community id, node key, gossip
-port and protocol version in TXT records; `ZeroconfBrowser` resolves announcements
-of the same community and hands them to the gossip layer, which adds the peer:
+port and protocol version in TXT records, and nothing else: anyone on the LAN hears an
+announcement, so it carries no household name (the instance label is
+`p2p-energy-<key hex[:8]>`; docs/protocol.md, "Discovery"). `ZeroconfBrowser` resolves
+announcements of the same community and hands them to the gossip layer, which adds the
+peer:
 
     browser = ZeroconfBrowser(
         aiozc, community_id, own_key,
@@ -40,18 +43,11 @@ PROTOCOL_VERSION: Final = "1"
 SUPPORTED_PROTOCOLS: Final = frozenset({PROTOCOL_VERSION})
 
 KEY_BYTES: Final = 32
-# A TXT string is at most 255 bytes including "name="; a name is a label for humans,
-# so a much tighter bound keeps announcements small.
-MAX_NAME_BYTES: Final = 100
-# RFC 6763 caps an instance label at 63 bytes; zeroconf appends "-2", "-3"... on a
-# name conflict and rejects the result if it overflows, so leave room for that.
-_INSTANCE_BYTES: Final = 63 - len("-99")
-_FALLBACK_LABEL: Final = "p2p-energy"
+_INSTANCE_PREFIX: Final = "p2p-energy"
 _BROADCAST: Final = ipaddress.IPv4Address("255.255.255.255")
 
 _HEX_KEY = re.compile(rf"[0-9a-fA-F]{{{2 * KEY_BYTES}}}")
 _PORT = re.compile(r"[0-9]{1,5}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # zeroconf gives bytes, Home Assistant's ZeroconfServiceInfo gives str. (TypeAlias, not
 # a `type` statement: the engine runs on Python 3.11.)
@@ -68,14 +64,14 @@ class InvalidAnnouncementError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class NodeAnnouncement:
-    """What a node announces on the LAN: who it is and where its gossip server listens."""
+    """What a node announces on the LAN: which community, which key, where its gossip
+    server listens, and which protocol it speaks. Nothing else: no name."""
 
     community_id: bytes
     node_id: bytes
     host: str
     port: int
     protocol: str = PROTOCOL_VERSION
-    name: str = ""
 
     def __post_init__(self) -> None:
         for field, value in (("community_id", self.community_id), ("node_id", self.node_id)):
@@ -97,10 +93,6 @@ class NodeAnnouncement:
             raise InvalidAnnouncementError(
                 f"unsupported protocol {self.protocol!r} (supported: {sorted(SUPPORTED_PROTOCOLS)})"
             )
-        if len(self.name.encode()) > MAX_NAME_BYTES:
-            raise InvalidAnnouncementError(f"name is longer than {MAX_NAME_BYTES} bytes")
-        if _CONTROL.search(self.name):
-            raise InvalidAnnouncementError("name contains control characters")
 
     @property
     def url(self) -> str:
@@ -108,19 +100,9 @@ class NodeAnnouncement:
         return f"http://{self.host}:{self.port}"
 
     def instance_name(self) -> str:
-        """The DNS-SD instance label: `<name>-<node key hex[:8]>`, at most 60 bytes.
-
-        The key suffix keeps two nodes both called "Maison" apart without relying on
-        zeroconf's renaming, so a node keeps the same instance name across restarts.
-        """
-        suffix = f"-{self.node_id.hex()[:8]}"
-        # Dots would split the label in two on the wire (zeroconf does not escape them);
-        # control characters are already refused by __post_init__.
-        label = self.name.replace(".", "-").strip() or _FALLBACK_LABEL
-        budget = _INSTANCE_BYTES - len(suffix)
-        # Cut on a character boundary: a split UTF-8 sequence is not a valid label.
-        label = label.encode()[:budget].decode(errors="ignore").rstrip()
-        return f"{label}{suffix}"
+        """The DNS-SD instance label, `p2p-energy-<node key hex[:8]>`: the same across
+        restarts, and naming no household (browsers show it to anyone on the LAN)."""
+        return f"{_INSTANCE_PREFIX}-{self.node_id.hex()[:8]}"
 
     def to_service_info(self) -> AsyncServiceInfo:
         """A service info ready for `AsyncZeroconf.async_register_service`."""
@@ -130,7 +112,6 @@ class NodeAnnouncement:
             b"nid": node_hex.encode(),
             b"port": str(self.port).encode(),
             b"proto": self.protocol.encode(),
-            b"name": self.name.encode(),
         }
         return AsyncServiceInfo(
             SERVICE_TYPE,
@@ -152,6 +133,8 @@ class NodeAnnouncement:
         `host` and `port` come from the resolved A and SRV records; the TXT `port`
         must agree with the SRV port when both are known, since a mismatch means a
         misconfigured or forged announcement and either port could be the wrong one.
+        Other keys are ignored (the `name` that nodes before issue #15 announced, too:
+        it is never shown, being unauthenticated and not for outsiders' ears).
         Raises InvalidAnnouncementError naming the offending field.
         """
         txt = _normalise(properties)
@@ -163,8 +146,7 @@ class NodeAnnouncement:
         protocol = _text_field(txt, "proto")
         if not protocol:
             raise InvalidAnnouncementError("TXT 'proto' is missing")
-        name = _text_field(txt, "name") or ""
-        return cls(community_id, node_id, host, txt_port, protocol, name)
+        return cls(community_id, node_id, host, txt_port, protocol)
 
 
 def _normalise(properties: TxtProperties) -> dict[str, str | bytes | None]:

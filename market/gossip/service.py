@@ -17,7 +17,7 @@ import aiohttp
 from ..ledger.codec import Entry
 from ..ledger.identity import Identity
 from ..ledger.ledger import Ledger, Origin
-from ..supervise import FaultLog, wait_event
+from ..supervise import FaultLog, supervise, wait_event
 from .client import GossipClient, PeerRequestError
 from .config import GossipConfig
 from .peers import Peer, PeerTable
@@ -33,6 +33,7 @@ class SyncResult:
 
     pulled: int = 0
     pushed: int = 0
+    reached: bool = False  # the peer answered and what it sent was stored
 
 
 class Gossip:
@@ -79,7 +80,7 @@ class Gossip:
             "push_dropped": 0,
             "task_errors": 0,
         }
-        self._faults = FaultLog("a gossip task", self.stats, "task_errors")
+        self.faults = FaultLog("gossip", self.stats, "task_errors")
 
     def counters(self) -> dict[str, int]:
         """Push/sync statistics, refused requests (`refused_<reason>`) and ledger counts."""
@@ -94,8 +95,9 @@ class Gossip:
             return
         self._running = True
         self._unsubscribe.append(self.ledger.add_listener(self._on_entries))
-        self._spawn(self._push_loop())
-        self._spawn(self._anti_entropy_loop())
+        # Supervised: a loop that raised starts again (counted, logged once per cause).
+        self._spawn(supervise(self._push_loop, self.faults))
+        self._spawn(supervise(self._anti_entropy_loop, self.faults))
 
     async def stop(self) -> None:
         """Stop every background task (in-flight requests are cancelled)."""
@@ -120,7 +122,7 @@ class Gossip:
         err = None if task.cancelled() else task.exception()
         if isinstance(err, Exception):
             # A store failure (disk full, ...) must not pass silently, nor kill the node.
-            self._faults.failed(err)
+            self.faults.failed(err)
 
     def _on_entries(self, entries: Sequence[Entry], origin: Origin | None) -> None:
         queue = self._queue
@@ -273,8 +275,10 @@ class Gossip:
             try:
                 result = await self.sync_with(targets[0])
             except Exception as err:  # keep the loop alive: the next round may well succeed
-                self._faults.failed(err)  # counted as task_errors, logged once per cause
+                self.faults.failed(err)  # counted as task_errors, logged once per cause
                 continue
+            if result.reached:
+                self.faults.recovered()
             if had_news or result.pulled or result.pushed:
                 interval = config.pull_interval_s
             else:
@@ -296,6 +300,7 @@ class Gossip:
             return result
         self.peers.mark_ok(peer)
         self.stats["syncs"] += 1
+        result.reached = True
         return result
 
     async def _pull_from(

@@ -97,6 +97,9 @@ class Ledger:
 
         try:
             store = await asyncio.get_running_loop().run_in_executor(executor, _open)
+        except sqlite3.Error as err:  # a read-only or unreadable file: a LedgerError
+            executor.shutdown(wait=False)
+            raise StorageError(f"the ledger's database cannot be opened: {err}") from err
         except BaseException:
             executor.shutdown(wait=False)
             raise

@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Literal, NoReturn
 
+from ..supervise import FaultLog
 from .decoder import TicDecoder
 from .errors import InvalidBaudrateError, NoFrameError, PortUnavailableError
 from .frame import Frame, Mode, parse_mode
@@ -85,6 +86,11 @@ class TicReader:
         self._listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[Frame]] = []
         self._task: asyncio.Task[None] | None = None
+        # A failing listener is logged once per cause, not on every frame (one a second).
+        self.listener_stats: dict[str, int] = {}
+        self._listener_faults = FaultLog(
+            f"a listener of TIC port {self.port}", self.listener_stats, "listener_faults"
+        )
         # A "no readings" line was logged and no "readings are back" line since.
         self._outage_logged = False
         self.opened = False  # the port was opened at least once
@@ -190,11 +196,15 @@ class TicReader:
 
     def _publish(self, frame: Frame | None) -> None:
         snapshot = self.snapshot(frame)
+        failed = False
         for listener in list(self._listeners):
             try:
                 listener(snapshot)
-            except Exception:
-                _LOGGER.exception("TIC listener %r failed", listener)
+            except Exception as err:  # one listener must not starve the others
+                self._listener_faults.failed(err)
+                failed = True
+        if not failed:
+            self._listener_faults.recovered()
         if frame is not None:
             for queue in self._queues:
                 if queue.full():

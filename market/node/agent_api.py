@@ -6,7 +6,6 @@ stay readable; it is a mixin of `Node` only, and reads the node's parts below.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -18,11 +17,9 @@ if TYPE_CHECKING:
     from ..ledger.identity import Identity
     from .catchup import CatchUp
     from .clock import Clock
+    from .faults import NodeFaults
     from .index import MarketIndex
     from .orders import OrderDesk
-
-# The node's own logger: these lines are the node's, wherever the code sits.
-_LOGGER = logging.getLogger("market.node.node")
 
 
 class AgentControls:
@@ -31,6 +28,7 @@ class AgentControls:
     # The node's parts this mixin uses (set by Node.__init__).
     _agents: AgentHost
     _observe: ObservationSource
+    faults: NodeFaults
     _orders: OrderDesk
     _catchup: CatchUp
     _emit: Callable[[NodeEvent], None]
@@ -77,9 +75,10 @@ class AgentControls:
         now_s = now // 1000
         try:
             observation = self._observe(now_s)
-        except Exception:  # a failing meter must not stop trading decisions for good
-            _LOGGER.exception("observation source failed")
+        except Exception as err:  # a failing meter must not stop trading decisions for good
+            self.faults.observing.failed(err)
             return
+        self.faults.observing.recovered()
         await self._orders.apply(self._agents.decide(now_s, observation))
         for agent_id, schedule in self._agents.schedule_changes():
             self._emit(AgentSchedule(agent_id, schedule))

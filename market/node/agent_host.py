@@ -5,15 +5,13 @@ Which order entry carries which intent is the node's order desk's to know
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 from ..agents import AgentDecision, Observation, SlotResult
 from ..agents.ev_plan import EvSchedule
-
-_LOGGER = logging.getLogger(__name__)
+from ..supervise import FaultLog
 
 ObservationSource = Callable[[int], Observation]
 
@@ -46,6 +44,7 @@ class Agent(Protocol):
 @dataclass(slots=True)
 class _Hosted:
     agent: Agent
+    faults: FaultLog
     enabled: bool = True
     results: list[SlotResult] = field(default_factory=list)
     last_schedule: EvSchedule | None = None
@@ -54,12 +53,19 @@ class _Hosted:
 class AgentHost:
     """The node's agents and the slot results waiting for their next run."""
 
-    def __init__(self) -> None:
+    def __init__(self, stats: MutableMapping[str, int]) -> None:
+        """Failing runs of the agents are counted in `stats` (`agent_faults`)."""
         self._agents: dict[str, _Hosted] = {}
+        self._stats = stats
 
     def add(self, agent: Agent, *, enabled: bool = True) -> None:
         """Host `agent` (replacing one with the same id)."""
-        self._agents[agent.agent_id] = _Hosted(agent, enabled)
+        faults = FaultLog(f"agent {agent.agent_id}", self._stats, "agent_faults")
+        self._agents[agent.agent_id] = _Hosted(agent, faults, enabled)
+
+    def fault_logs(self) -> list[FaultLog]:
+        """One per hosted agent: whether its last run failed."""
+        return [hosted.faults for hosted in self._agents.values()]
 
     def remove(self, agent_id: str) -> Agent | None:
         """Stop hosting an agent; its orders stay on the book until cancelled."""
@@ -110,9 +116,10 @@ class AgentHost:
                 continue
             try:
                 decision = hosted.agent.decide(now_s, observation, results)
-            except Exception:  # one faulty agent must not stop the node or the others
-                _LOGGER.exception("agent %s failed", agent_id)
+            except Exception as err:  # one faulty agent must not stop the node or the others
+                hosted.faults.failed(err)
                 continue
+            hosted.faults.recovered()
             decisions.append((agent_id, decision))
         return decisions
 

@@ -25,7 +25,7 @@ from ..gossip.client import PeerRequestError
 from ..gossip.peers import Peer
 from ..ledger import Ledger
 from ..ledger.ledger import Origin
-from ..supervise import wait_event
+from ..supervise import FaultLog, wait_event
 from .errors import OrderRejectedError
 from .events import ChainStateChanged, NodeEvent
 
@@ -88,6 +88,7 @@ class CatchUp:
         self.state = ChainState.CATCHING_UP
         self.detail = "asking the neighbours for this node's own chain"
         self.stats = dict.fromkeys(COUNTERS, 0)
+        self.faults = FaultLog("catching up", self.stats, "catchup_errors")
         self._wake = asyncio.Event()
         self.first_round = asyncio.Event()
         # duties a host asked for meanwhile that sign (withdrawals), run once it may
@@ -140,11 +141,11 @@ class CatchUp:
                 try:
                     state, detail = await self._run(alone)
                     break
-                except Exception:  # a store error must not end catching up for good
-                    self.stats["catchup_errors"] += 1
-                    _LOGGER.exception("catching up failed; retrying")
+                except Exception as err:  # a store error must not end catching up for good
+                    self.faults.failed(err)
                     self.first_round.set()
                     await asyncio.sleep(self.config.pull_interval_s)
+            self.faults.recovered()
             if state is not ChainState.FORKED:
                 await self.ledger.release_signing()
                 # until the state flips (no await in between) hosts may defer more

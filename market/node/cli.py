@@ -84,7 +84,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--peer", action="append", default=[], help="HOST:PORT of a neighbour (repeatable)"
     )
     node.add_argument("--meter", help="tic:PATH (Linky TIC dongle or socket:// URL) or sim")
-    node.add_argument("--name", default="", help="a human name for this node")
+    node.add_argument(
+        "--name",
+        default="",
+        help="a name for this node in its own log (never announced: neighbours know a "
+        "node by its address and key)",
+    )
     setup = node.add_mutually_exclusive_group()
     setup.add_argument("--join", metavar="INVITE", help="join with a neighbour's invite code")
     setup.add_argument("--create", metavar="NAME", help="create a community")
@@ -189,7 +194,6 @@ async def _node_main(args: argparse.Namespace) -> int:
             port=port,
             advertise_host=args.advertise,
             peers=tuple(args.peer),
-            name=args.name,
         )
         node = await Node.open(config, clock=args.sim_clock, session=session, zeroconf=zeroconf)
         meter = await _attach_meter(node, args.meter, getattr(args, "simulated_household", None))
@@ -204,6 +208,7 @@ async def _node_main(args: argparse.Namespace) -> int:
                 "node running",
                 extra={
                     "fields": {
+                        "name": args.name,
                         "node": node.identity.node_id,
                         "address": node.address,
                         "chain": node.status().chain,

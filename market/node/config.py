@@ -24,7 +24,6 @@ class NodeConfig:
     peers: tuple[str, ...] = ()
     gossip: GossipConfig = field(default_factory=GossipConfig)
     agent_interval_s: int = 60
-    name: str = ""
     # SQLite synchronous mode of own appends: FULL survives a power cut (see
     # LedgerStore); a simulation, which has no power to lose, uses NORMAL.
     synchronous: str = "FULL"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from .. import jsontext
 from ..ledger.community import Community
-from ..ledger.errors import InvalidCommunityError
+from ..ledger.errors import IdentityError, InvalidCommunityError
 from ..ledger.identity import Identity, load_or_create_identity
-from .errors import NodeSetupError
+from .errors import DataDirError, NodeSetupError
 
 COMMUNITY_FILE = "community.json"
 LEDGER_DIR = "ledger"
@@ -50,8 +50,41 @@ class DataDir:
         return self.path / LEDGER_DIR
 
     def identity(self) -> Identity:
-        """The node's key, created on first use."""
-        return load_or_create_identity(self.path)
+        """The node's key, created on first use. Raises DataDirError when it can be
+        neither read nor created (the OSError says why)."""
+        self._check_is_directory()
+        try:
+            return load_or_create_identity(self.path)
+        except OSError as err:
+            raise DataDirError(f"cannot read or create the node key in {self.path}: {err}") from err
+        except IdentityError as err:
+            raise NodeSetupError(str(err)) from err
+
+    def for_node(self) -> tuple[Identity, Community]:
+        """The key and community of a node about to start here, once it is known that
+        it can write here (a read-only directory is refused now, not at the first seal).
+        Raises NodeSetupError, or DataDirError for a directory it cannot use."""
+        identity, community = self.identity(), self.community()
+        self.check_writable()
+        return identity, community
+
+    def check_writable(self) -> None:
+        """Raise DataDirError unless the node can write in its directory and its
+        ledger's: found at start, not at the first order or seal."""
+        self._check_is_directory()
+        for directory in (self.path, self.ledger_dir):
+            if not directory.is_dir():
+                continue  # created by the ledger when it first opens
+            probe = directory / f".write-test.{os.getpid()}"
+            try:
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as err:
+                raise DataDirError(f"cannot write in {directory}: {err}") from err
+
+    def _check_is_directory(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise DataDirError(f"{self.path} is not a directory")
 
     def has_community(self) -> bool:
         """Whether this node has created or joined a community."""
@@ -72,6 +105,12 @@ class DataDir:
 
     def save_community(self, community: Community) -> None:
         """Record the community; refuses to switch a node to another one."""
+        try:
+            self._save_community(community)
+        except OSError as err:
+            raise DataDirError(f"cannot record the community in {self.path}: {err}") from err
+
+    def _save_community(self, community: Community) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         if self.has_community():
             current = self.community()
@@ -85,7 +124,10 @@ class DataDir:
 
     def save_address(self, address: str) -> None:
         """Record the address peers and invitees reach this node at."""
-        write_atomically(self.path / ADDRESS_FILE, json.dumps({"address": address}))
+        try:
+            write_atomically(self.path / ADDRESS_FILE, json.dumps({"address": address}))
+        except OSError as err:
+            raise DataDirError(f"cannot record the address in {self.path}: {err}") from err
 
     def address(self) -> str | None:
         """The address a running (or the last) node recorded."""

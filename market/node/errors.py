@@ -16,6 +16,11 @@ class NodeSetupError(NodeError):
     """The data directory, the community or the configuration cannot run a node."""
 
 
+class DataDirError(NodeSetupError):
+    """The data directory cannot be used as it is: read-only, not ours to write, not a
+    directory. The host may retry once the user has fixed it; nothing was changed."""
+
+
 class OrderRejectedError(NodeError):
     """An order or cancel was refused; `reason` is a stable key (translations, events)."""
 

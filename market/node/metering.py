@@ -49,7 +49,7 @@ class ReadingRecorder:
         self._pending: deque[SlotReading] = deque()
         self._signed: deque[int] = deque(maxlen=SIGNED_KEPT)
         self._task: asyncio.Task[None] | None = None
-        self._faults = FaultLog("signing a meter reading", stats, "reading_failures")
+        self.faults = FaultLog("signing a meter reading", stats, "reading_failures")
 
     async def load(self) -> None:
         """Remember the slots this node already signed a reading for."""
@@ -93,8 +93,9 @@ class ReadingRecorder:
                 await self._ledger.append(Kind.READING, body.encode())
             except (LedgerError, OSError) as err:
                 # Kept: the next sample that completes a slot tries again.
-                self._faults.failed(err)
+                self.faults.failed(err)
                 return
+            self.faults.recovered()
             self._pending.popleft()
             self._signed.append(reading.slot)
             self._stats["readings_signed"] += 1

@@ -26,7 +26,7 @@ from ..ledger.community import Community
 from ..ledger.identity import Identity
 from ..ledger.ledger import Origin
 from ..model import Side
-from ..supervise import FaultLog
+from ..supervise import supervise
 from .addresses import advertised_host, peer_url
 from .agent_api import AgentControls
 from .agent_host import AgentHost, ObservationSource
@@ -37,6 +37,7 @@ from .datadir import DataDir
 from .departure import held_by_a_peer
 from .errors import OrderRejectedError
 from .events import EquivocationSeen, EventBus, Listener, SlotCleared
+from .faults import NodeFaults
 from .index import HeldOrder, MarketIndex
 from .invite import create_invite
 from .metering import MeterInputs, ReadingRecorder
@@ -93,7 +94,8 @@ class Node(AgentControls, MeterInputs):
         self.index = MarketIndex(
             self.terms, self.community.genesis_members, self.community.created_ms
         )
-        self._agents = AgentHost()
+        self.stats = dict.fromkeys(NODE_COUNTERS, 0)
+        self._agents = AgentHost(self.stats)
         self._observe: ObservationSource = no_observation
         self._events = EventBus()
         self._emit = self._events.emit
@@ -111,9 +113,10 @@ class Node(AgentControls, MeterInputs):
         # The instant the slot clock sleeps until (None while it works): lets a
         # simulation step many nodes in lockstep and know when all of them are done.
         self.sleeping_until: int | None = None
-        self.stats = dict.fromkeys(NODE_COUNTERS, 0)
+        self.faults = NodeFaults(self.stats)
+        writes = self.faults.writes
         self._orders = OrderDesk(
-            ledger, identity, self.index, clock, self.data, self.stats, self._emit
+            ledger, identity, self.index, clock, self.data, self.stats, self._emit, writes
         )
         self._slots = SlotKeeper(
             ledger,
@@ -123,9 +126,12 @@ class Node(AgentControls, MeterInputs):
             self._orders.own.source_of,
             self._on_decided,
             self._prune,
+            writes,
         )
         self._catchup = CatchUp(ledger, self.gossip, self._emit, config.catchup_timeout_s)
         self._readings = ReadingRecorder(ledger, self.terms, self.stats)
+        # One for the node's life: restarted, it still knows what it reported and saved
+        self._peer_watch = PeerWatch(identity.node_id, self.peers, self._emit, self.data.save_peers)
         self.redeem = RedeemService(
             ledger,
             clock_s=wall_clock_s,
@@ -146,13 +152,12 @@ class Node(AgentControls, MeterInputs):
         session: aiohttp.ClientSession | None = None,
         zeroconf: AsyncZeroconf | None = None,
     ) -> Node:
-        """Open the node of `config.data_dir` (which must hold a community)."""
+        """Open the node of `config.data_dir` (which must hold a community). Raises
+        NodeSetupError (DataDirError for a directory it cannot write)."""
         clock = clock or SystemClock()
         data = DataDir(config.data_dir)
         loop = asyncio.get_running_loop()
-        identity, community = await loop.run_in_executor(
-            None, lambda: (data.identity(), data.community())
-        )
+        identity, community = await loop.run_in_executor(None, data.for_node)
         ledger, identity = await open_ledger(
             data, community, identity, clock_ms=clock.now_ms, synchronous=config.synchronous
         )
@@ -207,15 +212,18 @@ class Node(AgentControls, MeterInputs):
             await asyncio.wait_for(self._catchup.first_round.wait(), START_WAIT_S)
         if self._zeroconf is not None:
             me = (self.ledger.community_id, self.identity.public_key, host, self.port)
-            announce = NodeAnnouncementInfo(*me, self.config.name)
+            announce = NodeAnnouncementInfo(*me)
             self._discovery = await start_discovery(self._zeroconf, announce, self.add_peer)
         now = self.clock.now_ms()
         self.started_ms = now
         self._slots.start(now)
         self._next_agent_ms = now
+        # Supervised: a loop that raises is counted, logged and started again.
+        faults = self.faults
+        watch = partial(self._peer_watch.run, self._wake, _PEER_CHECK_S, faults.peers)
         self._tasks += [
-            asyncio.create_task(self._run_clock(), name="p2p-node-clock"),
-            asyncio.create_task(self._watch_peers(), name="p2p-node-peers"),
+            asyncio.create_task(supervise(self._run_clock, faults.clock), name="p2p-node-clock"),
+            asyncio.create_task(supervise(watch, faults.peers), name="p2p-node-peers"),
         ]
         name = self.community.name
         _LOGGER.info("node %s of %r listening on %s", self.identity.node_id, name, self.address)
@@ -363,6 +371,12 @@ class Node(AgentControls, MeterInputs):
             counters=counters,
             chain=str(self._catchup.state),
             chain_detail=self._catchup.detail,
+            fault=self.faults.current(
+                self._catchup.faults,
+                self.gossip.faults,
+                self._readings.faults,
+                *self._agents.fault_logs(),
+            ),
         )
 
     def create_invite(self, *, ttl_s: int = 86_400) -> str:
@@ -378,7 +392,9 @@ class Node(AgentControls, MeterInputs):
 
     def _on_entries(self, entries: Sequence[Entry], origin: Origin | None) -> None:
         self._entries += len(entries)
-        if origin is not None:
+        if origin is None:
+            self.faults.writes.recovered()  # an own append was stored: the disk takes writes
+        else:
             self._skew.observe(entries, self.clock.now_ms())
         update = self.index.add(entries)
         for author, seq in update.equivocators:
@@ -401,7 +417,7 @@ class Node(AgentControls, MeterInputs):
     # ------------------------------------------------------------------ slot clock
 
     async def _run_clock(self) -> None:
-        faults = FaultLog("the slot clock", self.stats, "clock_faults")
+        faults = self.faults.clock
         while self._running:
             now = self.clock.now_ms()
             try:
@@ -414,17 +430,13 @@ class Node(AgentControls, MeterInputs):
             except Exception as err:  # the next turn may succeed: the market must go on
                 faults.failed(err)
                 wake_at = now + _FAULT_RETRY_MS
+            else:
+                faults.recovered()
             self.sleeping_until = wake_at
             try:
                 await self.clock.sleep_until(wake_at)
             finally:
                 self.sleeping_until = None
-
-    # ------------------------------------------------------------------ peers
-
-    async def _watch_peers(self) -> None:
-        watch = PeerWatch(self.identity.node_id, self.peers, self._emit, self.data.save_peers)
-        await watch.run(self._wake, _PEER_CHECK_S)
 
     @property
     def entries_held(self) -> int:

@@ -18,9 +18,10 @@ from typing import Final
 from ..agents import AgentDecision, OrderIntent
 from ..ledger import CancelBody, Kind, Ledger, OrderBody, RevokeBody
 from ..ledger.codec import Entry
-from ..ledger.errors import LedgerError
+from ..ledger.errors import LedgerError, StorageError
 from ..ledger.identity import Identity
 from ..model import Side
+from ..supervise import FaultLog
 from ..terms import CommunityTerms
 from .clock import Clock
 from .datadir import DataDir
@@ -109,7 +110,9 @@ class OrderDesk:
         data: DataDir,
         stats: dict[str, int],
         emit: Callable[[NodeEvent], None],
+        writes: FaultLog,
     ) -> None:
+        """`writes` counts and reports the own appends that fail (a full disk)."""
         self.ledger = ledger
         self.identity = identity
         self.index = index
@@ -117,6 +120,7 @@ class OrderDesk:
         self.clock = clock
         self.data = data
         self.stats = stats
+        self.writes = writes
         self.own = OwnOrders()
         self._emit = emit
         self._saved_agent_orders: dict[str, str] | None = None
@@ -216,6 +220,8 @@ class OrderDesk:
             self._reject(slot, err, source)
             raise
         except LedgerError as err:
+            if isinstance(err, StorageError):
+                self.writes.failed(err)
             rejected = OrderRejectedError("ledger", str(err))
             self._reject(slot, rejected, source)
             raise rejected from err
@@ -324,6 +330,9 @@ class OrderDesk:
             return False
         try:
             entries = await self.ledger.append_many(items)
+        except StorageError as err:
+            self.writes.failed(err)
+            return False
         except LedgerError as err:
             self.stats["append_failures"] += 1
             _LOGGER.warning("%s: %s", failure, err)

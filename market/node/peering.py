@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..gossip import PeerTable
 from ..ledger.codec import Entry
-from ..supervise import wait_event
+from ..supervise import FaultLog, wait_event
 from .events import NodeEvent, PeerDown, PeerUp
 from .views import PeerStatus
 
@@ -30,13 +30,12 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class NodeAnnouncementInfo(NamedTuple):
-    """What a node announces of itself on the LAN."""
+    """What a node announces of itself on the LAN (no name: anyone there hears it)."""
 
     community_id: bytes
     node_id: bytes
     host: str
     port: int
-    name: str
 
 
 async def start_discovery(
@@ -59,7 +58,6 @@ async def start_discovery(
         host=info.host,
         port=info.port,
         protocol=PROTOCOL_VERSION,
-        name=info.name,
     )
     announcer = ZeroconfAnnouncer(zeroconf, announcement)
     browser = ZeroconfBrowser(
@@ -88,7 +86,8 @@ async def stop_discovery(adapters: Sequence[Any]) -> None:
 
 
 class PeerWatch:
-    """Reports each peer's change between reachable and lost, once per change."""
+    """Reports each peer's change between reachable and lost, once per change, and
+    remembers the peers (DIR/peers.json) once one answers."""
 
     def __init__(
         self,
@@ -102,6 +101,9 @@ class PeerWatch:
         self._emit = emit
         self._save_peers = save_peers
         self._alive: dict[str, bool] = {}
+        # A peer answered since the peers were last saved: saved at the next check
+        # that can (a failed save raises, and the supervised watch retries it).
+        self._unsaved = False
 
     async def check(self) -> None:
         """Emit the changes since the last check; remember the peers once one answers."""
@@ -124,14 +126,18 @@ class PeerWatch:
                     peer.url,
                 )
             self._emit(PeerUp(peer.url, key) if alive else PeerDown(peer.url, key))
-            if alive:
-                urls = [p.url for p in self._peers.all()]
-                await asyncio.get_running_loop().run_in_executor(None, self._save_peers, urls)
+            self._unsaved = self._unsaved or alive
+        if self._unsaved:
+            urls = [p.url for p in self._peers.all()]
+            await asyncio.get_running_loop().run_in_executor(None, self._save_peers, urls)
+            self._unsaved = False
 
-    async def run(self, wake: asyncio.Event, period_s: float) -> None:
-        """Check every `period_s`, or at once when `wake` is set (a new peer)."""
+    async def run(self, wake: asyncio.Event, period_s: float, faults: FaultLog) -> None:
+        """Check every `period_s`, or at once when `wake` is set (a new peer); tell
+        `faults` each time a check worked (a failing one raises: run is supervised)."""
         while True:
             await self.check()
+            faults.recovered()
             await wait_event(wake, period_s)
             wake.clear()
 

@@ -17,9 +17,11 @@ from collections.abc import Callable
 
 from ..ledger import Kind, Ledger, RotateBody
 from ..ledger.community import Community
+from ..ledger.errors import StorageError
 from ..ledger.identity import KEY_FILE_NAME, Identity, load_or_create_identity
 from ..ledger.revocation import rotate_message
 from .datadir import DataDir
+from .errors import NodeSetupError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,12 +62,16 @@ async def open_ledger(
     synchronous: str,
 ) -> tuple[Ledger, Identity]:
     """Open the node's ledger, finishing (or discarding) a rotation a crash interrupted;
-    returns the ledger and the key the node signs with."""
+    returns the ledger and the key the node signs with. Raises NodeSetupError when the
+    database cannot be opened."""
 
     async def _open(key: Identity) -> Ledger:
-        return await Ledger.open(
-            data.ledger_dir, community, key, clock_ms=clock_ms, synchronous=synchronous
-        )
+        try:
+            return await Ledger.open(
+                data.ledger_dir, community, key, clock_ms=clock_ms, synchronous=synchronous
+            )
+        except (StorageError, OSError) as err:
+            raise NodeSetupError(f"cannot open the ledger in {data.ledger_dir}: {err}") from err
 
     ledger = await _open(identity)
     pending = data.path / PENDING_DIR / KEY_FILE_NAME

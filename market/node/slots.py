@@ -15,9 +15,10 @@ from typing import Final
 
 from ..auction import clear
 from ..ledger import Kind, Ledger, SealBody
-from ..ledger.errors import LedgerError
+from ..ledger.errors import LedgerError, StorageError
 from ..ledger.identity import Identity
 from ..model import ClearingResult
+from ..supervise import FaultLog
 from ..terms import CommunityTerms
 from .events import OwnFill, SlotCleared, SlotDisputed
 from .finality import SlotState, Verdict, judge
@@ -45,12 +46,14 @@ class SlotKeeper:
         source_of: Callable[[bytes], str],
         on_decided: Decided,
         on_prune: Callable[[int], None],
+        writes: FaultLog,
     ) -> None:
         self.ledger = ledger
         self.identity = identity
         self.index = index
         self.terms: CommunityTerms = ledger.community.terms
         self.stats = stats
+        self._writes = writes
         self._source_of = source_of
         self._on_decided = on_decided
         self._on_prune = on_prune
@@ -131,6 +134,9 @@ class SlotKeeper:
         self._own_results[slot] = (root, result)
         try:
             await self.ledger.append(Kind.SEAL, SealBody(slot, root, result_hash).encode())
+        except StorageError as err:
+            self._writes.failed(err)  # a full disk: the user is told (the node's fault)
+            return
         except LedgerError as err:
             self.stats["append_failures"] += 1
             _LOGGER.warning("could not seal slot %s: %s", slot, err)

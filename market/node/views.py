@@ -64,6 +64,9 @@ NODE_COUNTERS = (
     "reading_gaps_silent",
     "reading_gaps_reset",
     "reading_gaps_jump",
+    "peer_faults",
+    "agent_faults",
+    "observation_faults",
 )
 
 
@@ -85,6 +88,9 @@ class NodeStatus:
     # market.node.catchup.ChainState: "ready", or why the node signs nothing (or unconfirmed)
     chain: str = "ready"
     chain_detail: str = ""
+    # What fails now (a loop that keeps failing, the disk refusing writes), each as
+    # "<what>: <error>" joined by "; "; None while everything works (docs/node.md, "Faults")
+    fault: str | None = None
 
     @property
     def peers_online(self) -> int:

@@ -17,9 +17,15 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from zeroconf.asyncio import AsyncServiceInfo
 
 from market.gossip import GossipConfig
-from market.gossip.discovery import NodeAnnouncement, ZeroconfBrowser, open_zeroconf
+from market.gossip.discovery import (
+    SERVICE_TYPE,
+    NodeAnnouncement,
+    ZeroconfBrowser,
+    open_zeroconf,
+)
 from market.ledger import Kind, Ledger
 from market.ledger.identity import KEY_FILE_NAME
 from market.model import Side
@@ -161,6 +167,8 @@ async def test_headless_node_announces_itself_by_zeroconf_until_it_stops(tmp_pat
                 f"127.0.0.1:{port}",
                 "--create",
                 "Rue Zeroconf",
+                "--name",
+                "Maison Dupont",
                 "--zeroconf-interface",
                 "127.0.0.1",
             ),
@@ -180,6 +188,13 @@ async def test_headless_node_announces_itself_by_zeroconf_until_it_stops(tmp_pat
         await _wait_for(lambda: bool(found), 20, "the announcement")
         assert found[0].port == port
         assert found[0].node_id == data.identity().public_key
+        # What anyone on the LAN hears names no household: not in the TXT record, not
+        # in the instance label (docs/protocol.md, "Discovery").
+        key = data.identity().public_key.hex()
+        heard = AsyncServiceInfo(SERVICE_TYPE, f"p2p-energy-{key[:8]}.{SERVICE_TYPE}")
+        assert await heard.async_request(aiozc.zeroconf, 3000)
+        assert set(heard.properties) == {b"cid", b"nid", b"port", b"proto"}
+        assert b"Maison" not in b"".join(v or b"" for v in heard.properties.values())
         node.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(node.wait, 20) == 0
         await _wait_for(lambda: bool(gone), 20, "the goodbye")

@@ -221,6 +221,6 @@ async def start_member(
 ) -> Member:
     """The only genesis member of a new community, listening on 127.0.0.1."""
     await asyncio.to_thread(_make_member_dir, path, name, terms or CommunityTerms())
-    node = await Node.open(NodeConfig(data_dir=path, host="127.0.0.1", port=0, name="Voisin"))
+    node = await Node.open(NodeConfig(data_dir=path, host="127.0.0.1", port=0))
     await node.start()
     return Member(node)

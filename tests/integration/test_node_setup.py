@@ -14,6 +14,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import translation
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -35,6 +36,7 @@ from market.gossip.discovery import SERVICE_TYPE
 from market.model import Side
 from market.node.clock import ScaledClock, SystemClock
 from market.node.datadir import COMMUNITY_FILE
+from tests.market.read_only import read_only
 
 SLOT = T0 + 3600
 
@@ -61,6 +63,9 @@ async def test_the_node_serves_while_loaded_and_stops_on_unload(
     announced = mock_async_zeroconf.async_register_service.call_args.args[0]
     assert announced.type == SERVICE_TYPE
     assert announced.properties[b"nid"] == entry.data[CONF_NODE_ID].encode()
+    # The household's name ("Maison") stays at home: anyone on the LAN hears this.
+    assert set(announced.properties) == {b"cid", b"nid", b"port", b"proto"}
+    assert announced.name == f"p2p-energy-{entry.data[CONF_NODE_ID][:8]}.{SERVICE_TYPE}"
     # Invites and announcements carry the address Home Assistant uses on the LAN.
     assert node.address == f"10.10.10.10:{node.port}"
 
@@ -119,6 +124,26 @@ async def test_an_unreadable_node_directory_is_an_error(
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_ERROR
     assert entry.error_reason_translation_key == "node_unreadable"
+
+
+async def test_a_read_only_node_directory_retries_until_it_can_be_written(
+    hass: HomeAssistant, node_dirs: NodeDirs
+) -> None:
+    entry = node_dirs.entry()
+    path = node_dirs.root / "config" / ".storage" / DOMAIN / entry.data[CONF_NODE_DIR]
+    with read_only(path):
+        assert not await hass.config_entries.async_setup(entry.entry_id)
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+        assert entry.reason is not None
+        assert f"cannot write in {path}" in entry.reason
+        strings = await translation.async_get_translations(hass, "en", "exceptions", [DOMAIN])
+        message = strings[f"component.{DOMAIN}.exceptions.node_storage.message"]
+        assert message.startswith("The node cannot write its data in {path}: {error}.")
+
+    # The disk is writable again: the retry starts the node.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=5))
+    await wait_until(hass, lambda: entry.state is ConfigEntryState.LOADED)
+    await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_without_a_source_ip_the_node_finds_its_own_address(

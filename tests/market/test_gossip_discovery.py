@@ -38,9 +38,7 @@ def _key() -> bytes:
 
 
 def _announcement(**changes: Any) -> NodeAnnouncement:
-    base = NodeAnnouncement(
-        community_id=_key(), node_id=_key(), host="127.0.0.1", port=8765, name="Maison Dupont"
-    )
+    base = NodeAnnouncement(community_id=_key(), node_id=_key(), host="127.0.0.1", port=8765)
     return replace(base, **changes)
 
 
@@ -107,9 +105,9 @@ async def test_browser_of_the_community_sees_the_announcer(
     cleanup: list[ZeroconfAnnouncer | ZeroconfBrowser],
 ) -> None:
     announcing, browsing = zc_pair
-    node = _announcement(name="Maison Dupont, garage à vélos")
+    node = _announcement()
     announcer = await _announce(announcing, node, cleanup)
-    assert announcer.service_name == f"{node.instance_name()}.{SERVICE_TYPE}"
+    assert announcer.service_name == f"p2p-energy-{node.node_id.hex()[:8]}.{SERVICE_TYPE}"
     browser, seen = await _browse(browsing, node.community_id, _key(), cleanup)
 
     await _until(lambda: bool(seen.peers))
@@ -139,8 +137,8 @@ async def test_other_community_and_own_node_are_ignored(
     announcing, browsing = zc_pair
     community, own_key = _key(), _key()
     stranger = _announcement()  # its own random community
-    myself = _announcement(community_id=community, node_id=own_key, port=8766, name="me")
-    neighbour = _announcement(community_id=community, port=8767, name="neighbour")
+    myself = _announcement(community_id=community, node_id=own_key, port=8766)
+    neighbour = _announcement(community_id=community, port=8767)
     for node in (stranger, myself, neighbour):
         await _announce(announcing, node, cleanup)
     # Browsing starts after the announcements are cached: those are reported while the
@@ -164,7 +162,7 @@ async def test_invalid_txt_is_counted_and_skipped(
 ) -> None:
     announcing, browsing = zc_pair
     caplog.set_level(logging.DEBUG, logger="market.gossip.discovery")
-    node = _announcement(name="broken")
+    node = _announcement()
     info = node.to_service_info()
     bad = AsyncServiceInfo(
         SERVICE_TYPE,
@@ -232,10 +230,9 @@ async def test_a_name_conflict_is_resolved_by_renaming(
     zc_pair: tuple[AsyncZeroconf, AsyncZeroconf],
     cleanup: list[ZeroconfAnnouncer | ZeroconfBrowser],
 ) -> None:
-    """The same instance name twice (as when a node's old announcement lingers);
-    with a maximal name, zeroconf's "-2" must still fit in a label."""
+    """The same instance name twice (as when a node's old announcement lingers)."""
     first, second = zc_pair
-    node = _announcement(name="é" * 50)
+    node = _announcement()
     one = await _announce(first, node, cleanup)
     await asyncio.sleep(0.3)  # let the second responder cache the first announcement
     two = await _announce(second, node, cleanup)
@@ -292,28 +289,32 @@ def test_service_info_carries_the_txt_records() -> None:
         b"nid": node.node_id.hex().encode(),
         b"port": b"8765",
         b"proto": b"1",
-        b"name": b"Maison Dupont",
     }
     parsed = NodeAnnouncement.from_txt(info.properties, "127.0.0.1", info.port)
     assert parsed == node
 
 
-@pytest.mark.parametrize(
-    ("name", "expected_label"),
-    [
-        ("Maison Dupont", "Maison Dupont"),
-        ("", "p2p-energy"),
-        ("  ", "p2p-energy"),
-        ("rue 12.5 bis", "rue 12-5 bis"),
-        ("x" * 100, "x" * 51),
-        ("é" * 40, "é" * 25),  # 2-byte characters, never cut in half
-    ],
-)
-def test_instance_name_is_sanitised(name: str, expected_label: str) -> None:
-    node = _announcement(name=name[:100])
-    label = node.instance_name()
-    assert label == f"{expected_label}-{node.node_id.hex()[:8]}"
-    assert len(label.encode()) <= 60
+async def test_what_the_lan_hears_names_no_household(
+    zc_pair: tuple[AsyncZeroconf, AsyncZeroconf],
+    cleanup: list[ZeroconfAnnouncer | ZeroconfBrowser],
+) -> None:
+    """Anyone on the LAN can resolve the announcement: it carries what discovery needs
+    (community, key, port, protocol) and no name, in its TXT record or its label."""
+    announcing, listening = zc_pair
+    node = _announcement()
+    announcer = await _announce(announcing, node, cleanup)
+    name = announcer.service_name
+    assert name == f"p2p-energy-{node.node_id.hex()[:8]}.{SERVICE_TYPE}"
+    heard = AsyncServiceInfo(SERVICE_TYPE, name)
+    assert await heard.async_request(listening.zeroconf, 3000)
+    assert set(heard.properties) == {b"cid", b"nid", b"port", b"proto"}
+
+
+def test_an_older_nodes_name_is_ignored() -> None:
+    """Nodes before issue #15 announced a `name`: it is neither refused nor kept."""
+    node = _announcement()
+    old = {**node.to_service_info().properties, b"name": b"Maison Dupont\n"}
+    assert NodeAnnouncement.from_txt(old, "127.0.0.1", 8765) == node
 
 
 def test_from_txt_accepts_home_assistant_str_properties() -> None:
@@ -327,7 +328,7 @@ def test_from_txt_accepts_home_assistant_str_properties() -> None:
         "future": None,  # unknown keys are for later protocol versions
     }
     parsed = NodeAnnouncement.from_txt(properties, "127.0.0.1")
-    assert parsed == replace(node, name="")
+    assert parsed == node
 
 
 def _txt(**changes: bytes | None) -> dict[bytes, bytes | None]:
@@ -361,9 +362,6 @@ def _txt(**changes: bytes | None) -> dict[bytes, bytes | None]:
         (_txt(proto_absent=None), "'proto' is missing"),
         (_txt(proto=b""), "'proto' is missing"),
         (_txt(proto=b"2"), "unsupported protocol '2'"),
-        (_txt(name=b"\xc3"), "'name' is not UTF-8"),
-        (_txt(name=b"x" * 101), "name is longer than 100 bytes"),
-        (_txt(name=b"line\nbreak"), "control characters"),
     ],
 )
 def test_from_txt_rejects_bad_fields(properties: dict[bytes, bytes | None], reason: str) -> None:

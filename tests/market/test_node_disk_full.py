@@ -40,8 +40,13 @@ async def test_a_full_disk_refuses_orders_cleanly_and_the_node_goes_on(
     for t in (full.node.terms.seal_time(T0 + 900), T0 + 900):
         await advance(clock, running[1:], t)
         await advance(clock, [full], t)
-    assert full.node.status().counters["append_failures"] >= 1  # its seal could not be written
-    assert full.node.status().counters["clock_faults"] == 0
+    status = full.node.status()
+    assert status.counters["append_failures"] >= 1  # its seal could not be written
+    assert status.counters["clock_faults"] == 0
+    # The status says so (Home Assistant raises a repair issue from it).
+    assert status.fault is not None
+    assert status.fault.startswith("writing the ledger: StorageError: ")
+    assert "database or disk is full" in status.fault
     assert running[1].node.outcome(T0 + 900) is not None
 
     await _set_room(full.node, 1_000_000)  # room again
@@ -52,3 +57,4 @@ async def test_a_full_disk_refuses_orders_cleanly_and_the_node_goes_on(
     outcome = full.node.outcome(T0 + 2700)
     assert outcome is not None and outcome.result is not None
     assert outcome.result.volume_wh == 400
+    assert full.node.status().fault is None  # it stores and syncs again: no fault left

@@ -349,3 +349,34 @@ async def test_a_peer_claiming_entries_it_does_not_serve_confirms_nothing(
         assert await _own_seqs(restored) == [1, 2, 3, 4]
     finally:
         await runner.cleanup()
+
+
+async def _read_only_store(node: Node, read_only: bool) -> None:
+    """The ledger's database refuses writes (SQLITE_READONLY), as after the disk was
+    remounted read-only under the running node."""
+    store = node.ledger._store
+    flag = "ON" if read_only else "OFF"
+    await node.ledger._run(lambda: store._conn.execute(f"PRAGMA query_only = {flag}"))
+
+
+async def test_catching_up_on_a_read_only_disk_is_a_fault_until_it_can_write(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock, data, neighbour, _gone = await _restored(tmp_path, running)
+    assert neighbour.node.address is not None
+    config = NodeConfig(data_dir=data.path, gossip=FAST_GOSSIP, peers=(neighbour.node.address,))
+    node = await Node.open(config, clock=clock)
+    restored = Household(node)
+    running.append(restored)
+    await _read_only_store(node, True)
+    await node.start()  # the own entries the neighbour holds cannot be stored
+    await wait_until(lambda: node.status().counters["catchup_errors"] >= 1)
+    status = node.status()
+    assert status.chain == ChainState.CATCHING_UP  # it signs nothing on a stale head
+    assert status.fault is not None
+    assert "catching up: StorageError" in status.fault
+
+    await _read_only_store(node, False)
+    await wait_until(lambda: node.status().chain == ChainState.READY, limit_s=20)
+    assert node.status().fault is None
+    assert await _own_seqs(restored) == [1, 2, 3, 4]

@@ -29,8 +29,12 @@ async def test_the_slot_clock_survives_a_failing_turn(
 
     keeper.judge_due = flaky_judge  # type: ignore[method-assign]
     with caplog.at_level(logging.ERROR, logger="market.supervise"):
-        for slot in (T0 + 900, T0 + 1800, T0 + 2700):
+        await run_slot(clock, running, T0 + 900)
+        # While it fails, the status says what fails (the repair issue in HA).
+        assert house.node.status().fault == "the slot clock: OSError: disk read error"
+        for slot in (T0 + 1800, T0 + 2700):
             await run_slot(clock, running, slot)
+    assert house.node.status().fault is None
     # The failures were counted, logged once (one cause), and the later slots decided.
     assert house.node.status().counters["clock_faults"] == 3
     assert len([r for r in caplog.records if "slot clock failed" in r.getMessage()]) == 1
