@@ -3,7 +3,8 @@
 A loop that dies stops the market for the household without a word; one that logs a
 traceback on every turn fills the disk. `FaultLog` sits between: every failure is
 counted, and each cause (exception type and the line that raised it) is logged with
-its traceback once per interval, then with the number of repeats in between.
+its traceback once per interval, then with the number of repeats in between
+(market.logflood).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, MutableMapping
+
+from .logflood import FloodLog
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,25 +42,13 @@ class FaultLog:
         self._what = what
         self._stats = stats
         self._counter = counter
-        self._interval_s = interval_s
-        self._clock = clock
         stats.setdefault(counter, 0)
-        # cause -> (when it was last logged, failures since then)
-        self._logged: dict[tuple[str, str, int], tuple[float, int]] = {}
+        self._log = FloodLog(_LOGGER, interval_s, clock=clock)
 
     def failed(self, err: Exception) -> None:
         """Count `err`; log it unless its cause was logged within the interval."""
         self._stats[self._counter] += 1
-        cause = _cause(err)
-        now = self._clock()
-        last = self._logged.get(cause)
-        if last is not None and now - last[0] < self._interval_s:
-            self._logged[cause] = (last[0], last[1] + 1)
-            return
-        repeats = 0 if last is None else last[1]
-        self._logged[cause] = (now, 0)
-        more = f" ({repeats} more since it was last logged)" if repeats else ""
-        _LOGGER.error("%s failed; it goes on%s", self._what, more, exc_info=err)
+        self._log.log(logging.ERROR, _cause(err), "%s failed; it goes on", self._what, exc_info=err)
 
 
 async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
