@@ -110,20 +110,18 @@ async def _flood_one(port: int, source: str, body: bytes) -> bool:
         f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
     try:
-        reader, writer = await asyncio.open_connection(
-            "127.0.0.1", port, local_addr=(source, 0)
-        )
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     except OSError:
         return False
     try:
         writer.write(head + body)
         await writer.drain()
-        await reader.read(1024)
-        return True
+        answer = await reader.read(1024)
     except OSError:
         return False
     finally:
         writer.close()
+    return bool(answer)
 
 
 async def _flood(port: int) -> int:
@@ -143,7 +141,9 @@ async def node_rss_under_flood(root: Path) -> tuple[float, float, float]:
     command = [sys.executable, "-m", "market", "node", "--data-dir", str(root / "node")]
     command += ["--listen", f"127.0.0.1:{port}", "--create", "Flood", "--no-zeroconf"]
     with log_path.open("w") as log:
-        node = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+        node = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, stopped below
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=root
+        )
     try:
         deadline = time.monotonic() + 60
         while "node running" not in log_path.read_text():

@@ -5,6 +5,7 @@ bounded, and read beside the household's own appends."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,8 +24,11 @@ from market.ledger.community import Community
 from market.ledger.identity import Identity
 from market.ledger.kinds import Kind
 from market.ledger.ledger import Ledger
+from market.node import Node, NodeConfig
+from market.node.clock import ManualClock
 from market.node.redeem import RedeemService
 from tests.market.ledger_helpers import clock_ms, community_of, identities, order
+from tests.market.node_harness import FAST_GOSSIP, T0, make_community
 
 PREFIX = "/p2p/v1"
 MIB = 1 << 20
@@ -303,3 +307,30 @@ async def test_an_own_append_completes_while_a_pull_is_being_read(
         await served.runner.cleanup()
         await served.ledger.close()
     assert frames  # the held pull was answered once let go
+
+
+async def test_the_node_status_counts_what_its_guard_and_gate_refused(tmp_path: Path) -> None:
+    dirs, _community = make_community(tmp_path, 1)
+    limits = LimitsConfig(header_timeout_s=0.2, redeem_burst=1, redeem_rate_per_s=0.01)
+    gossip = dataclasses.replace(FAST_GOSSIP, limits=limits)
+    node = await Node.open(
+        NodeConfig(data_dir=dirs[0].path, gossip=gossip), clock=ManualClock(T0 * 1000)
+    )
+    await node.start()
+    try:
+        port = node.port
+        assert port is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await _closed_by_server(reader)  # sent nothing at all
+        writer.close()
+        async with aiohttp.ClientSession() as client:
+            for _ in range(2):
+                url = f"http://127.0.0.1:{port}{PREFIX}/redeem"
+                async with client.post(url, data=b"[]") as resp:
+                    await resp.read()
+        counters = node.status().counters
+        assert counters["connections_header_timeout"] == 1
+        assert counters["redeem_refused_bad_request"] == 1
+        assert counters["redeem_refused_redeem_throttled"] == 1
+    finally:
+        await node.stop()
