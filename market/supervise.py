@@ -3,7 +3,8 @@
 A loop that dies stops the market for the household without a word; one that logs a
 traceback on every turn fills the disk. `FaultLog` sits between: every failure is
 counted, and each cause (exception type and the line that raised it) is logged with
-its traceback once per interval, then with the number of repeats in between. A log
+its traceback once per interval, then with the number of repeats in between
+(market.logflood). A log
 also remembers whether its loop is failing now, until the loop says it works again
 (`recovered`): what the node's status shows as its fault. `supervise` restarts a loop
 that raised, with a backoff.
@@ -16,6 +17,8 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+
+from .logflood import FloodLog
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,11 +49,8 @@ class FaultLog:
         self.what = what
         self._stats = stats
         self._counter = counter
-        self._interval_s = interval_s
-        self._clock = clock
         stats.setdefault(counter, 0)
-        # cause -> (when it was last logged, failures since then)
-        self._logged: dict[tuple[str, str, int], tuple[float, int]] = {}
+        self._log = FloodLog(_LOGGER, interval_s, clock=clock)
         # failures since the loop last worked, and the latest of them
         self.consecutive = 0
         self._last: str | None = None
@@ -65,16 +65,7 @@ class FaultLog:
         self._stats[self._counter] += 1
         self.consecutive += 1
         self._last = f"{type(err).__name__}: {err}"[:_MAX_DETAIL]
-        cause = _cause(err)
-        now = self._clock()
-        last = self._logged.get(cause)
-        if last is not None and now - last[0] < self._interval_s:
-            self._logged[cause] = (last[0], last[1] + 1)
-            return
-        repeats = 0 if last is None else last[1]
-        self._logged[cause] = (now, 0)
-        more = f" ({repeats} more since it was last logged)" if repeats else ""
-        _LOGGER.error("%s failed; it goes on%s", self.what, more, exc_info=err)
+        self._log.log(logging.ERROR, _cause(err), "%s failed; it goes on", self.what, exc_info=err)
 
     def recovered(self) -> None:
         """The loop did its work again: it is no longer failing (one log line)."""

@@ -314,7 +314,10 @@ class Gossip:
             wants = missing_from(mine, theirs)
             if not wants:
                 break
-            data, more = await self.client.pull(peer.url, wants)
+            # a peer takes at most pull_max_wants authors per pull: the rest next round
+            cut = len(wants) > self.config.pull_max_wants
+            data, more = await self.client.pull(peer.url, wants[: self.config.pull_max_wants])
+            more = more or cut
             if not data:
                 break
             # The origin names the peer by key and address, so that a peer known by its

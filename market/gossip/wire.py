@@ -17,10 +17,18 @@ class WireError(ValueError):
     """A sync message is malformed."""
 
 
-def _items(data: bytes, item: struct.Struct, name: str) -> list[tuple[bytes | int, ...]]:
+class TooManyItemsError(WireError):
+    """A sync message holds more items than the receiver takes (GossipConfig.pull_max_wants)."""
+
+
+def _items(
+    data: bytes, item: struct.Struct, name: str, max_items: int | None
+) -> list[tuple[bytes | int, ...]]:
     if len(data) < _COUNT.size:
         raise WireError(f"{name}: {len(data)} bytes is too short")
     (count,) = _COUNT.unpack_from(data)
+    if max_items is not None and count > max_items:
+        raise TooManyItemsError(f"{name}: {count} items, at most {max_items} are taken")
     if len(data) != _COUNT.size + count * item.size:
         raise WireError(f"{name}: {len(data)} bytes do not hold {count} items")
     return list(item.iter_unpack(data[_COUNT.size :]))
@@ -35,10 +43,10 @@ def encode_frontier(frontier: Frontier) -> bytes:
     return b"".join(parts)
 
 
-def decode_frontier(data: bytes) -> Frontier:
-    """Inverse of encode_frontier; raises WireError."""
+def decode_frontier(data: bytes, max_items: int | None = None) -> Frontier:
+    """Inverse of encode_frontier; raises WireError (TooManyItemsError over max_items)."""
     frontier: Frontier = {}
-    for author, seq, head in _items(data, _FRONTIER_ITEM, "frontier"):
+    for author, seq, head in _items(data, _FRONTIER_ITEM, "frontier", max_items):
         assert isinstance(author, bytes) and isinstance(seq, int) and isinstance(head, bytes)
         frontier[author] = (seq, head)
     return frontier
@@ -49,10 +57,10 @@ def encode_wants(wants: Wants) -> bytes:
     return _COUNT.pack(len(wants)) + b"".join(_WANT_ITEM.pack(a, s) for a, s in wants)
 
 
-def decode_wants(data: bytes) -> Wants:
-    """Inverse of encode_wants; raises WireError."""
+def decode_wants(data: bytes, max_items: int | None = None) -> Wants:
+    """Inverse of encode_wants; raises WireError (TooManyItemsError over max_items)."""
     wants: Wants = []
-    for author, from_seq in _items(data, _WANT_ITEM, "wants"):
+    for author, from_seq in _items(data, _WANT_ITEM, "wants", max_items):
         assert isinstance(author, bytes) and isinstance(from_seq, int)
         wants.append((author, from_seq))
     return wants

@@ -16,6 +16,7 @@ from .community import Community
 from .equivocation import EquivocationProof
 from .errors import StorageError, StoreClosedError
 from .identity import Identity
+from .reader import LedgerReader
 from .store import DB_FILE_NAME, DEFAULT_MAX_FUTURE_MS, Frontier, LedgerStore, now_ms
 from .validation import IngestResult
 
@@ -54,6 +55,8 @@ class Ledger:
     def __init__(self, store: LedgerStore, executor: ThreadPoolExecutor) -> None:
         self._store = store
         self._executor = executor
+        # Peers' pulls read beside the writer, never queued before an own append.
+        self.reader = LedgerReader(store.path)
         self._listeners: list[Listener] = []
         self._closed = False
         self.community = store.community
@@ -117,6 +120,7 @@ class Ledger:
         """Close the store; pending calls finish first."""
         if self._closed:
             return
+        await self.reader.close()
         await self._run(self._store.close)
         self._closed = True
         self._executor.shutdown(wait=True)
@@ -176,8 +180,15 @@ class Ledger:
     async def read_ranges(
         self, wants: Sequence[tuple[bytes, int]], max_entries: int, max_bytes: int
     ) -> tuple[list[bytes], bool]:
-        """Frames from each (author, from_seq) on, bounded; and whether more remain."""
-        return await self._run(self._store.read_ranges, wants, max_entries, max_bytes)
+        """Frames from each (author, from_seq) on, bounded; and whether more remain.
+
+        Read on the reader's thread: what a peer asks for never delays own appends."""
+        if self._closed:
+            raise StoreClosedError("the ledger is closed")
+        try:
+            return await self.reader.read_ranges(wants, max_entries, max_bytes)
+        except sqlite3.Error as err:
+            raise StorageError(f"the ledger's database failed: {err}") from err
 
     async def get(self, entry_hash: bytes) -> Entry | None:
         """The entry with this hash, if held."""

@@ -37,6 +37,7 @@ from .errors import (
 from .identity import Identity
 from .kinds import ACCEPTED_KINDS, Kind, granted_key
 from .membership import Membership
+from .reader import read_ranges
 from .validation import BatchCheck, IngestResult, check_body
 
 _LOGGER = logging.getLogger(__name__)
@@ -329,25 +330,8 @@ class LedgerStore:
     def read_ranges(
         self, wants: Sequence[tuple[bytes, int]], max_entries: int, max_bytes: int
     ) -> tuple[list[bytes], bool]:
-        """Frames of each wanted author from from_seq on, in seq order, within the bounds.
-
-        Returns the frames and whether more were left out.
-        """
-        frames: list[bytes] = []
-        size = 0
-        for author, from_seq in wants:
-            remaining = max_entries - len(frames)
-            if remaining <= 0:
-                return frames, True
-            for (raw,) in self._conn.execute(
-                "SELECT raw FROM entries WHERE author = ? AND seq >= ? ORDER BY seq LIMIT ?",
-                (author, from_seq, remaining + 1),
-            ):
-                if len(frames) >= max_entries or size + len(raw) > max_bytes:
-                    return frames, True
-                frames.append(raw)
-                size += len(raw)
-        return frames, False
+        """Frames of each wanted author from from_seq on (market.ledger.reader)."""
+        return read_ranges(self._conn, wants, max_entries, max_bytes)
 
     def get(self, entry_hash: bytes) -> Entry | None:
         """The entry with this hash, if held."""

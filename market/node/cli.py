@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import resource
 import signal
 import sys
 import time
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from ..agents import HouseholdLimits, Observation, PvSellerAgent, Reading
+from ..logflood import CollapseFilter
 from ..terms import CommunityTerms, InvalidCommunityTermsError
 from .clock import ScaledClock
 from .config import NodeConfig
@@ -141,10 +143,38 @@ def _print_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def raise_fd_limit() -> tuple[int, int]:
+    """Raise the soft limit of open files to the hard one; returns (before, after).
+
+    Each connection costs an fd: at the usual soft limit of 1,024 a flood of connections
+    exhausts them long before memory (the guard caps connections below the limit).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return soft, soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        return soft, soft
+    return soft, hard
+
+
+def collapse_asyncio_floods(interval_s: float = 60.0) -> CollapseFilter:
+    """One line per cause per interval from the `asyncio` logger: out of fds, its accept
+    loop logs 'socket.accept() out of system resource' for every pending connection.
+    Only in the headless node's own process; Home Assistant's logging stays its own."""
+    flood_filter = CollapseFilter(interval_s)
+    logging.getLogger("asyncio").addFilter(flood_filter)
+    return flood_filter
+
+
 def _run_node(args: argparse.Namespace) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(LogfmtFormatter())
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler], force=True)
+    collapse_asyncio_floods()
+    before, after = raise_fd_limit()
+    _LOGGER.info("open files limit %d (was %d)", after, before)
     try:
         return asyncio.run(_node_main(args))
     except (NodeError, InviteError, InvalidCommunityTermsError) as err:

@@ -20,6 +20,7 @@ from aiohttp import web
 from ..agents import Observation
 from ..agents.inputs import EMPTY_OBSERVATION
 from ..gossip import Gossip, PeerTable, start_site
+from ..gossip.guard import ConnectionGuard
 from ..ledger import Ledger
 from ..ledger.codec import Entry
 from ..ledger.community import Community
@@ -138,7 +139,9 @@ class Node(AgentControls, MeterInputs):
             path_prefix=config.gossip.path_prefix,
             counted=self.index.admissions,
             market_clock_ms=clock.now_ms,
+            gate=self.gossip.server.gate,
         )
+        self.guard = ConnectionGuard(config.gossip.limits)
         ledger.add_listener(self._on_entries)
 
     # ------------------------------------------------------------------ lifecycle
@@ -196,7 +199,9 @@ class Node(AgentControls, MeterInputs):
         app = web.Application(client_max_size=self.config.gossip.max_request_bytes)
         app.add_routes(self.gossip.server.routes())
         app.add_routes(self.redeem.routes())
-        self._runner, self.port = await start_site(app, self.config.host, self.config.port)
+        self._runner, self.port = await start_site(
+            app, self.config.host, self.config.port, self.guard
+        )
         host = self.config.advertise_host or advertised_host(self.config.host)
         self.address = f"{host}:{self.port}"
         await asyncio.get_running_loop().run_in_executor(None, self.data.save_address, self.address)
@@ -356,7 +361,13 @@ class Node(AgentControls, MeterInputs):
         """Peers, ledger size, last sync and clock skew."""
         peers = peer_statuses(self.peers)
         synced = [peer.last_ok_s_ago for peer in peers if peer.last_ok_s_ago is not None]
-        counters = {**self.stats, **self._catchup.stats, **self.gossip.counters()}
+        counters = {
+            **self.stats,
+            **self._catchup.stats,
+            **self.gossip.counters(),
+            **self.guard.counters(),
+            **{f"redeem_{name}": n for name, n in self.redeem.counters().items()},
+        }
         return NodeStatus(
             node_id=self.identity.public_key.hex(),
             community_id=self.ledger.community_id.hex(),

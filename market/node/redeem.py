@@ -23,6 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from .. import jsontext
+from ..gossip.gate import Refusal, RefusedError, RequestGate, refusal_response
 from ..ledger.admission import ADMISSIONS_PER_PERIOD, AdmitVerdict, admit_body
 from ..ledger.codec import verify
 from ..ledger.community import Community
@@ -159,10 +160,12 @@ class RedeemService:
         path_prefix: str = DEFAULT_PATH_PREFIX,
         counted: CountedMembers | None = None,
         market_clock_ms: Callable[[], int] | None = None,
+        gate: RequestGate | None = None,
     ) -> None:
         """`counted` (the node's counted members, with the clock that stamps its
         entries) refuses admissions that would not count and lets a key whose admission
-        did not count redeem another invite; without it, ledger membership is used."""
+        did not count redeem another invite; without it, ledger membership is used.
+        `gate` (the gossip server's) rate-limits the route and shares its turns."""
         if ledger.identity is None:
             raise ValueError("redeeming invites needs a ledger with an identity")
         self._ledger = ledger
@@ -173,6 +176,7 @@ class RedeemService:
         self._path_prefix = path_prefix
         self._lock = asyncio.Lock()
         self._stats: Counter[str] = Counter()
+        self._gate = gate or RequestGate()
 
     def routes(self) -> web.RouteTableDef:
         """The redeem route under the path prefix."""
@@ -189,16 +193,31 @@ class RedeemService:
         return web.json_response({"reason": reason, "detail": detail}, status=status)
 
     async def _read(self, request: web.Request) -> bytes | None:
-        if (request.content_length or 0) > MAX_REQUEST_BYTES:
-            return None
-        body = bytearray()
-        async for chunk in request.content.iter_chunked(4096):
-            body += chunk
-            if len(body) > MAX_REQUEST_BYTES:
+        try:
+            return await self._gate.read_body(request, MAX_REQUEST_BYTES)
+        except RefusedError as err:
+            if err.refusal.reason == "too_large":
                 return None
-        return bytes(body)
+            raise
 
     async def _handle(self, request: web.Request) -> web.Response:
+        # every redeem request is unauthenticated: rated per address and in all
+        refusal = self._gate.screen_redeem(request)
+        if refusal is not None:
+            return self._refused(refusal)
+        async with self._gate.turn() as busy:
+            if busy is not None:
+                return self._refused(busy)
+            try:
+                return await self._serve(request)
+            except RefusedError as err:
+                return self._refused(err.refusal)
+
+    def _refused(self, refusal: Refusal) -> web.Response:
+        self._stats[f"refused_{refusal.reason}"] += 1
+        return refusal_response(refusal, close=True, json=True)
+
+    async def _serve(self, request: web.Request) -> web.Response:
         data = await self._read(request)
         if data is None:
             detail = f"a redeem request is at most {MAX_REQUEST_BYTES} bytes"

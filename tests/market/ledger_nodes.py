@@ -11,7 +11,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from market.gossip.config import GossipConfig
+from market.gossip.config import GossipConfig, LimitsConfig
+from market.gossip.guard import ConnectionGuard
 from market.gossip.peers import PeerTable
 from market.gossip.server import start_site
 from market.gossip.service import Gossip
@@ -23,6 +24,8 @@ from tests.market.ledger_helpers import clock_ms
 # Anti-entropy never idles beyond 0.5 s, as in the other harnesses. At the production
 # pace (rounds doubling up to 10 s, one random peer each) a link a test adds, or a dead
 # peer to try again, could wait for two rounds or more: past the tests' 20 s.
+# On loopback every peer (and every test client) connects from 127.0.0.1.
+LOOPBACK_LIMITS = LimitsConfig(max_connections_per_address=256)
 FAST = GossipConfig(
     push_delay_s=0.01,
     pull_interval_s=0.2,
@@ -30,6 +33,7 @@ FAST = GossipConfig(
     backoff_base_s=0.1,
     backoff_max_s=1.0,
     request_timeout_s=5.0,
+    limits=LOOPBACK_LIMITS,
 )
 
 
@@ -68,7 +72,8 @@ async def start_node(
     session = aiohttp.ClientSession()
     peers = PeerTable(config.backoff_base_s, config.backoff_max_s)
     gossip = Gossip(ledger, identity, session, peers, config)
-    runner, port = await start_site(gossip.server.make_app(), "127.0.0.1", 0)
+    guard = ConnectionGuard(config.limits)
+    runner, port = await start_site(gossip.server.make_app(), "127.0.0.1", 0, guard)
     if run_gossip:
         await gossip.start()
     return Node(identity, ledger, gossip, session, runner, f"http://127.0.0.1:{port}")

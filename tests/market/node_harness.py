@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from market.gossip import GossipConfig
+from market.gossip.config import LimitsConfig
 from market.ledger.community import Community
 from market.node import Node, NodeConfig
 from market.node.clock import ManualClock
@@ -24,6 +25,8 @@ FAST_GOSSIP = GossipConfig(
     push_delay_s=0.002,
     backoff_base_s=0.05,
     backoff_max_s=0.2,
+    # on loopback every peer connects from 127.0.0.1
+    limits=LimitsConfig(max_connections_per_address=256),
 )
 # A TypeVar rather than `def of_type[E]`: these tests also run on Python 3.11.
 _E = TypeVar("_E")

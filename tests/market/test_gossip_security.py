@@ -23,7 +23,7 @@ from market.ledger.identity import Identity
 from market.ledger.kinds import Kind
 from market.ledger.ledger import Ledger
 from tests.market.ledger_helpers import ChainWriter, clock_ms, community_of, identities, order
-from tests.market.ledger_nodes import FAST, Node, start_node
+from tests.market.ledger_nodes import FAST, LOOPBACK_LIMITS, Node, start_node
 
 PREFIX = "/p2p/v1"
 
@@ -67,7 +67,9 @@ class Harness:
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     members = identities(3)
     community = community_of(members)
-    config = GossipConfig(rate_per_s=50, rate_burst=20, max_request_bytes=64 * 1024)
+    config = GossipConfig(
+        rate_per_s=50, rate_burst=20, max_request_bytes=64 * 1024, limits=LOOPBACK_LIMITS
+    )
     node = await start_node(tmp_path, members[0], community, config, run_gossip=False)
     yield Harness(node, community, members)
     await node.stop()

@@ -65,7 +65,9 @@ def test_cli_without_command_prints_help() -> None:
 # layers, or from the package root (`__version__`), never upward. A new area must be
 # placed here, which is the moment to decide where it belongs.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"model", "units", "localtime", "jsontext", "supervise", "meter", "errors"}),
+    frozenset(
+        {"model", "units", "localtime", "jsontext", "supervise", "logflood", "meter", "errors"}
+    ),
     frozenset({"auction"}),
     frozenset({"terms", "tariff"}),
     frozenset({"ledger", "agents", "settlement"}),
