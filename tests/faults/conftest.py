@@ -1,0 +1,48 @@
+"""Fixtures of the fault suite: node processes and namespaces that are always torn down."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.netns import Lan, can_use_netns, sweep_leftovers
+from tests.faults.nodes import Cluster
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A short directory for control sockets (a Unix socket path has ~107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="pf", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path, socket_dir: Path) -> AsyncIterator[Cluster]:
+    """The test's node processes; each is stopped (killed if it hangs) at the end."""
+    nodes = Cluster(tmp_path, socket_dir)
+    try:
+        yield nodes
+    finally:
+        await nodes.close()
+
+
+@pytest.fixture
+def lan() -> Iterator[Lan]:
+    """A switch and namespaces of this test's own. Without root it skips, with a reason;
+    as root (CI) a failure to build it is an error, never a skip."""
+    reason = can_use_netns()
+    if reason is not None:
+        pytest.skip(reason)
+    sweep_leftovers()
+    network = Lan()
+    try:
+        yield network
+    finally:
+        network.close()
