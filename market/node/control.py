@@ -149,20 +149,24 @@ def outcome_json(outcome: SlotOutcome) -> dict[str, Any]:
     }
 
 
+class _MalformedError(ValueError):
+    """A request body that is not an order."""
+
+
 def _order_fields(raw: object) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise ValueError("an order is a JSON object")
+        raise _MalformedError("an order is a JSON object")
     unknown = set(raw) - _ORDER_FIELDS
     if unknown:
-        raise ValueError(f"unknown fields {sorted(unknown)}")
+        raise _MalformedError(f"unknown fields {sorted(unknown)}")
     try:
         side = Side(raw["side"])
     except (KeyError, ValueError) as err:
-        raise ValueError("side is 'buy' or 'sell'") from err
+        raise _MalformedError("side is 'buy' or 'sell'") from err
     fields: dict[str, Any] = {"side": side, "expires_s": raw.get("expires_s", 0)}
     for name in ("energy_wh", "price", "slot"):
         if name not in raw:
-            raise ValueError(f"{name} is missing")
+            raise _MalformedError(f"{name} is missing")
         fields[name] = raw[name]
     # the node checks types and ranges itself (not_integer, invalid_energy, ...)
     return fields

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -46,3 +48,22 @@ def lan() -> Iterator[Lan]:
         yield network
     finally:
         network.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs of this test's own, unmounted at the end. Mounting needs root."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; run the fault suite as root")
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mount_point)],
+        check=True,
+        timeout=10,
+    )
+    try:
+        yield mount_point
+    finally:
+        # lazily: a node that is still being killed may hold a file open for an instant
+        subprocess.run(["umount", "-l", str(mount_point)], check=False, timeout=10)

@@ -112,7 +112,7 @@ class NodeProcess:
                 stderr=log,
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
                 cwd=ROOT,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - prctl only, before exec
+                preexec_fn=_die_with_parent,
             )
         self.client = ControlClient(self.socket, timeout_s=15.0)
 
@@ -241,7 +241,7 @@ async def wait_for(check: Callable[[], Awaitable[bool]], limit_s: float, what: s
     """Poll `check` until it holds; fail after `limit_s` (a bound, not a measure)."""
     try:
         async with asyncio.timeout(limit_s):
-            while not await check():
+            while not await check():  # noqa: ASYNC110 - polls another process
                 await asyncio.sleep(0.2)
     except TimeoutError:
         raise AssertionError(f"timed out after {limit_s} s waiting for {what}") from None
@@ -264,7 +264,9 @@ async def divergence(nodes: Sequence[NodeProcess], slots: Sequence[int]) -> str:
     return "; ".join(differences)
 
 
-async def wait_converged(nodes: Sequence[NodeProcess], slots: Sequence[int], limit_s: float) -> None:
+async def wait_converged(
+    nodes: Sequence[NodeProcess], slots: Sequence[int], limit_s: float
+) -> None:
     """Until every node holds the same chains and the same verdict on each of `slots`."""
     last = ""
 

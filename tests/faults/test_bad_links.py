@@ -17,7 +17,7 @@ from tests.faults.nodes import (
     genesis_community,
     wait_converged,
 )
-from tests.faults.orders import check_held_intact, next_slot, place_round
+from tests.faults.orders import Placed, check_held_intact, next_slot, place_round
 from tests.faults.relay import Damage, Relay
 
 pytestmark = pytest.mark.faults
@@ -55,8 +55,8 @@ async def test_nodes_behind_bad_links_converge_on_the_orders_placed_and_nothing_
                 address = (await node.client.status())["address"]
                 relay.target = (NODE_HOST, int(address.rsplit(":", 1)[1]))
             await cluster.ready()
-            placed = {}
-            slots = []
+            placed: dict[str, Placed] = {}
+            slots: list[int] = []
             for _ in range(ROUNDS):
                 slots.append(next_slot(FAST_TERMS, clock))
                 placed |= await place_round(nodes, slots[-1])

@@ -58,5 +58,3 @@ async def test_orders_acknowledged_before_a_sigkill_survive_the_restart(
         status = await node.client.status()
         assert status["counters"].get("equivocations", 0) == 0
         assert await node.stop() == 0, node.log_tail()
-
-
