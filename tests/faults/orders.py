@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from market.terms import CommunityTerms
 from tests.faults.nodes import NodeProcess, SimClock
 
-# Placed this many market seconds before their gate at least, so that on a healthy link
-# every node holds them when it seals.
-GATE_MARGIN_S = 15
+# Placed this many market seconds (3 s of wall time at 10x) before their gate at least,
+# so that on a healthy link every node holds them when it seals: a push that missed a
+# peer is made good by its next pull, every 2 s.
+GATE_MARGIN_S = 30
 
 
 @dataclass(frozen=True, slots=True)

