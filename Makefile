@@ -27,10 +27,12 @@ typecheck: venv
 
 # The engine's tests run without Home Assistant's test plugin (it installs autouse
 # fixtures and socket guards meant for HA tests); the integration's tests run with it.
+# The engine's leg includes the fault suite (tests/faults: node processes in network
+# namespaces, on a tmpfs; root runs all of it, see docs/testing.md).
 # Coverage of both runs is combined into one report.
 pytest: venv
 	rm -f .coverage .coverage.*
-	$(PY) -m pytest -p no:homeassistant --cov --cov-report= tests/market tests/e2e $(PYTEST_FLAGS)
+	$(PY) -m pytest -p no:homeassistant --cov --cov-report= tests/market tests/e2e tests/faults $(PYTEST_FLAGS)
 	$(PY) -m pytest --cov --cov-append --cov-report= tests/integration $(PYTEST_FLAGS)
 	$(PY) -m coverage report
 	@# Every integration module at 95 % or more, the config flow at 100 % (issues 7, 12)

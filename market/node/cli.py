@@ -22,6 +22,7 @@ from ..logflood import CollapseFilter
 from ..terms import CommunityTerms, InvalidCommunityTermsError
 from .clock import ScaledClock
 from .config import NodeConfig
+from .control import ControlApi
 from .datadir import DataDir
 from .errors import InviteError, NodeError
 from .events import NodeEvent
@@ -110,6 +111,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="START_S:ANCHOR_S:SPEED",
         help="run on an accelerated clock that reads START_S at wall time ANCHOR_S "
         "(demos and tests; every node of the neighbourhood must get the same value)",
+    )
+    node.add_argument(
+        "--control-socket",
+        type=Path,
+        metavar="PATH",
+        help="serve the host's control API (orders, book, outcomes, status) on this "
+        "Unix socket (mode 0600)",
     )
     node.add_argument("--log-level", default="info")
     node.set_defaults(handler=_run_node)
@@ -232,8 +240,11 @@ async def _node_main(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        control = ControlApi(node)
         try:
             await node.start()
+            if args.control_socket is not None:
+                await control.start(args.control_socket)
             _LOGGER.info(
                 "node running",
                 extra={
@@ -248,6 +259,7 @@ async def _node_main(args: argparse.Namespace) -> int:
             await stop.wait()
         finally:
             _LOGGER.info("stopping")
+            await control.stop()
             if meter is not None:
                 await meter.stop()
             await node.stop()
