@@ -1,5 +1,7 @@
 """Gossip benchmark: time for an entry appended at one of 20 loopback nodes to reach
-all of them, with the default push and pull periods.
+all of them, with the default push and pull periods; and the cost of the transport
+between two nodes: anti-entropy rounds that move nothing (a frontier exchange each) per
+second, and entries per second pulled by a node that lacks them.
 
 Prints only `BENCH <name> <value> <unit>` lines on stdout.
 """
@@ -104,12 +106,55 @@ async def run(directory: Path) -> list[float]:
     return times
 
 
+PAIR_ENTRIES = 20000
+IDLE_ROUNDS = 2000
+
+
+async def pair(directory: Path) -> tuple[float, float]:
+    """Two nodes, gossip not running: idle rounds per second, then entries per second
+    pulled by one anti-entropy exchange after the other node wrote PAIR_ENTRIES."""
+    ids = [Identity(i.to_bytes(32, "big")) for i in (1, 2)]
+    community = Community.create("bench", T0_MS, [i.public_key for i in ids])
+    # no rate limit: the figure is the transport's cost, not the limiter's pace
+    config = GossipConfig(rate_per_s=1e9, rate_burst=1e9)
+    server, client = [
+        await Node.start(directory / f"p{i}", ids[i], community, config) for i in (0, 1)
+    ]
+    for node in (server, client):
+        await node.gossip.stop()
+    try:
+        peer = client.gossip.peers.add(server.url)
+        await client.gossip.sync_with(peer)
+        start = time.monotonic()
+        for _ in range(IDLE_ROUNDS):
+            await client.gossip.sync_with(peer)
+        idle = IDLE_ROUNDS / (time.monotonic() - start)
+        bodies = [
+            (Kind.ORDER, OrderBody(SLOT, Side.SELL, 1000 + i, 1952).encode())
+            for i in range(PAIR_ENTRIES)
+        ]
+        for chunk in range(0, PAIR_ENTRIES, 500):
+            await server.ledger.append_many(bodies[chunk : chunk + 500])
+        start = time.monotonic()
+        pulled = 0
+        while pulled < PAIR_ENTRIES:
+            pulled += (await client.gossip.sync_with(peer)).pulled
+        rate = PAIR_ENTRIES / (time.monotonic() - start)
+    finally:
+        await server.stop()
+        await client.stop()
+    return idle, rate
+
+
 def main() -> None:
-    """Run the convergence benchmark."""
+    """Run the convergence and transport benchmarks."""
     with tempfile.TemporaryDirectory(prefix="bench-gossip-") as directory:
         times = asyncio.run(run(Path(directory)))
+        idle, rate = asyncio.run(pair(Path(directory)))
     print(f"BENCH gossip_converge_s_20_nodes {statistics.median(times):.3f} s")
     print(f"BENCH gossip_converge_s_20_nodes_max {max(times):.3f} s")
+    print(f"BENCH gossip_idle_rounds_per_s {idle:.0f} rounds/s")
+    print(f"BENCH gossip_pull_entries_per_s {rate:.0f} entries/s")
 
 
 if __name__ == "__main__":

@@ -345,6 +345,7 @@ class Node(AgentControls):
         peers = peer_statuses(self.peers)
         synced = [peer.last_ok_s_ago for peer in peers if peer.last_ok_s_ago is not None]
         counters = {**self.stats, **self._catchup.stats, **self.gossip.counters()}
+        refusing = self.gossip.client.clocks.refusing()
         return NodeStatus(
             node_id=self.identity.public_key.hex(),
             community_id=self.ledger.community_id.hex(),
@@ -354,11 +355,12 @@ class Node(AgentControls):
             peers=peers,
             ledger_entries=self._entries,
             last_sync_s_ago=min(synced) if synced else None,
-            clock_skew_ms=self._skew.median_ms(),
+            clock_skew_ms=self._skew.median_ms(list(refusing.values())),
             is_member=self.index.is_member(self.identity.public_key),
             counters=counters,
             chain=str(self._catchup.state),
             chain_detail=self._catchup.detail,
+            clock_refusals=len(refusing),
         )
 
     def create_invite(self, *, ttl_s: int = 86_400) -> str:

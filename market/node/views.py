@@ -79,6 +79,9 @@ class NodeStatus:
     # market.node.catchup.ChainState: "ready", or why the node signs nothing (or unconfirmed)
     chain: str = "ready"
     chain_detail: str = ""
+    # Peers whose last answer refused this node's requests for their timestamps: its
+    # clock is off by more than the transport's 30 s (clock_skew_ms then says how far).
+    clock_refusals: int = 0
 
     @property
     def peers_online(self) -> int:
