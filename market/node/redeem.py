@@ -226,6 +226,12 @@ class RedeemService:
             )
             headers = {HEADER_SERVER_TIME: str(err.server_time_ms)}
             return self._refuse(RedeemRefusedError.reason, detail, 400, headers)
+        if err.reason == "auth_signature":
+            detail = (
+                "the request's signature does not verify for this node's community "
+                f"{self._ledger.community.name!r}: is the invite for another community?"
+            )
+            return self._refuse(RedeemRefusedError.reason, detail, 400)
         return self._refuse(RedeemRefusedError.reason, err.detail, 400)
 
     async def _handle(self, request: web.Request) -> web.Response:
