@@ -1,7 +1,7 @@
 """Gossip benchmark: time for an entry appended at one of 20 loopback nodes to reach
-all of them, with the default push and pull periods; and the cost of the transport
-between two nodes: anti-entropy rounds that move nothing (a frontier exchange each) per
-second, and entries per second pulled by a node that lacks them.
+all of them, with the default push and pull periods; and the cost of the encrypted
+transport: anti-entropy rounds that move nothing (a frontier exchange each) per second
+and entries per second pulled between two nodes, and the crypto of one exchange.
 
 Prints only `BENCH <name> <value> <unit>` lines on stdout.
 """
@@ -18,8 +18,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from market.gossip.auth import RequestVerifier, seal_request
 from market.gossip.config import GossipConfig
 from market.gossip.peers import PeerTable
+from market.gossip.sealed import decode_reply, encode_reply
 from market.gossip.server import start_site
 from market.gossip.service import Gossip
 from market.ledger.community import Community
@@ -146,6 +148,28 @@ async def pair(directory: Path) -> tuple[float, float]:
     return idle, rate
 
 
+def seal_open_ms(size: int, rounds: int) -> float:
+    """Milliseconds to seal a request of `size` bytes, check and open it, and seal and
+    open an empty reply: the transport's crypto for one exchange, both sides (best of 3)."""
+    sender, recipient = Identity(bytes(32)), Identity(bytes(31) + b"\x01")
+    community_id = bytes(32)
+    verifier = RequestVerifier(recipient, community_id, lambda _key: True, 30.0, 10**7)
+    plaintext = bytes(size)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(rounds):
+            sealed = seal_request(
+                sender, recipient.public_key, "POST", "/p2p/v2/pull", community_id, plaintext
+            )
+            verified = verifier.verify("POST", "/p2p/v2/pull", sealed.headers, len(sealed.body))
+            verified.channel.open_request(sealed.body)
+            reply = verified.channel.seal_reply(encode_reply(b"", now_ms=0))
+            decode_reply(sealed.channel.open_reply(reply))
+        best = min(best, (time.perf_counter() - start) / rounds * 1000)
+    return best
+
+
 def main() -> None:
     """Run the convergence and transport benchmarks."""
     with tempfile.TemporaryDirectory(prefix="bench-gossip-") as directory:
@@ -155,6 +179,8 @@ def main() -> None:
     print(f"BENCH gossip_converge_s_20_nodes_max {max(times):.3f} s")
     print(f"BENCH gossip_idle_rounds_per_s {idle:.0f} rounds/s")
     print(f"BENCH gossip_pull_entries_per_s {rate:.0f} entries/s")
+    print(f"BENCH gossip_seal_open_ms_empty {seal_open_ms(0, 300):.3f} ms")
+    print(f"BENCH gossip_seal_open_ms_512k {seal_open_ms(512 * 1024, 30):.3f} ms")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from .sealed import MAC_BYTES, BoxError, Channel
 
 HEADER_KEY = "X-P2P-Key"
 HEADER_TO = "X-P2P-To"
+HEADER_COMMUNITY = "X-P2P-Community"
 HEADER_TIME = "X-P2P-Time"
 HEADER_NONCE = "X-P2P-Nonce"
 HEADER_EPHEMERAL = "X-P2P-Ephemeral"
@@ -36,6 +37,7 @@ STATUS_OF_AUTH: dict[str, int] = {
     "too_large": 413,
     "truncated": 400,
     "auth_malformed": 403,
+    "wrong_community": 403,
     "wrong_recipient": 421,
     "not_member": 403,
     "auth_stale": 403,
@@ -132,6 +134,7 @@ def seal_request(
     headers = {
         HEADER_KEY: identity.public_key.hex(),
         HEADER_TO: recipient.hex(),
+        HEADER_COMMUNITY: community_id.hex(),
         HEADER_TIME: str(ts),
         HEADER_NONCE: request_nonce.hex(),
         HEADER_EPHEMERAL: ephemeral.hex(),
@@ -193,12 +196,16 @@ class RequestVerifier:
         try:
             sender = _hex(headers, HEADER_KEY, KEY_BYTES)
             recipient = _hex(headers, HEADER_TO, KEY_BYTES)
+            community = _hex(headers, HEADER_COMMUNITY, KEY_BYTES)
             ts_ms = int(headers[HEADER_TIME])
             nonce = _hex(headers, HEADER_NONCE, NONCE_BYTES)
             ephemeral = _hex(headers, HEADER_EPHEMERAL, KEY_BYTES)
             signature = _hex(headers, HEADER_SIGNATURE, SIGNATURE_BYTES)
         except (KeyError, ValueError) as err:
             raise AuthError("auth_malformed", f"missing or malformed header: {err}") from err
+        if community != self._community_id:
+            # signed too, but said first: the sender learns why, not "bad signature"
+            raise AuthError("wrong_community", f"this node serves {self._community_id.hex()}")
         if recipient != self._identity.public_key:
             raise AuthError(
                 "wrong_recipient",

@@ -74,10 +74,10 @@ STATUS_OF_REASON: dict[str, int] = {
     "quota": 429,
     "expired": 410,
 }
+WRONG_NODE = "wrong_recipient"
 # Refusals a node sends in plaintext, before it opened the request (so unauthenticated):
 # the newcomer believes these only; a plaintext `used` or `expired` could be anyone's.
-PLAINTEXT_REASONS = frozenset({"bad_request"})
-WRONG_NODE = "wrong_recipient"
+PLAINTEXT_REASONS = frozenset({"bad_request", "wrong_community", WRONG_NODE})
 
 _TS = struct.Struct(">Q")
 
@@ -213,9 +213,14 @@ class RedeemService:
         if err.reason == "wrong_recipient":
             detail = (
                 f"this node is {self._own_key.hex()}, not the inviter the request is for: "
-                "redeem the invite at the inviter's node"
+                "redeem the invite at the inviter's node (an invite naming this node's "
+                "address with another key was not made here)"
             )
             return self._refuse(WRONG_NODE, detail, 421)
+        if err.reason == "wrong_community":
+            name = self._ledger.community.name
+            detail = f"the invite is for another community: this node serves {name!r}"
+            return self._refuse(InviteWrongCommunityError.reason, detail, 403)
         if err.reason == "too_large":
             detail = f"a redeem request is at most {MAX_REQUEST_BYTES} bytes"
             return self._refuse(RedeemRefusedError.reason, detail, 413)
@@ -226,12 +231,6 @@ class RedeemService:
             )
             headers = {HEADER_SERVER_TIME: str(err.server_time_ms)}
             return self._refuse(RedeemRefusedError.reason, detail, 400, headers)
-        if err.reason == "auth_signature":
-            detail = (
-                "the request's signature does not verify for this node's community "
-                f"{self._ledger.community.name!r}: is the invite for another community?"
-            )
-            return self._refuse(RedeemRefusedError.reason, detail, 400)
         return self._refuse(RedeemRefusedError.reason, err.detail, 400)
 
     async def _handle(self, request: web.Request) -> web.Response:

@@ -16,7 +16,7 @@ from ..gossip.sealed import BOX_CONTENT_TYPE, BoxError, decode_reply
 from ..ledger.community import Community
 from ..ledger.errors import InvalidCommunityError
 from ..ledger.identity import Identity
-from .errors import INVITE_ERRORS, InviteError, RedeemFailedError
+from .errors import INVITE_ERRORS, InviteError, InviteForgedError, RedeemFailedError
 from .invite import Invite
 from .redeem import (
     DEFAULT_PATH_PREFIX,
@@ -24,6 +24,7 @@ from .redeem import (
     MAX_REPLY_BYTES,
     PLAINTEXT_REASONS,
     REDEEM_ROUTE,
+    WRONG_NODE,
     redeem_message,
 )
 
@@ -150,7 +151,9 @@ def _refusal(data: bytes, status: int, target: str, trusted: frozenset[str] | No
         reason, detail = str(raw["reason"]), str(raw["detail"])
     except (ValueError, KeyError, TypeError):
         return RedeemFailedError(f"{target} answered {status}")
-    error_class = INVITE_ERRORS.get(reason)
+    # the node at the invite's address does not hold the inviter's key: as far as this
+    # newcomer can tell, the invite was not made there
+    error_class = InviteForgedError if reason == WRONG_NODE else INVITE_ERRORS.get(reason)
     if error_class is None or (trusted is not None and reason not in trusted):
         return RedeemFailedError(f"{target} answered {status} ({reason}): {detail}")
     return error_class(detail)

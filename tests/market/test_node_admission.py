@@ -20,7 +20,7 @@ from market.ledger.ledger import Origin
 from market.model import Side
 from market.node.clock import ManualClock
 from market.node.datadir import DataDir
-from market.node.errors import InviteQuotaError, OrderRejectedError, RedeemFailedError
+from market.node.errors import InviteForgedError, InviteQuotaError, OrderRejectedError
 from market.node.events import SlotDisputed
 from market.node.finality import SlotState
 from market.node.invite import Invite, create_invite
@@ -274,7 +274,7 @@ async def test_a_node_refuses_to_redeem_an_invite_whose_admission_would_not_coun
                 newcomers[-1], invite_of(first), session, now_ms=time.time_ns() // 1_000_000
             )
         # only the inviter's node can open the request: another member's refuses it
-        with pytest.raises(RedeemFailedError, match="inviter's node"):
+        with pytest.raises(InviteForgedError, match="inviter's node"):
             await join_with_invite(
                 newcomers[-1],
                 invite_of(first),
