@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PATH_PREFIX = "/p2p/v1"
+# v2: the encrypted transport; a request under v1's prefix is refused (426) with a reason.
+PATH_PREFIX = "/p2p/v2"
+LEGACY_PATH_PREFIX = "/p2p/v1"
 
 
 @dataclass(frozen=True, slots=True)

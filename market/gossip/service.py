@@ -54,7 +54,7 @@ class Gossip:
         self.config = config or GossipConfig()
         self.ledger = ledger
         self.peers = peers
-        self.server = GossipServer(ledger, self.config)
+        self.server = GossipServer(ledger, identity, self.config)
         limits = ledger.limits
         self.client = GossipClient(
             session,
@@ -62,6 +62,7 @@ class Gossip:
             ledger.community_id,
             self.config,
             max_reply_bytes=max(limits.max_batch_bytes, self.config.max_request_bytes),
+            is_member=ledger.is_member,
         )
         self._rng = rng or random.Random()  # noqa: S311 - peer choice, not secrets
         self._queue: deque[tuple[bytes, Origin | None]] = deque(maxlen=self.config.max_push_queue)
@@ -86,6 +87,7 @@ class Gossip:
         """Push/sync statistics, refused requests (`refused_<reason>`) and ledger counts."""
         counts = dict(self.stats)
         counts.update(self.server.counters)
+        counts.update(self.client.stats)
         counts.update(self.ledger.counters())
         return counts
 
@@ -176,7 +178,7 @@ class Gossip:
             candidates = [
                 (peer, batches)
                 for peer in self.peers.sample(len(self.peers))
-                if peer.url not in tried
+                if peer.url not in tried and self.client.may_push(peer)
                 for batches in [self._batches_for(peer, frames, origins, everything)]
                 if batches
             ]
@@ -235,7 +237,7 @@ class Gossip:
         try:
             async with lock:
                 for batch in batches:
-                    reply = await self.client.push(peer.url, batch)
+                    reply = await self.client.push(peer, batch)
                     behind = behind or reply.behind
                     accepted += reply.accepted
             self.peers.mark_ok(peer)
@@ -289,9 +291,10 @@ class Gossip:
         result = SyncResult()
         try:
             mine = await self.ledger.frontier()
-            theirs = await self.client.exchange_frontier(peer.url, mine)
+            theirs = await self.client.exchange_frontier(peer, mine)
             result.pulled = await self._pull_from(peer, mine, theirs)
-            if self.config.push_on_sync:
+            # Entries go only to a key this node counts as a member (client.py).
+            if self.config.push_on_sync and self.client.may_push(peer):
                 result.pushed = await self._push_missing(peer, theirs)
         except PeerRequestError as err:
             _LOGGER.debug("sync with %s failed: %s", peer.url, err)
@@ -316,7 +319,7 @@ class Gossip:
                 break
             # a peer takes at most pull_max_wants authors per pull: the rest next round
             cut = len(wants) > self.config.pull_max_wants
-            data, more = await self.client.pull(peer.url, wants[: self.config.pull_max_wants])
+            data, more = await self.client.pull(peer, wants[: self.config.pull_max_wants])
             more = more or cut
             if not data:
                 break
@@ -344,9 +347,9 @@ class Gossip:
             )
             if not frames:
                 break
-            reply = await self.client.push(peer.url, b"".join(frames))
+            reply = await self.client.push(peer, b"".join(frames))
             pushed += reply.accepted
             if not more or not reply.accepted:
                 break
-            theirs = await self.client.exchange_frontier(peer.url, mine)
+            theirs = await self.client.exchange_frontier(peer, mine)
         return pushed

@@ -27,7 +27,7 @@ def node_id_of(public_key: bytes) -> str:
 class Identity:
     """An Ed25519 key pair. The secret never appears in repr(), str() or logs."""
 
-    __slots__ = ("_secret", "node_id", "public_key")
+    __slots__ = ("_box_secret", "_secret", "node_id", "public_key")
 
     def __init__(self, seed: bytes) -> None:
         if len(seed) != SEED_BYTES:
@@ -35,6 +35,9 @@ class Identity:
         public_key, secret = bindings.crypto_sign_seed_keypair(seed)
         self.public_key: bytes = public_key
         self._secret: bytes = secret
+        # The X25519 half of the same key, for the transport's boxes (docs/protocol.md,
+        # "Encrypted requests"): peers know it from the Ed25519 key they already hold.
+        self._box_secret: bytes = bindings.crypto_sign_ed25519_sk_to_curve25519(secret)
         self.node_id: str = node_id_of(public_key)
 
     @classmethod
@@ -46,6 +49,11 @@ class Identity:
         """Return the 64-byte detached Ed25519 signature of message."""
         signed: bytes = bindings.crypto_sign(message, self._secret)
         return signed[:64]
+
+    def shared_key(self, their_box_public: bytes) -> bytes:
+        """The crypto_box key between this identity and an X25519 public key."""
+        shared: bytes = bindings.crypto_box_beforenm(their_box_public, self._box_secret)
+        return shared
 
     def __repr__(self) -> str:
         return f"Identity(node_id={self.node_id})"

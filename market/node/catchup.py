@@ -232,7 +232,7 @@ class CatchUp:
 
     async def _exchange(self, peer: Peer) -> _Answer:
         me = self._me
-        theirs = await self.client.exchange_frontier(peer.url, await self.ledger.frontier())
+        theirs = await self.client.exchange_frontier(peer, await self.ledger.frontier())
         claim = theirs.get(me)
         if claim is None:
             return _Answer.CONFIRMED  # it holds nothing of ours
@@ -245,7 +245,7 @@ class CatchUp:
             # From our head inclusive (or from its claim when that is below our head), so
             # that an entry conflicting with ours comes back and proves the fork.
             from_seq = max(1, min(claimed_seq, local_seq))
-            data, _more = await self.client.pull(peer.url, [(me, from_seq)])
+            data, _more = await self.client.pull(peer, [(me, from_seq)])
             result = await self.ledger.ingest(data, origin=Origin(peer.key, peer.url))
             self.stats["catchup_entries"] += sum(e.author == me for e in result.accepted)
             if any(proof.author == me for proof in result.equivocations):

@@ -29,10 +29,12 @@ async def held_by_a_peer(
         head = mine.get(key)
         for peer in peers.all():
             try:
-                theirs = await gossip.client.exchange_frontier(peer.url, mine)
+                theirs = await gossip.client.exchange_frontier(peer, mine)
             except PeerRequestError:
                 continue
-            if head is not None and theirs.get(key) == head:
+            # Only a member's word counts: a key learnt by address is not proven one.
+            member = peer.key is not None and ledger.is_member(peer.key)
+            if member and head is not None and theirs.get(key) == head:
                 return True
         if loop.time() >= deadline:
             return False

@@ -368,6 +368,7 @@ class Node(AgentControls, MeterInputs):
             **self.guard.counters(),
             **{f"redeem_{name}": n for name, n in self.redeem.counters().items()},
         }
+        refusing = self.gossip.client.clocks.refusing()
         return NodeStatus(
             node_id=self.identity.public_key.hex(),
             community_id=self.ledger.community_id.hex(),
@@ -377,7 +378,7 @@ class Node(AgentControls, MeterInputs):
             peers=peers,
             ledger_entries=self._entries,
             last_sync_s_ago=min(synced) if synced else None,
-            clock_skew_ms=self._skew.median_ms(),
+            clock_skew_ms=self._skew.median_ms(list(refusing.values())),
             is_member=self.index.is_member(self.identity.public_key),
             counters=counters,
             chain=str(self._catchup.state),
@@ -388,6 +389,7 @@ class Node(AgentControls, MeterInputs):
                 self._readings.faults,
                 *self._agents.fault_logs(),
             ),
+            clock_refusals=len(refusing),
         )
 
     def create_invite(self, *, ttl_s: int = 86_400) -> str:

@@ -14,7 +14,7 @@ import logging
 import statistics
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..gossip import PeerTable
@@ -173,6 +173,12 @@ class ClockSkew:
             if abs(entry.timestamp_ms - now_ms) < self._fresh_ms:
                 self._offsets.append(entry.timestamp_ms - now_ms)
 
-    def median_ms(self) -> int | None:
-        """The median offset (ms, positive when the peers are ahead), None before any."""
+    def median_ms(self, refusals: Collection[int] = ()) -> int | None:
+        """The median offset (ms, positive when the peers are ahead), None before any.
+
+        `refusals` are the offsets of the peers that refuse this node's requests for
+        their timestamps (market.gossip.clocks): such a node receives no entries, so
+        while any peer refuses it, they are what it knows."""
+        if refusals:
+            return int(statistics.median(refusals))
         return int(statistics.median(self._offsets)) if self._offsets else None

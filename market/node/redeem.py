@@ -1,15 +1,17 @@
-"""Redeeming an invite over HTTP, at any member's node.
+"""Redeeming an invite over HTTP, at the inviter's node.
 
-The newcomer posts the code, its public key and a signature proving it holds that key;
-the node checks the invite and writes `admit(newcomer, invite tag)` to its own chain,
-from where gossip spreads it. Redemptions at one node are serialised, so one code never
-admits two keys there; see docs/protocol.md, "Redeeming an invite", for the race
-between two nodes.
+The newcomer posts the code, its public key and a signature proving it holds that key,
+sealed to the inviter's key (the invite names it) with the transport's boxes, so the
+code never crosses the LAN in clear and only the inviter's node can answer; the node
+checks the invite and writes `admit(newcomer, invite tag)` to its own chain, from where
+gossip spreads it. Redemptions at one node are serialised, so one code never admits two
+keys there; see docs/protocol.md, "Redeeming an invite", for the race between two nodes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import struct
@@ -19,27 +21,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import aiohttp
 from aiohttp import web
 
 from .. import jsontext
-from ..gossip.gate import Refusal, RefusedError, RequestGate, refusal_response
+from ..gossip.auth import (
+    HEADER_SERVER_TIME,
+    AuthError,
+    RequestVerifier,
+    Verified,
+    now_ms,
+)
+from ..gossip.config import LEGACY_PATH_PREFIX, PATH_PREFIX
+from ..gossip.gate import Refusal, RequestGate, refusal_response
+from ..gossip.sealed import BOX_CONTENT_TYPE, Channel, encode_reply
+from ..gossip.server import open_sealed
 from ..ledger.admission import ADMISSIONS_PER_PERIOD, AdmitVerdict, admit_body
 from ..ledger.codec import verify
-from ..ledger.community import Community
-from ..ledger.errors import InvalidCommunityError, LedgerError
-from ..ledger.identity import Identity
+from ..ledger.errors import LedgerError
 from ..ledger.kinds import AdmitBody, Kind
 from ..ledger.ledger import Ledger
 from ..ledger.revocation import Revocation
 from .errors import (
-    INVITE_ERRORS,
     InviteError,
     InviteForgedError,
     InviteQuotaError,
     InviteUsedError,
     InviteWrongCommunityError,
-    RedeemFailedError,
     RedeemRefusedError,
 )
 from .invite import KEY_BYTES, SIGNATURE_BYTES, Invite, verify_invite
@@ -47,9 +54,9 @@ from .invite import KEY_BYTES, SIGNATURE_BYTES, Invite, verify_invite
 _LOGGER = logging.getLogger(__name__)
 
 REDEEM_DOMAIN = b"p2p-energy redeem v1"
-DEFAULT_PATH_PREFIX = "/p2p/v1"
+DEFAULT_PATH_PREFIX = PATH_PREFIX
 REDEEM_ROUTE = "/redeem"
-MAX_REQUEST_BYTES = 16 * 1024
+MAX_REQUEST_BYTES = 16 * 1024  # the sealed body (the JSON plus a 16-byte MAC)
 # A newcomer's clock is often off; five minutes tolerates that and still makes a
 # captured request useless soon after.
 MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
@@ -68,6 +75,10 @@ STATUS_OF_REASON: dict[str, int] = {
     "quota": 429,
     "expired": 410,
 }
+WRONG_NODE = "wrong_recipient"
+# Refusals a node sends in plaintext, before it opened the request (so unauthenticated):
+# the newcomer believes these only; a plaintext `used` or `expired` could be anyone's.
+PLAINTEXT_REASONS = frozenset({"bad_request", "wrong_community", WRONG_NODE})
 
 _TS = struct.Struct(">Q")
 
@@ -91,15 +102,6 @@ class CountedMembers(Protocol):
     def revocation(self, key: bytes) -> Revocation | None:
         """When and why `key` stopped counting, if it did."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class RedeemResult:
-    """A successful redemption: `member` is admitted by the node whose key is `by`."""
-
-    member: bytes
-    by: bytes
-    community: Community
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,28 +179,67 @@ class RedeemService:
         self._lock = asyncio.Lock()
         self._stats: Counter[str] = Counter()
         self._gate = gate or RequestGate()
+        window_s = MAX_CLOCK_SKEW_MS / 1000
+        self._verifier = RequestVerifier(ledger.identity, ledger.community_id, None, window_s)
 
     def routes(self) -> web.RouteTableDef:
-        """The redeem route under the path prefix."""
+        """The redeem route under the path prefix (and a refusal under v1's)."""
         routes = web.RouteTableDef()
         routes.post(self._path_prefix + REDEEM_ROUTE)(self._handle)
+        if self._path_prefix != LEGACY_PATH_PREFIX:
+            routes.post(LEGACY_PATH_PREFIX + REDEEM_ROUTE)(self._old_protocol)
         return routes
 
     def counters(self) -> dict[str, int]:
         """`admitted`, `readmitted` (idempotent repeats) and `refused_<reason>` counts."""
         return dict(self._stats)
 
-    def _refuse(self, reason: str, detail: str, status: int) -> web.Response:
+    def _refuse(
+        self, reason: str, detail: str, status: int, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        """A plaintext refusal, before the request was opened."""
         self._stats[f"refused_{reason}"] += 1
-        return web.json_response({"reason": reason, "detail": detail}, status=status)
+        body = {"reason": reason, "detail": detail}
+        return web.json_response(body, status=status, headers=headers)
 
-    async def _read(self, request: web.Request) -> bytes | None:
-        try:
-            return await self._gate.read_body(request, MAX_REQUEST_BYTES)
-        except RefusedError as err:
-            if err.refusal.reason == "too_large":
-                return None
-            raise
+    def _refused(self, refusal: Refusal) -> web.Response:
+        self._stats[f"refused_{refusal.reason}"] += 1
+        return refusal_response(refusal, close=True, json=True)
+
+    def _answer(self, channel: Channel, body: dict[str, str], status: int = 200) -> web.Response:
+        """A sealed answer: only the newcomer that sent the request opens it."""
+        if status != 200:
+            self._stats[f"refused_{body['reason']}"] += 1
+        sealed = channel.seal_reply(encode_reply(json.dumps(body).encode(), now_ms=now_ms()))
+        return web.Response(body=sealed, status=status, content_type=BOX_CONTENT_TYPE)
+
+    async def _old_protocol(self, _request: web.Request) -> web.Response:
+        detail = f"this node redeems invites with the encrypted protocol under {PATH_PREFIX}"
+        return self._refuse("old_protocol", detail, 426)
+
+    def _transport_refusal(self, err: AuthError) -> web.Response:
+        if err.reason == "wrong_recipient":
+            detail = (
+                f"this node is {self._own_key.hex()}, not the inviter the request is for: "
+                "redeem the invite at the inviter's node (an invite naming this node's "
+                "address with another key was not made here)"
+            )
+            return self._refuse(WRONG_NODE, detail, 421)
+        if err.reason == "wrong_community":
+            name = self._ledger.community.name
+            detail = f"the invite is for another community: this node serves {name!r}"
+            return self._refuse(InviteWrongCommunityError.reason, detail, 403)
+        if err.reason == "too_large":
+            detail = f"a redeem request is at most {MAX_REQUEST_BYTES} bytes"
+            return self._refuse(RedeemRefusedError.reason, detail, 413)
+        if err.reason == "auth_stale" and err.server_time_ms is not None:
+            detail = (
+                f"the request time is more than 5 minutes from this node's clock "
+                f"({err.server_time_ms}): check the newcomer's clock"
+            )
+            headers = {HEADER_SERVER_TIME: str(err.server_time_ms)}
+            return self._refuse(RedeemRefusedError.reason, detail, 400, headers)
+        return self._refuse(RedeemRefusedError.reason, err.detail, 400)
 
     async def _handle(self, request: web.Request) -> web.Response:
         # every redeem request is unauthenticated: rated per address and in all
@@ -209,38 +250,47 @@ class RedeemService:
             if busy is not None:
                 return self._refused(busy)
             try:
-                return await self._serve(request)
-            except RefusedError as err:
-                return self._refused(err.refusal)
+                verified, data = await open_sealed(
+                    request,
+                    self._verifier,
+                    MAX_REQUEST_BYTES,
+                    now=self._clock_s() * 1000,
+                    body_timeout_s=self._gate.limits.body_timeout_s,
+                )
+            except AuthError as err:
+                # the address spends its refusal budget; its unread body is not wanted
+                self._gate.charge(request, err.reason)
+                response = self._transport_refusal(err)
+                response.force_close()
+                return response
+            return await self._redeem(verified, data)
 
-    def _refused(self, refusal: Refusal) -> web.Response:
-        self._stats[f"refused_{refusal.reason}"] += 1
-        return refusal_response(refusal, close=True, json=True)
-
-    async def _serve(self, request: web.Request) -> web.Response:
-        data = await self._read(request)
-        if data is None:
-            detail = f"a redeem request is at most {MAX_REQUEST_BYTES} bytes"
-            return self._refuse(RedeemRefusedError.reason, detail, 413)
+    async def _redeem(self, verified: Verified, data: bytes) -> web.Response:
+        channel = verified.channel
         try:
             parsed = _parse_request(data)
+            if parsed.member != verified.sender:
+                raise RedeemRefusedError("the member key is not the key that signed the request")
             self._check_proof(parsed)
             if not self._ledger.is_member(self._own_key):
                 detail = "this node is not a member yet and cannot admit anyone"
-                return self._refuse(UNAVAILABLE, detail, 503)
+                return self._answer(channel, {"reason": UNAVAILABLE, "detail": detail}, 503)
             async with self._lock:
                 await self._admit(parsed)
         except InviteError as err:
-            return self._refuse(err.reason, err.detail, STATUS_OF_REASON[err.reason])
+            body = {"reason": err.reason, "detail": err.detail}
+            return self._answer(channel, body, STATUS_OF_REASON[err.reason])
         except (sqlite3.Error, LedgerError) as err:
             _LOGGER.exception("could not record an admission")
-            return self._refuse(UNAVAILABLE, f"the node could not store the admission: {err}", 503)
-        return web.json_response(
+            detail = f"the node could not store the admission: {err}"
+            return self._answer(channel, {"reason": UNAVAILABLE, "detail": detail}, 503)
+        return self._answer(
+            channel,
             {
                 "admitted": parsed.member.hex(),
                 "by": self._own_key.hex(),
                 "community": self._ledger.community.to_bytes().hex(),
-            }
+            },
         )
 
     def _check_proof(self, request: _Request) -> None:
@@ -311,70 +361,3 @@ class RedeemService:
                 "the inviter cannot admit anyone now: it joined less than 30 days ago or "
                 f"admitted {ADMISSIONS_PER_PERIOD} households in the last 30 days"
             )
-
-
-async def redeem_invite(
-    session: aiohttp.ClientSession,
-    invite: Invite,
-    identity: Identity,
-    *,
-    now_ms: int,
-    url: str | None = None,
-    path_prefix: str = DEFAULT_PATH_PREFIX,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-) -> RedeemResult:
-    """Redeem `invite` for `identity` at the invite's address (or at base `url`).
-
-    Raises the InviteError subclass named by the node's refusal, or RedeemFailedError
-    when there is no usable answer.
-    """
-    base = f"http://{invite.address}" if url is None else url.rstrip("/")
-    target = base + path_prefix + REDEEM_ROUTE
-    message = redeem_message(invite.community.community_id, invite.tag, identity.public_key, now_ms)
-    payload = {
-        "invite": invite.encode(),
-        "member": identity.public_key.hex(),
-        "ts": now_ms,
-        "signature": identity.sign(message).hex(),
-    }
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
-    try:
-        async with session.post(target, json=payload, timeout=timeout) as response:
-            status = response.status
-            data = bytearray()
-            async for chunk in response.content.iter_chunked(65536):
-                data += chunk
-                if len(data) > MAX_REPLY_BYTES:
-                    raise RedeemFailedError(f"{target} replied with over {MAX_REPLY_BYTES} bytes")
-    except (aiohttp.ClientError, TimeoutError, OSError) as err:
-        raise RedeemFailedError(f"{target}: {type(err).__name__}: {err}") from err
-    if status == 200:
-        return _result(bytes(data), invite, identity, target)
-    raise _refusal(bytes(data), status, target)
-
-
-def _result(data: bytes, invite: Invite, identity: Identity, target: str) -> RedeemResult:
-    try:
-        raw = jsontext.loads(data)
-        member = bytes.fromhex(raw["admitted"])
-        by = bytes.fromhex(raw["by"])
-        community = Community.from_bytes(bytes.fromhex(raw["community"]))
-    except (ValueError, KeyError, TypeError, InvalidCommunityError) as err:
-        raise RedeemFailedError(f"{target} sent a malformed reply: {err}") from err
-    if member != identity.public_key or len(by) != KEY_BYTES:
-        raise RedeemFailedError(f"{target} admitted another key than ours")
-    if community.community_id != invite.community.community_id:
-        raise RedeemFailedError(f"{target} answered for another community")
-    return RedeemResult(member, by, community)
-
-
-def _refusal(data: bytes, status: int, target: str) -> InviteError:
-    try:
-        raw = jsontext.loads(data)
-        reason, detail = str(raw["reason"]), str(raw["detail"])
-    except (ValueError, KeyError, TypeError):
-        return RedeemFailedError(f"{target} answered {status}")
-    error_class = INVITE_ERRORS.get(reason)
-    if error_class is None:
-        return RedeemFailedError(f"{target} answered {status} ({reason}): {detail}")
-    return error_class(detail)

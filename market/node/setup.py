@@ -10,7 +10,7 @@ from ..ledger.community import Community
 from ..terms import CommunityTerms
 from .datadir import DataDir
 from .invite import Invite
-from .redeem import RedeemResult, redeem_invite
+from .redeem_client import RedeemResult, redeem_invite
 
 
 async def create_community(

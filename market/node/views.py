@@ -91,6 +91,9 @@ class NodeStatus:
     # What fails now (a loop that keeps failing, the disk refusing writes), each as
     # "<what>: <error>" joined by "; "; None while everything works (docs/node.md, "Faults")
     fault: str | None = None
+    # Peers whose last answer refused this node's requests for their timestamps: its
+    # clock is off by more than the transport's 30 s (clock_skew_ms then says how far).
+    clock_refusals: int = 0
 
     @property
     def peers_online(self) -> int:

@@ -52,7 +52,7 @@ from market.ledger.community import Community
 from market.ledger.identity import Identity
 from market.node.datadir import DataDir
 from market.node.invite import Invite, create_invite
-from market.node.redeem import redeem_invite
+from market.node.redeem_client import redeem_invite
 from market.terms import CommunityTerms
 
 pytestmark = pytest.mark.usefixtures("flow_env", "socket_enabled")

@@ -15,9 +15,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from market.gossip.auth import sign_request
+from market.gossip.auth import SealedRequest, seal_request
 from market.gossip.config import GossipConfig, LimitsConfig
 from market.gossip.guard import ConnectionGuard
+from market.gossip.sealed import decode_reply
 from market.gossip.server import GossipServer, start_site
 from market.gossip.wire import encode_frontier, encode_wants
 from market.ledger.community import Community
@@ -30,7 +31,7 @@ from market.node.redeem import RedeemService
 from tests.market.ledger_helpers import clock_ms, community_of, identities, order
 from tests.market.node_harness import FAST_GOSSIP, T0, make_community
 
-PREFIX = "/p2p/v1"
+PREFIX = "/p2p/v2"
 MIB = 1 << 20
 # generous bounds on waiting, never asserted as durations
 PATIENCE_S = 15.0
@@ -52,9 +53,15 @@ class Served:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def signed(self, route: str, body: bytes, signer: Identity | None = None) -> dict[str, str]:
-        return sign_request(
-            signer or self.members[1], "POST", PREFIX + route, self.community.community_id, body
+    def signed(self, route: str, body: bytes, signer: Identity | None = None) -> SealedRequest:
+        """A member's request, sealed to the served node's key."""
+        return seal_request(
+            signer or self.members[1],
+            self.members[0].public_key,
+            "POST",
+            PREFIX + route,
+            self.community.community_id,
+            body,
         )
 
 
@@ -62,7 +69,7 @@ async def serve(directory: Path, limits: LimitsConfig, **config: object) -> Serv
     members = identities(2)
     community = community_of(members)
     ledger = await Ledger.open(directory, community, members[0], clock_ms=clock_ms)
-    server = GossipServer(ledger, GossipConfig(limits=limits, **config))  # type: ignore[arg-type]
+    server = GossipServer(ledger, members[0], GossipConfig(limits=limits, **config))  # type: ignore[arg-type]
     redeem = RedeemService(ledger, clock_s=lambda: clock_ms() // 1000, gate=server.gate)
     app = web.Application()
     app.add_routes(server.routes())
@@ -140,9 +147,9 @@ async def test_a_throttled_address_does_not_cost_other_addresses_their_budget(
         other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
         async with aiohttp.ClientSession(connector=other) as neighbour:
             body = encode_frontier({})
-            headers = served.signed("/frontier", body)
+            sealed = served.signed("/frontier", body)
             async with neighbour.post(
-                served.url + PREFIX + "/frontier", data=body, headers=headers
+                served.url + PREFIX + "/frontier", data=sealed.body, headers=sealed.headers
             ) as resp:
                 assert resp.status == 200
     finally:
@@ -204,11 +211,12 @@ async def test_an_idle_or_stalled_keepalive_connection_is_closed(tmp_path: Path)
     served = await serve(tmp_path, LimitsConfig(header_timeout_s=30, keepalive_timeout_s=0.2))
     try:
         body = encode_frontier({})
-        headers = served.signed("/frontier", body)
-        head = f"POST {PREFIX}/frontier HTTP/1.1\r\nHost: node\r\nContent-Length: {len(body)}\r\n"
-        head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        sealed = served.signed("/frontier", body)
+        length = len(sealed.body)
+        head = f"POST {PREFIX}/frontier HTTP/1.1\r\nHost: node\r\nContent-Length: {length}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in sealed.headers.items())
         reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
-        writer.write(head.encode() + b"\r\n" + body)
+        writer.write(head.encode() + b"\r\n" + sealed.body)
         async with asyncio.timeout(PATIENCE_S):
             status = await reader.readline()
         assert status.startswith(b"HTTP/1.1 200")
@@ -260,11 +268,14 @@ async def test_a_pull_with_too_many_wants_is_refused_with_a_reason(
         replies = []
         for count in (100, 101):
             body = encode_wants([(bytes([i % 256]) * 32, 1) for i in range(count)])
-            headers = served.signed("/pull", body)
+            sealed = served.signed("/pull", body)
             async with session.post(
-                served.url + PREFIX + "/pull", data=body, headers=headers
+                served.url + PREFIX + "/pull", data=sealed.body, headers=sealed.headers
             ) as resp:
-                replies.append((resp.status, await resp.read()))
+                data = await resp.read()
+                if resp.status == 200:  # the reply opens: no frames held for these wants
+                    data = decode_reply(sealed.channel.open_reply(data)).payload
+                replies.append((resp.status, data))
         assert replies == [(200, b""), (413, b"too_many_wants")]
         assert served.server.counters["refused_too_many_wants"] == 1
     finally:
@@ -285,13 +296,14 @@ async def test_an_own_append_completes_while_a_pull_is_being_read(
 
     served.ledger.reader.probe = hold_the_read
     body = encode_wants([(served.members[0].public_key, 1)])
-    headers = served.signed("/pull", body)
+    sealed = served.signed("/pull", body)
     loop = asyncio.get_running_loop()
 
     async def pull() -> bytes:
-        async with session.post(served.url + PREFIX + "/pull", data=body, headers=headers) as r:
+        url = served.url + PREFIX + "/pull"
+        async with session.post(url, data=sealed.body, headers=sealed.headers) as r:
             assert r.status == 200
-            return await r.read()
+            return decode_reply(sealed.channel.open_reply(await r.read())).payload
 
     pulling = asyncio.create_task(pull())
     try:

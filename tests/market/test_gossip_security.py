@@ -12,9 +12,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from market.gossip.auth import HEADER_SIGNATURE, sign_request
-from market.gossip.config import GossipConfig
+from market.gossip.auth import HEADER_SIGNATURE, SealedRequest, seal_request
+from market.gossip.config import PATH_PREFIX, GossipConfig
 from market.gossip.peers import PeerTable
+from market.gossip.sealed import decode_reply
 from market.gossip.server import start_site
 from market.gossip.service import Gossip
 from market.gossip.wire import encode_frontier, encode_wants
@@ -25,7 +26,7 @@ from market.ledger.ledger import Ledger
 from tests.market.ledger_helpers import ChainWriter, clock_ms, community_of, identities, order
 from tests.market.ledger_nodes import FAST, LOOPBACK_LIMITS, Node, start_node
 
-PREFIX = "/p2p/v1"
+PREFIX = PATH_PREFIX
 
 
 class Harness:
@@ -37,20 +38,37 @@ class Harness:
         self.members = members
         self.session = node.session
 
+    def seal(
+        self, route: str, body: bytes, signer: Identity | None = None, **kwargs: int
+    ) -> SealedRequest:
+        return seal_request(
+            signer or self.members[1],
+            self.members[0].public_key,
+            "POST",
+            PREFIX + route,
+            self.community.community_id,
+            body,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
     async def post(
         self,
         route: str,
         body: bytes,
         signer: Identity | None = None,
+        sealed: SealedRequest | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, bytes]:
-        path = PREFIX + route
-        if headers is None:
-            headers = sign_request(
-                signer or self.members[1], "POST", path, self.community.community_id, body
-            )
-        async with self.session.post(self.node.url + path, data=body, headers=headers) as resp:
-            return resp.status, await resp.read()
+        """Post a sealed request; returns the status and the opened reply's payload."""
+        sealed = sealed or self.seal(route, body, signer)
+        url = self.node.url + PREFIX + route
+        async with self.session.post(
+            url, data=sealed.body, headers=headers or sealed.headers
+        ) as resp:
+            data = await resp.read()
+            if resp.status != 200:
+                return resp.status, data
+        return 200, decode_reply(sealed.channel.open_reply(data)).payload
 
     async def push(self, body: bytes, signer: Identity | None = None) -> dict[str, object]:
         status, data = await self.post("/push", body, signer)
@@ -143,11 +161,9 @@ async def test_oversized_batch(tmp_path: Path) -> None:
 
 async def test_replayed_request(harness: Harness) -> None:
     body = ChainWriter(harness.members[1], harness.community).frames(1)
-    headers = sign_request(
-        harness.members[1], "POST", PREFIX + "/push", harness.community.community_id, body
-    )
-    assert (await harness.post("/push", body, headers=headers))[0] == 200
-    status, _ = await harness.post("/push", body, headers=headers)
+    sealed = harness.seal("/push", body)
+    assert (await harness.post("/push", body, sealed=sealed))[0] == 200
+    status, _ = await harness.post("/push", body, sealed=sealed)
     assert status == 403
     assert harness.refused["refused_replay"] == 1
 
@@ -156,25 +172,17 @@ async def test_requests_from_non_members_stale_or_badly_signed(harness: Harness)
     frontier = encode_frontier({})
     outsider = identities(1, base=150)[0]
     assert (await harness.post("/frontier", frontier, signer=outsider))[0] == 403
-    stale = sign_request(
-        harness.members[1],
-        "POST",
-        PREFIX + "/frontier",
-        harness.community.community_id,
-        frontier,
-        now_ms=1_000,
-    )
-    assert (await harness.post("/frontier", frontier, headers=stale))[0] == 403
-    tampered = sign_request(
-        harness.members[1], "POST", PREFIX + "/frontier", harness.community.community_id, b"x"
-    )
-    assert (await harness.post("/frontier", frontier, headers=tampered))[0] == 403
-    other_route = sign_request(
-        harness.members[1], "POST", PREFIX + "/pull", harness.community.community_id, frontier
-    )
-    assert (await harness.post("/frontier", frontier, headers=other_route))[0] == 403
-    unsigned = {k: v for k, v in tampered.items() if k != HEADER_SIGNATURE}
-    assert (await harness.post("/frontier", frontier, headers=unsigned))[0] == 403
+    stale = harness.seal("/frontier", frontier, ts_ms=1_000)
+    assert (await harness.post("/frontier", frontier, sealed=stale))[0] == 403
+    # signed for another length than the body sent
+    longer = harness.seal("/frontier", frontier + b"x")
+    fitted = harness.seal("/frontier", frontier)
+    mismatched = {**fitted.headers, HEADER_SIGNATURE: longer.headers[HEADER_SIGNATURE]}
+    assert (await harness.post("/frontier", frontier, sealed=fitted, headers=mismatched))[0] == 403
+    other_route = harness.seal("/pull", frontier)
+    assert (await harness.post("/frontier", frontier, sealed=other_route))[0] == 403
+    unsigned = {k: v for k, v in fitted.headers.items() if k != HEADER_SIGNATURE}
+    assert (await harness.post("/frontier", frontier, sealed=fitted, headers=unsigned))[0] == 403
     assert harness.refused == {
         "refused_not_member": 1,
         "refused_auth_stale": 1,
@@ -188,12 +196,13 @@ async def test_pull_is_bounded_and_says_more(harness: Harness) -> None:
     for _ in range(3):
         await harness.push(writer.frames(200))
     wants = encode_wants([(harness.members[1].public_key, 1)])
-    path = PREFIX + "/pull"
-    headers = sign_request(harness.members[2], "POST", path, harness.community.community_id, wants)
-    async with harness.session.post(harness.node.url + path, data=wants, headers=headers) as r:
-        data = await r.read()
-        assert r.headers["X-P2P-More"] == "1"
-    assert data.count(harness.members[1].public_key) == 500
+    sealed = harness.seal("/pull", wants, harness.members[2])
+    async with harness.session.post(
+        harness.node.url + PREFIX + "/pull", data=sealed.body, headers=sealed.headers
+    ) as r:
+        reply = decode_reply(sealed.channel.open_reply(await r.read()))
+    assert reply.more  # inside the box: a man in the middle cannot clear it
+    assert reply.payload.count(harness.members[1].public_key) == 500
 
 
 async def test_flooding_peer_is_throttled_while_others_are_served(harness: Harness) -> None:
@@ -256,7 +265,8 @@ async def test_routes_mount_into_a_host_application(tmp_path: Path) -> None:
 async def test_throttled_client_waits_instead_of_dropping_the_peer(tmp_path: Path) -> None:
     members = identities(2)
     community = community_of(members)
-    strict = GossipConfig(rate_per_s=4, rate_burst=2)
+    # one request a second: the frontier and the first pull, back to back, always meet it
+    strict = GossipConfig(rate_per_s=1, rate_burst=1)
     server = await start_node(tmp_path / "s", members[0], community, strict, run_gossip=False)
     client = await start_node(tmp_path / "c", members[1], community, run_gossip=False)
     try:

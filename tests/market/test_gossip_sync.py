@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from market.gossip.peers import PeerTable
+from market.gossip.peers import Peer, PeerTable
 from market.ledger.community import Community
 from market.ledger.identity import Identity
 from market.ledger.kinds import Kind
@@ -215,9 +215,9 @@ async def test_mixed_forward_batch_skips_each_entrys_own_origin(
     async def frames(node: Node) -> bytes:
         return b"".join(entry.raw for entry in await node.ledger.entries())
 
-    assert (await a.gossip.client.push(x.url, await frames(a))).accepted == 3
+    assert (await a.gossip.client.push(Peer(x.url), await frames(a))).accepted == 3
     if b_sends == "push":
-        assert (await b.gossip.client.push(x.url, await frames(b))).accepted == 4
+        assert (await b.gossip.client.push(Peer(x.url), await frames(b))).accepted == 4
     else:
         assert (await x.gossip.sync_with(peer_b)).pulled == 4
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from market.gossip.auth import request_message
 from market.ledger.codec import (
     HEADER_BYTES,
     decode_entry,
@@ -65,16 +64,6 @@ def test_documented_vectors_match_the_implementation() -> None:
     entry = decode_entry(v["frame"])
     assert (entry.header, entry.signature, entry.body) == (header, v["signature"], body)
     assert entry.hash == v["entry_hash"] and entry.verify_signature()
-    message = request_message(
-        "POST",
-        "/p2p/v1/pull",
-        v["community_id"],
-        1764000123456,
-        "000102030405060708090a0b0c0d0e0f",
-        b"",
-    )
-    assert message == v["request_message"]
-    assert identity.sign(message) == v["request_signature"]
 
 
 def test_vector_frame_decodes_field_by_field() -> None:

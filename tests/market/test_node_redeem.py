@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,7 +13,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from market.gossip.server import start_site
+from market.gossip.auth import RequestVerifier, seal_request
+from market.gossip.auth import now_ms as wall_ms
+from market.gossip.config import PATH_PREFIX
+from market.gossip.sealed import BOX_CONTENT_TYPE, decode_reply, encode_reply
+from market.gossip.server import open_sealed, start_site
 from market.ledger.community import Community
 from market.ledger.errors import NotAMemberError, RejectReason
 from market.ledger.identity import Identity
@@ -28,7 +33,8 @@ from market.node.errors import (
     RedeemRefusedError,
 )
 from market.node.invite import Invite, create_invite
-from market.node.redeem import RedeemService, redeem_invite, redeem_message
+from market.node.redeem import RedeemService, redeem_message
+from market.node.redeem_client import redeem_invite
 from tests.market.ledger_helpers import ChainWriter, clock_ms, community_of, identities, order
 
 
@@ -93,6 +99,23 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 def newcomers(count: int) -> list[Identity]:
     return identities(count, base=100)
+
+
+async def sealed_post(
+    session: aiohttp.ClientSession, node: MemberNode, plaintext: bytes, sender: Identity
+) -> tuple[int, dict[str, str]]:
+    """Post `plaintext` sealed to the member's key; the status and the answer's JSON
+    (opened when sealed)."""
+    path = PATH_PREFIX + "/redeem"
+    sealed = seal_request(
+        sender, node.identity.public_key, "POST", path, COMMUNITY.community_id, plaintext
+    )
+    url = f"http://{node.address}{path}"
+    async with session.post(url, data=sealed.body, headers=sealed.headers) as response:
+        data = await response.read()
+        if response.content_type == BOX_CONTENT_TYPE:
+            data = decode_reply(sealed.channel.open_reply(data)).payload
+        return response.status, json.loads(data)
 
 
 async def test_redeeming_an_invite_admits_the_newcomer(
@@ -211,11 +234,13 @@ async def test_forged_invites_are_refused(node: MemberNode, session: aiohttp.Cli
         inviter=genuine.inviter,
         signature=genuine.signature,
     )
-    for invite in (by_outsider, stretched):
-        with pytest.raises(InviteForgedError):
-            await redeem_invite(session, invite, newcomer, now_ms=now_ms())
+    # an invite of another key is sealed to that key: this node cannot even open it
+    with pytest.raises(InviteForgedError, match="inviter's node"):
+        await redeem_invite(session, by_outsider, newcomer, now_ms=now_ms())
+    with pytest.raises(InviteForgedError):
+        await redeem_invite(session, stretched, newcomer, now_ms=now_ms())
     assert await node.admits() == []
-    assert node.service.counters() == {"refused_forged": 2}
+    assert node.service.counters() == {"refused_forged": 1, "refused_wrong_recipient": 1}
 
 
 async def test_an_invite_to_another_community_is_refused(
@@ -224,7 +249,7 @@ async def test_an_invite_to_another_community_is_refused(
     (newcomer,) = newcomers(1)
     elsewhere = community_of([MEMBER], name="rue-des-roses")
     invite = create_invite(MEMBER, elsewhere, node.address, now_s=now_s())
-    with pytest.raises(InviteWrongCommunityError):
+    with pytest.raises(InviteWrongCommunityError, match="another community"):
         await redeem_invite(session, invite, newcomer, now_ms=now_ms())
 
 
@@ -235,7 +260,6 @@ async def test_a_stale_or_foreign_proof_of_key_is_refused(
     invite = node.invite()
     with pytest.raises(RedeemRefusedError, match="clock"):
         await redeem_invite(session, invite, newcomer, now_ms=now_ms() - 6 * 60 * 1000)
-    url = f"http://{node.address}/p2p/v1/redeem"
     message = redeem_message(COMMUNITY.community_id, invite.tag, newcomer.public_key, now_ms())
     payload = {
         "invite": invite.encode(),
@@ -243,9 +267,11 @@ async def test_a_stale_or_foreign_proof_of_key_is_refused(
         "ts": now_ms(),
         "signature": OTHER_MEMBER.sign(message).hex(),  # not the newcomer's key
     }
-    async with session.post(url, json=payload) as response:
-        assert response.status == 400
-        assert (await response.json())["reason"] == "bad_request"
+    status, body = await sealed_post(session, node, json.dumps(payload).encode(), newcomer)
+    assert (status, body["reason"]) == (400, "bad_request")
+    # a request for another key than the one that sealed it
+    status, body = await sealed_post(session, node, json.dumps(payload).encode(), OTHER_MEMBER)
+    assert (status, body["reason"]) == (400, "bad_request")
     assert not node.ledger.is_member(newcomer.public_key)
     # the invite was not spent by the refused attempts
     assert (await redeem_invite(session, invite, newcomer, now_ms=now_ms())).member
@@ -258,9 +284,9 @@ async def test_a_stale_or_foreign_proof_of_key_is_refused(
         (b"[1, 2]", 400, "bad_request"),
         (b'{"invite": 5}', 400, "bad_request"),
         (b'{"invite": "p2pe1-AAAA", "member": "00", "ts": 1, "signature": "00"}', 400, None),
-        (b"x" * (16 * 1024 + 1), 413, "bad_request"),
+        (b"x" * (16 * 1024 - 15), 413, "bad_request"),  # sealed: 16 KiB + 1
         # nested deeper than the parser's recursion: was a 500 (RecursionError escaped)
-        (b"[" * (16 * 1024 - 1), 400, "bad_request"),
+        (b"[" * (16 * 1024 - 16), 400, "bad_request"),
     ],
     ids=["garbage", "array", "types", "short-fields", "too-large", "nested"],
 )
@@ -271,10 +297,9 @@ async def test_bad_requests_get_a_status_and_a_reason(
     status: int,
     reason: str | None,
 ) -> None:
-    url = f"http://{node.address}/p2p/v1/redeem"
-    async with session.post(url, data=payload) as response:
-        assert response.status == status
-        body = await response.json()
+    (newcomer,) = newcomers(1)
+    got, body = await sealed_post(session, node, payload, newcomer)
+    assert got == status
     assert body["reason"] == (reason or "bad_request") and body["detail"]
     assert await node.ledger.count() == 0
 
@@ -293,10 +318,8 @@ async def test_bad_codes_are_refused_with_their_reason(
         "ts": now_ms(),
         "signature": "00" * 64,
     }
-    url = f"http://{node.address}/p2p/v1/redeem"
-    async with session.post(url, json=payload) as response:
-        assert response.status == status
-        assert (await response.json())["reason"] == reason
+    got, body = await sealed_post(session, node, json.dumps(payload).encode(), newcomer)
+    assert (got, body["reason"]) == (status, reason)
     assert node.service.counters() == {f"refused_{reason}": 1}
 
 
@@ -312,9 +335,8 @@ async def test_statuses_follow_the_reason(node: MemberNode, session: aiohttp.Cli
         "ts": ts,
         "signature": second.sign(message).hex(),
     }
-    async with session.post(f"http://{node.address}/p2p/v1/redeem", json=payload) as response:
-        assert response.status == 409
-        assert (await response.json())["reason"] == "used"
+    got, body = await sealed_post(session, node, json.dumps(payload).encode(), second)
+    assert (got, body["reason"]) == (409, "used")
 
 
 async def test_a_node_that_is_not_a_member_cannot_admit(
@@ -323,22 +345,20 @@ async def test_a_node_that_is_not_a_member_cannot_admit(
     stranger, newcomer = newcomers(2)
     lonely = await serve(tmp_path / "stranger", stranger, COMMUNITY)
     try:
-        invite = node.invite()
         with pytest.raises(RedeemFailedError, match="not a member"):
-            await redeem_invite(
-                session, invite, newcomer, now_ms=now_ms(), url=f"http://{lonely.address}"
-            )
+            await redeem_invite(session, lonely.invite(), newcomer, now_ms=now_ms())
         assert lonely.service.counters() == {"refused_unavailable": 1}
     finally:
         await lonely.runner.cleanup()
         await lonely.ledger.close()
-    # any member's node can redeem it, not only the one named in the code
+    # only the inviter's node opens the request: another member's says so
     other = await serve(tmp_path / "other", OTHER_MEMBER, COMMUNITY)
     try:
-        result = await redeem_invite(
-            session, invite, newcomer, now_ms=now_ms(), url=f"http://{other.address}/"
-        )
-        assert result.by == OTHER_MEMBER.public_key
+        with pytest.raises(InviteForgedError, match="inviter's node"):
+            await redeem_invite(
+                session, node.invite(), newcomer, now_ms=now_ms(), url=f"http://{other.address}/"
+            )
+        assert other.service.counters() == {"refused_wrong_recipient": 1}
     finally:
         await other.runner.cleanup()
         await other.ledger.close()
@@ -362,15 +382,25 @@ async def test_an_unknown_answer_is_unreachable_not_a_crash(
         return web.json_response({"reason": "teapot", "detail": "short and stout"}, status=418)
 
     async def liar(_request: web.Request) -> web.Response:
-        return web.json_response({"admitted": "00" * 32, "by": "00" * 32, "community": "00"})
+        # a sealed-looking answer of its own making: it does not open
+        return web.Response(body=bytes(80), content_type=BOX_CONTENT_TYPE)
+
+    async def plain_used(_request: web.Request) -> web.Response:
+        # a plaintext refusal about the invite: anyone could send it, so it is not believed
+        return web.json_response({"reason": "used", "detail": "taken"}, status=409)
 
     app = web.Application()
-    app.router.add_post("/teapot/p2p/v1/redeem", teapot)
-    app.router.add_post("/liar/p2p/v1/redeem", liar)
+    app.router.add_post(f"/teapot{PATH_PREFIX}/redeem", teapot)
+    app.router.add_post(f"/liar{PATH_PREFIX}/redeem", liar)
+    app.router.add_post(f"/used{PATH_PREFIX}/redeem", plain_used)
     runner, port = await start_site(app, "127.0.0.1", 0)
     (newcomer,) = newcomers(1)
     try:
-        for path, detail in (("teapot", "short and stout"), ("liar", "malformed reply")):
+        for path, detail in (
+            ("teapot", "short and stout"),
+            ("liar", "does not open"),
+            ("used", r"answered 409 \(used\)"),
+        ):
             with pytest.raises(RedeemFailedError, match=detail):
                 await redeem_invite(
                     session,
@@ -388,11 +418,16 @@ async def test_refusal_for_a_malformed_invite_reaches_the_client_as_such(
 ) -> None:
     # A node running a later invite version would answer "malformed" for our code: the
     # client raises the matching error, not a generic failure.
-    async def newer(_request: web.Request) -> web.Response:
-        return web.json_response({"reason": "malformed", "detail": "version 1"}, status=400)
+    verifier = RequestVerifier(MEMBER, COMMUNITY.community_id, None)
+
+    async def newer(request: web.Request) -> web.Response:
+        verified, _plaintext = await open_sealed(request, verifier, 1 << 16)
+        refusal = json.dumps({"reason": "malformed", "detail": "version 1"}).encode()
+        sealed = verified.channel.seal_reply(encode_reply(refusal, now_ms=wall_ms()))
+        return web.Response(body=sealed, status=400, content_type=BOX_CONTENT_TYPE)
 
     app = web.Application()
-    app.router.add_post("/p2p/v1/redeem", newer)
+    app.router.add_post(PATH_PREFIX + "/redeem", newer)
     runner, port = await start_site(app, "127.0.0.1", 0)
     try:
         with pytest.raises(InviteMalformedError, match="version 1"):

@@ -9,11 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from market.agents import HouseholdLimits, Observation, PvSellerAgent, SlotForecast
-from market.gossip import start_site
 from market.gossip.wire import encode_frontier
+from market.ledger.identity import Identity
 from market.ledger.kinds import Kind, OrderBody
 from market.ledger.kinds import Side as LedgerSide
 from market.model import Side
@@ -40,6 +39,7 @@ from tests.market.node_harness import (
     start_household,
     wait_until,
 )
+from tests.market.sealed_peer import serve_sealed_peer
 
 SLOT = T0 + 3600
 
@@ -323,18 +323,17 @@ async def test_a_peer_claiming_entries_it_does_not_serve_confirms_nothing(
     me = DataDir(data.path).identity().public_key
 
     # a hostile peer: it claims 99 entries of this node's chain and serves none
-    async def frontier(_request: web.Request) -> web.Response:
-        return web.Response(body=encode_frontier({me: (99, bytes(32))}))
+    async def frontier(_request: bytes) -> tuple[bytes, bool]:
+        return encode_frontier({me: (99, bytes(32))}), False
 
-    async def pull(_request: web.Request) -> web.Response:
-        return web.Response(body=b"", headers={"X-P2P-More": "0"})
+    async def pull(_request: bytes) -> tuple[bytes, bool]:
+        return b"", False
 
-    app = web.Application()
-    app.router.add_post("/p2p/v1/frontier", frontier)
-    app.router.add_post("/p2p/v1/pull", pull)
-    runner, port = await start_site(app, "127.0.0.1", 0)
+    answers = {"/frontier": frontier, "/pull": pull}
+    community_id = neighbour.node.community.community_id
+    runner, url = await serve_sealed_peer(Identity.generate(), community_id, answers)
     try:
-        liar = f"127.0.0.1:{port}"
+        liar = url.removeprefix("http://")
         (data.path / "peers.json").unlink()  # it knows the liar only, for now
         restored = await start_household(data, clock, peers=(liar,))
         running.append(restored)
