@@ -23,6 +23,7 @@ from ..terms import CommunityTerms
 from .events import OwnFill, SlotCleared, SlotDisputed
 from .finality import SlotState, Verdict, judge
 from .index import MarketIndex, order_root
+from .sealed_set import sealed_order_set
 from .views import SlotOutcome
 
 _LOGGER = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class SlotKeeper:
         self._on_decided = on_decided
         self._on_prune = on_prune
         self._outcomes: dict[int, SlotOutcome] = {}
+        # per slot: the (root, book size) last searched, and the problem last logged
+        self._searched: dict[int, tuple[bytes | None, int]] = {}
+        self._told: dict[int, str] = {}
         self._own_results: dict[int, tuple[bytes, ClearingResult]] = {}
         self._started_ms = 0
         self._next_seal_slot = 0
@@ -157,6 +161,8 @@ class SlotKeeper:
         for slot in stale:
             del self._outcomes[slot]
             self._own_results.pop(slot, None)
+            self._searched.pop(slot, None)
+            self._told.pop(slot, None)
         if stale:
             self._on_prune(self.terms.slot_of(horizon))
 
@@ -193,12 +199,35 @@ class SlotKeeper:
         # Recompute from what is held now (a node that was away holds it after sync).
         root, result, result_hash = self._clear_held(slot)
         if root != verdict.order_root:
-            _LOGGER.warning("slot %s is final on an order set this node does not hold", slot)
-            return None
+            found = self._search(slot, verdict)
+            if found is None:
+                return None
+            result, result_hash = found
         if result_hash != verdict.result_hash:
-            _LOGGER.error("slot %s: the quorum's result differs from this node's clearing", slot)
+            self._tell_once(slot, "the quorum's result differs from this node's clearing")
             return None
         return result
+
+    def _search(self, slot: int, verdict: Verdict) -> tuple[ClearingResult, bytes] | None:
+        """The quorum's set among the held orders (market.node.sealed_set), searched
+        again only when the slot's book changed."""
+        root = verdict.order_root
+        key = (root, len(self.index.book(slot)))
+        if root is None or self._searched.get(slot) == key:
+            return None
+        self._searched[slot] = key
+        orders = sealed_order_set(self.index, slot, root)
+        if orders is None:
+            self._tell_once(slot, "final on an order set this node does not hold")
+            return None
+        result = clear([order.to_order() for order in orders], self.terms.clearing_params())
+        return result, hashlib.sha256(result.to_canonical_json()).digest()
+
+    def _tell_once(self, slot: int, problem: str) -> None:
+        # judged again on every entry while disputed: one line per slot, not per entry
+        if self._told.get(slot) != problem:
+            self._told[slot] = problem
+            _LOGGER.warning("slot %s: %s", slot, problem)
 
     def _decide(
         self, slot: int, verdict: Verdict, result: ClearingResult | None, late: bool

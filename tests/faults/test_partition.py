@@ -111,13 +111,6 @@ async def test_a_cut_off_node_reaches_the_majoritys_verdicts_after_the_heal(
     assert all(late[slot]["late"] for slot in final)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="market state, outside the fault suite: a node holding an order that the "
-    "quorum did not seal cannot recompute the final result (SlotKeeper._result_for logs "
-    "'final on an order set this node does not hold', result_unavailable) and keeps the "
-    "slot disputed while the others hold it final",
-)
 async def test_a_node_that_traded_while_cut_off_reaches_the_majoritys_verdicts(
     tmp_path: Path, cluster: Cluster, lan: Lan
 ) -> None:

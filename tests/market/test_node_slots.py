@@ -148,3 +148,37 @@ async def test_an_order_withheld_from_half_the_nodes_disputes_the_slot(
         outcome = house.node.outcome(after)
         assert outcome is not None and outcome.state is SlotState.FINAL
         assert outcome.result is not None and outcome.result.volume_wh == 500
+
+
+async def test_a_node_that_traded_while_cut_off_adopts_the_quorums_result(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    # Found by the fault suite: a node cut off before the gate placed an order the
+    # others never saw; they sealed the slot final without it. Once healed, that node
+    # holds an order set the quorum did not seal, and must still reach their result.
+    clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 4)
+    warmup, slot = T0 + 1800, T0 + 2700
+    await run_slot(clock, running, warmup)
+    majority, (alone,) = running[:3], running[3:]
+    await majority[0].node.place_order(Side.SELL, 1000, 800, slot)
+    await majority[1].node.place_order(Side.BUY, 600, 1700, slot)
+    await advance(clock, running, warmup + 60)
+    _partition([majority, [alone]])
+    await alone.node.place_order(Side.BUY, 500, 1900, slot)
+    await advance(clock, majority, running[0].node.terms.seal_time(slot))
+    await advance(clock, [alone], running[0].node.terms.seal_time(slot))
+    clock.advance_to(slot * 1000)
+    await advance(clock, majority, slot)
+    await advance(clock, [alone], slot)
+    final = majority[0].node.outcome(slot)
+    assert final is not None and final.state is SlotState.FINAL and final.result is not None
+    assert final.result.volume_wh == 600  # without the lone node's bid
+
+    mesh(running)
+    await advance(clock, running, slot + 60)
+    adopted = alone.node.outcome(slot)
+    assert adopted is not None and adopted.state is SlotState.FINAL
+    assert adopted.result is not None
+    assert adopted.result.to_canonical_json() == final.result.to_canonical_json()
+    late = [e for e in alone.of_type(SlotCleared) if e.slot == slot]
+    assert late and late[-1].late and late[-1].fills == ()  # its bid did not trade
