@@ -101,7 +101,8 @@ class ReadingRecorder:
             self._stats["readings_signed"] += 1
 
     async def stop(self) -> None:
-        """Let a signing in progress finish (what is pending waits for the next start)."""
+        """Let a signing in progress finish. Readings still pending (the ledger refused
+        them) are lost with the process: those slots have no reading."""
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await self._task
