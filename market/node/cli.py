@@ -20,6 +20,7 @@ import aiohttp
 from ..agents import HouseholdLimits, Observation, PvSellerAgent, Reading
 from ..logflood import CollapseFilter
 from ..terms import CommunityTerms, InvalidCommunityTermsError
+from . import control_cli
 from .clock import ScaledClock
 from .config import NodeConfig
 from .control import ControlApi
@@ -130,6 +131,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     invite.add_argument("--data-dir", type=Path, required=True)
     invite.add_argument("--ttl", type=int, default=86_400, help="validity in seconds")
     invite.set_defaults(handler=_print_invite)
+    control_cli.register(subparsers)
 
 
 def _print_invite(args: argparse.Namespace) -> int:

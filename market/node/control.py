@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 PREFIX = "/v1"
 # An order is a handful of small fields; anything bigger is not one.
 MAX_BODY_BYTES = 4096
+# How long `leave` may wait for a peer to confirm it holds the revoke.
+MAX_CONFIRM_S = 120
 _ORDER_FIELDS = {"side", "energy_wh", "price", "slot", "expires_s"}
 
 JsonHandler = Callable[[web.Request], Awaitable[web.Response]]
@@ -52,6 +54,9 @@ class ControlApi:
         app.router.add_get(PREFIX + "/outcomes", self._outcomes)
         app.router.add_get(PREFIX + "/status", self._status)
         app.router.add_get(PREFIX + "/heads", self._heads)
+        app.router.add_post(PREFIX + "/membership/leave", self._leave)
+        app.router.add_post(PREFIX + "/membership/rotate-key", self._rotate)
+        app.router.add_post(PREFIX + "/members/{key}/remove", self._remove)
         return app
 
     async def start(self, path: Path) -> None:
@@ -129,6 +134,35 @@ class ControlApi:
     async def _status(self, _request: web.Request) -> web.Response:
         return web.json_response(dataclasses.asdict(self.node.status()))
 
+    async def _leave(self, request: web.Request) -> web.Response:
+        try:
+            timeout_s = _confirm_timeout(jsontext.loads(await request.text() or "{}"))
+        except (ValueError, UnicodeDecodeError) as err:
+            return _refused("malformed", str(err), 400)
+        try:
+            confirmed = await self.node.leave(confirm_timeout_s=timeout_s)
+        except OrderRejectedError as err:
+            return _refused(err.reason, err.detail, 409)
+        return web.json_response({"left": True, "confirmed_by_a_peer": confirmed})
+
+    async def _rotate(self, _request: web.Request) -> web.Response:
+        try:
+            new_key = await self.node.rotate_key()
+        except OrderRejectedError as err:
+            return _refused(err.reason, err.detail, 409)
+        return web.json_response({"new_node_id": new_key, "restart": True})
+
+    async def _remove(self, request: web.Request) -> web.Response:
+        try:
+            member = bytes.fromhex(request.match_info["key"])
+        except ValueError:
+            return _refused("malformed", "the key is 64 hex digits", 400)
+        try:
+            await self.node.vote_to_remove(member)
+        except OrderRejectedError as err:
+            return _refused(err.reason, err.detail, 409)
+        return web.json_response({"voted": member.hex()})
+
     async def _heads(self, _request: web.Request) -> web.Response:
         frontier = await self.node.ledger.frontier()
         heads = {author.hex(): [seq, head.hex()] for author, (seq, head) in frontier.items()}
@@ -170,6 +204,15 @@ def _order_fields(raw: object) -> dict[str, Any]:
         fields[name] = raw[name]
     # the node checks types and ranges itself (not_integer, invalid_energy, ...)
     return fields
+
+
+def _confirm_timeout(raw: object) -> float:
+    value = raw.get("confirm_timeout_s", 0) if isinstance(raw, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _MalformedError("confirm_timeout_s is a number of seconds")
+    if not 0 <= value <= MAX_CONFIRM_S:
+        raise _MalformedError(f"confirm_timeout_s is 0..{MAX_CONFIRM_S} seconds")
+    return float(value)
 
 
 def _refused(reason: str, detail: str, status: int) -> web.Response:
@@ -251,6 +294,22 @@ class ControlClient:
     async def held(self, order_id: str) -> dict[str, Any]:
         """An order of any member, while its slot is remembered (ControlError 404 if not)."""
         result: dict[str, Any] = await self.request("GET", f"/orders/{order_id}")
+        return result
+
+    async def leave(self, confirm_timeout_s: float = 0.0) -> dict[str, Any]:
+        """Leave the community (see Node.leave)."""
+        body = {"confirm_timeout_s": confirm_timeout_s}
+        result: dict[str, Any] = await self.request("POST", "/membership/leave", body)
+        return result
+
+    async def rotate_key(self) -> dict[str, Any]:
+        """Hand the membership on to a new key; the node must then be restarted."""
+        result: dict[str, Any] = await self.request("POST", "/membership/rotate-key")
+        return result
+
+    async def vote_to_remove(self, member_hex: str) -> dict[str, Any]:
+        """Vote to remove the household of this key."""
+        result: dict[str, Any] = await self.request("POST", f"/members/{member_hex}/remove")
         return result
 
     async def book(self, slot: int) -> list[dict[str, Any]]:

@@ -3,8 +3,11 @@ reads orders, outcomes and status over a Unix socket; bad requests get a reason.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -106,3 +109,40 @@ async def test_a_deeply_nested_body_is_refused_not_a_server_error(
     async with session.post("http://node/v1/orders", data="[" * 3000) as response:
         assert response.status == 400
         assert (await response.json())["reason"] == "malformed"
+
+
+async def test_a_shell_can_leave_or_vote_through_the_socket(
+    control: Control, running: list[Household]
+) -> None:
+    # `python -m market control` is how a headless household leaves, rotates its key
+    # or votes to remove a member (Home Assistant has actions for the same).
+    _client, path, _clock = control
+    other = running[1].node.identity.public_key.hex()
+
+    async def shell(*args: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "market",
+            "control",
+            "--socket",
+            str(path),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        return process.returncode or 0, out.decode(), err.decode()
+
+    code, out, _err = await shell("status")
+    assert code == 0 and json.loads(out)["is_member"] is True
+    code, out, _err = await shell("remove", "zz")
+    assert code == 1 and "malformed" in _err
+    code, out, _err = await shell("remove", other)
+    assert code == 0 and json.loads(out) == {"voted": other}
+    code, out, _err = await shell("leave", "--confirm-timeout", "5")
+    assert code == 0
+    assert json.loads(out) == {"left": True, "confirmed_by_a_peer": True}
+    assert running[0].node.status().is_member is False
+    code, _out, err = await shell("rotate-key")
+    assert code == 1 and "revoked" in err  # a key that left hands nothing on
