@@ -143,13 +143,15 @@ class _Admit:
 
 @dataclass(frozen=True, slots=True)
 class _Revoke:
-    """A revoke (target) or a rotate (the new key, `rotate` set)."""
+    """A revoke (target, and a successor for a replacement) or a rotate (the new key,
+    `rotate` set)."""
 
     timestamp_ms: int
     hash: bytes
     author: bytes
     target: bytes
     rotate: bool = False
+    successor: bytes | None = None
 
 
 class Admissions:
@@ -177,9 +179,13 @@ class Admissions:
         if entry.hash in self._admits or entry.hash in self._revokes:
             return False
         if entry.kind == Kind.REVOKE:
-            target = RevokeBody.decode(entry.body).target
+            revoke = RevokeBody.decode(entry.body)
             self._revokes[entry.hash] = _Revoke(
-                entry.timestamp_ms, entry.hash, entry.author, target
+                entry.timestamp_ms,
+                entry.hash,
+                entry.author,
+                revoke.target,
+                successor=revoke.successor,
             )
         elif entry.kind == Kind.ROTATE:
             new_key = RotateBody.decode(entry.body).new_key
@@ -215,9 +221,13 @@ class Admissions:
         self.members()
         return self._revoked.get(key)
 
-    def has_voted(self, author: bytes, target: bytes) -> bool:
-        """Whether a revoke of `target` signed by `author` is held."""
-        return any(r.author == author and r.target == target for r in self._revokes.values())
+    def has_voted(self, author: bytes, target: bytes, successor: bytes | None = None) -> bool:
+        """Whether a revoke of `target` (with this successor, None for a removal) signed
+        by `author` is held."""
+        return any(
+            r.author == author and r.target == target and r.successor == successor and not r.rotate
+            for r in self._revokes.values()
+        )
 
     def revoke_verdict(self, entry_hash: bytes) -> RevokeVerdict | None:
         """What the revoke with this hash did (None when it is not held)."""
@@ -282,6 +292,18 @@ class Admissions:
                     if old in self._genesis or old in heirs:
                         heirs.add(new)
                     counted_by[new] = counted_by.setdefault(old, [])
+                continue
+            if isinstance(event, _Revoke) and event.successor is not None:
+                old, new, at = event.target, event.successor, event.timestamp_ms
+                verdict_r = sweep.replace(event.author, old, new, at, members)
+                revoke_verdicts[event.hash] = verdict_r
+                if verdict_r is RevokeVerdict.REPLACED:
+                    # the household's standing, not the fresh key's: its tenure (no new
+                    # probation), its quota and, for a genesis household, its rank
+                    tenure[new] = min(tenure.get(new, at), tenure.get(old, at))
+                    if old in self._genesis or old in heirs:
+                        heirs.add(new)
+                    counted_by[new] = counted_by.get(new, []) + counted_by.get(old, [])
                 continue
             if isinstance(event, _Revoke):
                 revoke_verdicts[event.hash] = sweep.judge(
@@ -374,6 +396,7 @@ _GONE: Final = {
     Cause.LEFT: "it left the community",
     Cause.REMOVED: "a majority of the members removed it",
     Cause.ROTATED: "its household rotated to a new key",
+    Cause.REPLACED: "a majority of the members replaced it by the household's new key",
 }
 
 

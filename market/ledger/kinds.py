@@ -269,23 +269,37 @@ class AdmitBody:
 @dataclass(frozen=True, slots=True)
 class RevokeBody:
     """Ends `target`'s membership: signed by the target itself, it leaves; signed by
-    another member, it is that member's vote to remove the target (docs/protocol.md,
-    "Revocation"). Whether it takes effect is market.ledger.admission's to decide."""
+    another member, it is that member's vote to remove the target, or, with a
+    `successor`, to replace the target's key by the successor's (a household that lost
+    its key: docs/protocol.md, "Revocation"). Whether it takes effect is
+    market.ledger.admission's to decide."""
 
     LAYOUT: ClassVar[struct.Struct] = struct.Struct(">32s")
+    REPLACE_LAYOUT: ClassVar[struct.Struct] = struct.Struct(">32s32s")
     target: bytes
+    successor: bytes | None = None
 
     def __post_init__(self) -> None:
         if len(self.target) != 32:
             raise InvalidBodyError(f"revoke needs a 32-byte key: {self.target.hex()}")
+        if self.successor is not None:
+            if len(self.successor) != 32:
+                raise InvalidBodyError("a revoke's successor is a 32-byte key")
+            if self.successor == self.target:
+                raise InvalidBodyError("a key cannot be replaced by itself")
 
     def encode(self) -> bytes:
         """Body bytes."""
-        return self.LAYOUT.pack(self.target)
+        if self.successor is None:
+            return self.LAYOUT.pack(self.target)
+        return self.REPLACE_LAYOUT.pack(self.target, self.successor)
 
     @classmethod
     def decode(cls, body: bytes) -> Self:
         """Check and decode body bytes."""
+        if len(body) == cls.REPLACE_LAYOUT.size:
+            target, successor = cls.REPLACE_LAYOUT.unpack(body)
+            return cls(target, successor)
         (target,) = _unpack(cls.LAYOUT, body, "revoke")
         return cls(target)
 

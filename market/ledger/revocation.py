@@ -2,10 +2,12 @@
 
 A `revoke(target)` entry signed by the target itself means it leaves; signed by another
 member it is a vote to remove the target, which takes effect once the votes of more than
-half of the other counted members are held; a `rotate(new key)` revokes its author and
-lets the new key count in its place. `market.ledger.admission.Admissions` takes admits,
-revokes and rotates together in (timestamp, entry hash) order and asks
-`RevocationSweep` about each revoke and rotate, so the revocation point of a key is a
+half of the other counted members are held; with a successor it is a vote to replace the
+target's (lost or stolen) key by the successor's, by the same quorum; a `rotate(new key)`
+revokes its author and lets the new key count in its place.
+`market.ledger.admission.Admissions` takes admits, revokes and rotates together in
+(timestamp, entry hash) order and asks `RevocationSweep` about each revoke and rotate,
+so the revocation point of a key is a
 function of the entries held, never of the order they arrived in.
 """
 
@@ -47,6 +49,8 @@ class RevokeVerdict(StrEnum):
     REPEATED = "repeated"  # its author had already voted against this target
     ROTATED = "rotated"  # a rotate: its author's membership passed to the new key
     KEY_USED = "key_used"  # a rotate onto a key that counts or counted before
+    REPLACED = "replaced"  # the vote that completed a replacement: the successor takes over
+    SUCCESSOR_NOT_MEMBER = "successor_not_member"  # a replacement by a key that does not count
 
 
 class Cause(StrEnum):
@@ -55,6 +59,7 @@ class Cause(StrEnum):
     LEFT = "left"
     REMOVED = "removed"
     ROTATED = "rotated"
+    REPLACED = "replaced"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,8 @@ class RevocationSweep:
         self._counts_at = counts_at
         self.revoked: dict[bytes, Revocation] = {}
         self._votes: dict[bytes, set[bytes]] = {}
+        # replacement votes, by (target, successor): a vote counts for one successor only
+        self._replacing: dict[tuple[bytes, bytes], set[bytes]] = {}
 
     def judge(
         self, author: bytes, target: bytes, at_ms: int, members: MutableMapping[bytes, int]
@@ -100,6 +107,41 @@ class RevocationSweep:
             return RevokeVerdict.VOTED
         self._revoke(target, Revocation(at_ms, Cause.REMOVED), members)
         return RevokeVerdict.REMOVED
+
+    def replace(
+        self,
+        author: bytes,
+        target: bytes,
+        successor: bytes,
+        at_ms: int,
+        members: MutableMapping[bytes, int],
+    ) -> RevokeVerdict:
+        """Apply one vote to replace `target`'s key by `successor` (a member already,
+        admitted with an invite): once the votes of more than half of the members other
+        than the target are held for the same successor, the target is revoked and the
+        successor carries on the household's membership (see Admissions)."""
+        # a key that is not lost hands itself on with a rotate, not a replacement
+        if author == target or not self._counts_at(author, at_ms):
+            return RevokeVerdict.NOT_MEMBER
+        if target not in members or successor not in members:
+            return (
+                RevokeVerdict.TARGET_NOT_MEMBER
+                if target not in members
+                else RevokeVerdict.SUCCESSOR_NOT_MEMBER
+            )
+        voters = self._replacing.setdefault((target, successor), set())
+        if author in voters:
+            return RevokeVerdict.REPEATED
+        voters.add(author)
+        standing = sum(1 for voter in voters if voter in members)
+        if not is_removal_quorum(standing, len(members) - 1):
+            return RevokeVerdict.VOTED
+        self._revoke(target, Revocation(at_ms, Cause.REPLACED), members)
+        # the household's own votes go on under its new key
+        for voted in self._votes.values():
+            if target in voted:
+                voted.add(successor)
+        return RevokeVerdict.REPLACED
 
     def rotate(
         self,

@@ -57,6 +57,7 @@ class ControlApi:
         app.router.add_post(PREFIX + "/membership/leave", self._leave)
         app.router.add_post(PREFIX + "/membership/rotate-key", self._rotate)
         app.router.add_post(PREFIX + "/members/{key}/remove", self._remove)
+        app.router.add_post(PREFIX + "/members/{key}/replace/{successor}", self._replace)
         return app
 
     async def start(self, path: Path) -> None:
@@ -162,6 +163,18 @@ class ControlApi:
         except OrderRejectedError as err:
             return _refused(err.reason, err.detail, 409)
         return web.json_response({"voted": member.hex()})
+
+    async def _replace(self, request: web.Request) -> web.Response:
+        try:
+            member = bytes.fromhex(request.match_info["key"])
+            successor = bytes.fromhex(request.match_info["successor"])
+        except ValueError:
+            return _refused("malformed", "the keys are 64 hex digits", 400)
+        try:
+            await self.node.vote_to_replace(member, successor)
+        except OrderRejectedError as err:
+            return _refused(err.reason, err.detail, 409)
+        return web.json_response({"voted": member.hex(), "successor": successor.hex()})
 
     async def _heads(self, _request: web.Request) -> web.Response:
         frontier = await self.node.ledger.frontier()
@@ -310,6 +323,12 @@ class ControlClient:
     async def vote_to_remove(self, member_hex: str) -> dict[str, Any]:
         """Vote to remove the household of this key."""
         result: dict[str, Any] = await self.request("POST", f"/members/{member_hex}/remove")
+        return result
+
+    async def vote_to_replace(self, member_hex: str, successor_hex: str) -> dict[str, Any]:
+        """Vote to replace a household's lost key by its new one."""
+        path = f"/members/{member_hex}/replace/{successor_hex}"
+        result: dict[str, Any] = await self.request("POST", path)
         return result
 
     async def book(self, slot: int) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     control = subparsers.add_parser(
         "control",
         help="ask a running node (its control socket) for its status, or to leave, "
-        "rotate its key or vote to remove a member",
+        "rotate its key or vote to remove a member or replace its lost key",
         description="Talk to a running node through its --control-socket.",
     )
     control.add_argument("--socket", type=Path, required=True, help="the node's control socket")
@@ -34,6 +34,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     actions.add_parser("rotate-key", help="hand the membership on to a new key, then restart")
     remove = actions.add_parser("remove", help="vote to remove a member's household")
     remove.add_argument("key", help="the member's key (64 hex digits)")
+    replace = actions.add_parser(
+        "replace", help="vote to replace a household's lost key by the new key it joined with"
+    )
+    replace.add_argument("key", help="the lost key (64 hex digits)")
+    replace.add_argument("successor", help="the household's new key (64 hex digits)")
     control.set_defaults(handler=_run)
 
 
@@ -45,6 +50,8 @@ async def _ask(args: argparse.Namespace) -> Any:
             return await client.rotate_key()
         if args.action == "remove":
             return await client.vote_to_remove(args.key)
+        if args.action == "replace":
+            return await client.vote_to_replace(args.key, args.successor)
         return await client.status()
 
 

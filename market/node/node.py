@@ -35,12 +35,12 @@ from .catchup import START_WAIT_S, CatchUp
 from .clock import Clock, SystemClock
 from .config import NodeConfig
 from .datadir import DataDir
-from .departure import held_by_a_peer
 from .errors import OrderRejectedError
 from .events import EquivocationSeen, EventBus, Listener, SlotCleared
 from .faults import NodeFaults
 from .index import HeldOrder, MarketIndex
 from .invite import create_invite
+from .membership_api import MembershipControls
 from .metering import MeterInputs, ReadingRecorder
 from .orders import API_SOURCE, OrderDesk
 from .peering import (
@@ -52,7 +52,7 @@ from .peering import (
     stop_discovery,
 )
 from .redeem import RedeemService, wall_clock_s
-from .rotation import open_ledger, rotate_key
+from .rotation import open_ledger
 from .slots import SlotKeeper
 from .views import NODE_COUNTERS, BookOrder, NodeStatus, SlotOutcome
 
@@ -66,7 +66,7 @@ _PEER_CHECK_S = 1.0
 _FAULT_RETRY_MS = 1000
 
 
-class Node(AgentControls, MeterInputs):
+class Node(AgentControls, MembershipControls, MeterInputs):
     """A running market node. Build with `await Node.open(config, ...)`."""
 
     def __init__(
@@ -301,33 +301,6 @@ class Node(AgentControls, MeterInputs):
         """Withdraw one of this node's orders before its gate closure."""
         self._catchup.check()
         await self._orders.cancel(order_id, source)
-
-    async def leave(self, *, confirm_timeout_s: float = 0.0) -> bool:
-        """Leave the community: sign a revoke of this node's own key (docs/node.md,
-        "Leaving and removal"); with `confirm_timeout_s`, wait that long at most for a
-        peer to hold it and return whether one does. Raises OrderRejectedError
-        (catching_up, not_member, revoked, ledger)."""
-        self._catchup.check()
-        await self._orders.leave()
-        if confirm_timeout_s <= 0:
-            return False
-        me = self.identity.public_key
-        return await held_by_a_peer(self.gossip, self.peers, self.ledger, me, confirm_timeout_s)
-
-    async def vote_to_remove(self, member: bytes) -> None:
-        """Vote to remove the household of key `member` (docs/node.md, "Leaving and
-        removal"); it is removed once more than half of the other members voted.
-        Raises OrderRejectedError (invalid_member, and as `leave`)."""
-        self._catchup.check()
-        await self._orders.vote_to_remove(member)
-
-    async def rotate_key(self) -> str:
-        """Hand this household's membership on to a new key (docs/node.md, "Rotating
-        the key"); returns the new key (hex). The node signs nothing more with the old
-        key: reopen it to trade with the new one. Raises OrderRejectedError as `leave`."""
-        self._catchup.check()
-        self._orders.check_standing()
-        return (await rotate_key(self.ledger, self.identity, self.data)).public_key.hex()
 
     async def withdraw_orders(self, source: str) -> int:
         """Cancel every open order of `source` (an agent's id, or a host's name for its

@@ -260,6 +260,29 @@ class OrderDesk:
         except LedgerError as err:
             raise OrderRejectedError("ledger", str(err)) from err
 
+    async def vote_to_replace(self, member: bytes, successor: bytes) -> Entry | None:
+        """Sign this node's vote to replace `member`'s key by `successor` (a household
+        that lost its key and joined again with a new one); None when this node voted so
+        already. It takes effect once more than half of the other counted members voted
+        for the same successor (market.ledger.revocation)."""
+        self.check_standing()
+        if member == self.identity.public_key:
+            raise OrderRejectedError("invalid_member", "a node hands its key on with rotate_key()")
+        for key in (member, successor):
+            if not self.index.is_member(key):
+                raise OrderRejectedError(
+                    "invalid_member", f"{key.hex()[:16]} is not a counted member"
+                )
+        if member == successor:
+            raise OrderRejectedError("invalid_member", "a key cannot be replaced by itself")
+        if self.index.admissions.has_voted(self.identity.public_key, member, successor):
+            return None
+        body = RevokeBody(member, successor).encode()
+        try:
+            return await self.ledger.append(Kind.REVOKE, body)
+        except LedgerError as err:
+            raise OrderRejectedError("ledger", str(err)) from err
+
     async def cancel(self, order_id: str, source: str) -> None:
         """Withdraw one of this node's orders before its gate closure."""
         order = self.check_cancel(order_id)

@@ -9,12 +9,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from market.ledger.admission import AdmitVerdict
 from market.ledger.identity import load_or_create_identity
 from market.ledger.kinds import Kind, OrderBody, RotateBody
 from market.ledger.kinds import Side as LedgerSide
 from market.ledger.ledger import Origin
-from market.ledger.revocation import rotate_message
+from market.ledger.revocation import Cause, rotate_message
 from market.model import Side
+from market.node.datadir import DataDir
 from market.node.errors import InviteUsedError, OrderRejectedError
 from market.node.events import SlotCleared
 from market.node.finality import SlotState
@@ -26,6 +28,7 @@ from tests.market.ledger_helpers import ChainWriter
 from tests.market.node_harness import (
     T0,
     Household,
+    advance,
     mesh,
     run_slot,
     start_household,
@@ -244,3 +247,48 @@ async def test_leaving_while_no_neighbour_answers_is_not_confirmed(
     running.remove(neighbour)
     assert not await leaver.node.leave(confirm_timeout_s=0.3)
     assert not leaver.node.status().is_member  # it left all the same
+
+
+async def test_a_household_that_lost_its_key_is_carried_on_by_its_new_one(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    # Its disk died with no backup: the household joins again with a new key (an
+    # invite of a neighbour), and the neighbours vote to replace the lost key by it.
+    clock, _dirs, community = await start_neighbourhood(tmp_path, running, 4)
+    lost = running.pop()
+    lost_key = lost.node.identity.public_key
+    await lost.node.stop()
+    inviter = running[0]
+    # signed on the market's clock, which the admission entry is stamped with
+    now_s = clock.now_ms() // 1000
+    code = create_invite(
+        inviter.node.identity, community, inviter.node.address or "", now_s=now_s
+    ).encode()
+    fresh = DataDir(tmp_path / "new-disk")
+    async with aiohttp.ClientSession() as session:
+        await join_with_invite(
+            fresh,
+            code,
+            session,
+            now_ms=time.time_ns() // 1_000_000,
+            url=f"http://{inviter.node.address}",
+        )
+    again = await start_household(fresh, clock)
+    running.append(again)
+    mesh(running)
+    new_key = again.node.identity.public_key
+    await wait_until(lambda: all(h.node.index.is_member(new_key) for h in running))
+    await advance(clock, running, T0 + 60)  # the votes come after the admission
+    with pytest.raises(OrderRejectedError, match="is not a counted member"):
+        await running[0].node.vote_to_replace(lost_key, bytes(32))
+    # 5 members: more than half of the 4 others is 3 votes
+    for voter in running[:3]:
+        await voter.node.vote_to_replace(lost_key, new_key)
+    await wait_until(lambda: all(not h.node.index.is_member(lost_key) for h in running), limit_s=20)
+    for house in running:
+        revocation = house.node.index.admissions.revocation(lost_key)
+        assert revocation is not None and revocation.cause == Cause.REPLACED
+        # the household invites at once, as the genesis member it was (no probation)
+        verdict = house.node.index.admissions.inviter_verdict(new_key, clock.now_ms())
+        assert verdict is AdmitVerdict.COUNTED
+    assert again.node.status().members == 4

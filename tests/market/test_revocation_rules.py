@@ -53,6 +53,13 @@ class _Chains:
         self.entries.append(entry)
         return entry
 
+    def replace(self, author: int, target: Identity, successor: Identity, at_ms: int) -> Entry:
+        writer = self.writers[author]
+        body = RevokeBody(target.public_key, successor.public_key).encode()
+        entry = decode_entry(writer.frame(body, Kind.REVOKE, ts=max(writer.ts, at_ms)))
+        self.entries.append(entry)
+        return entry
+
     def rotate(self, author: int, new: Identity, at_ms: int) -> Entry:
         writer = self.writers[author]
         proof = new.sign(rotate_message(COMMUNITY.community_id, writer.identity.public_key))
@@ -155,8 +162,64 @@ def test_a_rotation_does_not_renew_the_households_invite_quota() -> None:
     assert verdicts == [AdmitVerdict.COUNTED] * ADMISSIONS_PER_PERIOD + [AdmitVerdict.QUOTA]
 
 
+def test_a_lost_key_is_replaced_by_a_quorum_and_its_household_keeps_its_standing() -> None:
+    # Member 5 lost its key: the household joined again with a new key (an invite of
+    # member 0), and the others vote to replace the old key by the new one.
+    chains = _Chains()
+    lost, new = MEMBERS[5], identities(1, base=230)[0]
+    writer = chains.writers[0]
+    joined = decode_entry(
+        writer.frame(
+            admit(COMMUNITY, MEMBERS[0], new.public_key).encode(), Kind.ADMIT, ts=_minutes(1)
+        )
+    )
+    chains.entries.append(joined)
+    index = _index(chains.entries)
+    # a fresh key cannot invite for 30 days (probation)...
+    assert index.admissions.inviter_verdict(new.public_key, _minutes(5)) is AdmitVerdict.PROBATION
+    votes = [chains.replace(author, lost, new, _minutes(2 + author)) for author in range(2)]
+    index = _index(chains.entries)
+    assert [index.admissions.revoke_verdict(v.hash) for v in votes] == [RevokeVerdict.VOTED] * 2
+    assert index.is_member(lost.public_key)
+    # four of the six others (the new key counts among them): more than half
+    chains.replace(2, lost, new, _minutes(9))
+    fourth = chains.replace(3, lost, new, _minutes(10))
+    index = _index(chains.entries)
+    assert index.admissions.revoke_verdict(fourth.hash) is RevokeVerdict.REPLACED
+    assert index.admissions.revocation(lost.public_key) == Revocation(_minutes(10), Cause.REPLACED)
+    assert "replaced it by the household's new key" in index.admissions.explain(lost.public_key)
+    # ...but the household's key is not fresh: it invites as the genesis member it was
+    verdict = index.admissions.inviter_verdict(new.public_key, _minutes(11))
+    assert verdict is AdmitVerdict.COUNTED
+    # a thief holding the lost key trades no more: its orders of every slot whose gate
+    # closes after the replacement are void, those signed before it included
+    late = chains.writers[5].frame(OrderBody(SLOT, Side.SELL, 100, 900).encode(), ts=_minutes(12))
+    index = _index([*chains.entries, decode_entry(late)])
+    statuses = {o.timestamp_ms: st for o, st in index.book(SLOT) if o.author == lost.public_key}
+    assert statuses == {T0_MS: OrderStatus.REVOKED, _minutes(12): OrderStatus.REVOKED}
+
+
+def test_a_replacement_counts_votes_for_one_successor_only() -> None:
+    chains = _Chains()
+    lost = MEMBERS[5]
+    first, second = MEMBERS[3], MEMBERS[4]  # two candidates, both members
+    votes = [
+        chains.replace(0, lost, first, _minutes(1)),
+        chains.replace(1, lost, second, _minutes(2)),
+        chains.replace(2, lost, first, _minutes(3)),
+        chains.replace(5, lost, first, _minutes(4)),  # the lost key cannot replace itself
+    ]
+    index = _index(chains.entries)
+    assert index.is_member(lost.public_key)  # 2 votes for one, 1 for the other: no quorum
+    assert index.admissions.revoke_verdict(votes[3].hash) is RevokeVerdict.NOT_MEMBER
+    stranger = identities(1, base=240)[0]
+    vote = chains.replace(0, lost, stranger, _minutes(5))
+    index = _index(chains.entries)
+    assert index.admissions.revoke_verdict(vote.hash) is RevokeVerdict.SUCCESSOR_NOT_MEMBER
+
+
 _VOTES = st.lists(
-    st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 20), st.booleans()),
+    st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 20), st.integers(0, 2)),
     min_size=1,
     max_size=16,
 )
@@ -165,12 +228,14 @@ _VOTES = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(_VOTES, st.randoms(use_true_random=False))
 def test_membership_and_order_sets_do_not_depend_on_the_order_revokes_arrive_in(
-    votes: list[tuple[int, int, int, bool]], rnd: random.Random
+    votes: list[tuple[int, int, int, int]], rnd: random.Random
 ) -> None:
     chains = _Chains()
-    for author, target, minute, rotates in votes:
-        if rotates:  # onto a successor key, possibly another member's: then key_used
+    for author, target, minute, kind in votes:
+        if kind == 1:  # onto a successor key, possibly another member's: then key_used
             chains.rotate(author, SUCCESSORS[target], _minutes(minute))
+        elif kind == 2:  # a replacement by the next member's key
+            chains.replace(author, MEMBERS[target], MEMBERS[(target + 1) % 6], _minutes(minute))
         else:
             chains.revoke(author, MEMBERS[target], _minutes(minute))
     reference = _index(chains.entries)
