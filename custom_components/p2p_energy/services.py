@@ -42,6 +42,9 @@ SERVICE_START_EV_SESSION: Final = "start_ev_session"
 SERVICE_STOP_EV_SESSION: Final = "stop_ev_session"
 SERVICE_LEAVE_COMMUNITY: Final = "leave_community"
 SERVICE_ROTATE_KEY: Final = "rotate_key"
+SERVICE_VOTE_TO_REMOVE: Final = "vote_to_remove"
+ATTR_MEMBER: Final = "member"
+ATTR_REPLACED_BY: Final = "replaced_by"
 
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_SIDE: Final = "side"
@@ -76,6 +79,7 @@ _USER_REASONS: Final = frozenset(
         "revoked",
         "unknown_order",
         "not_own_order",
+        "invalid_member",
     }
 )
 
@@ -96,6 +100,10 @@ PLACE_ORDER_SCHEMA: Final = vol.Schema(
 )
 CANCEL_ORDER_SCHEMA: Final = vol.Schema({**_ENTRY, vol.Required(ATTR_ORDER_ID): cv.string})
 ENTRY_SCHEMA: Final = vol.Schema(_ENTRY)
+_KEY = vol.All(cv.string, vol.Lower, vol.Match(r"^[0-9a-f]{64}$"))
+VOTE_TO_REMOVE_SCHEMA: Final = vol.Schema(
+    {**_ENTRY, vol.Required(ATTR_MEMBER): _KEY, vol.Optional(ATTR_REPLACED_BY): _KEY}
+)
 CREATE_INVITE_SCHEMA: Final = vol.Schema(
     {
         **_ENTRY,
@@ -258,6 +266,19 @@ async def _rotate_key(call: ServiceCall) -> ServiceResponse:
     return {"node_id": new_key} if call.return_response else None
 
 
+async def _vote_to_remove(call: ServiceCall) -> None:
+    hub = _hub(call.hass, call)
+    member = bytes.fromhex(call.data[ATTR_MEMBER])
+    successor = call.data.get(ATTR_REPLACED_BY)
+    try:
+        if successor is None:
+            await hub.node.vote_to_remove(member)
+        else:
+            await hub.node.vote_to_replace(member, bytes.fromhex(successor))
+    except OrderRejectedError as err:
+        raise _rejected(err, hub) from err
+
+
 async def _start_ev_session(call: ServiceCall) -> None:
     hub = _hub(call.hass, call)
     departure = int(_seconds(call.data[ATTR_DEPARTURE]))
@@ -315,6 +336,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
     hass.services.async_register(
         DOMAIN, SERVICE_LEAVE_COMMUNITY, _leave_community, schema=ENTRY_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_VOTE_TO_REMOVE, _vote_to_remove, schema=VOTE_TO_REMOVE_SCHEMA
     )
     hass.services.async_register(
         DOMAIN,

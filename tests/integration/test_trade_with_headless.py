@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+import voluptuous as vol
 from conftest import T0, wait_until
 from homeassistant.auth.models import User
 from homeassistant.core import Context, Event, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.p2p_energy.const import DOMAIN
@@ -132,3 +135,34 @@ async def test_the_ev_charges_on_the_neighbours_solar_surplus(
     sold = sum(e.sold_wh for e in neighbour.of_type(SlotCleared))
     assert sold == sum(e["bought_wh"] for e in bought)
     assert float(hass.states.get("sensor.maison_energy_bought_today").state) == sold / 1000  # type: ignore[union-attr]
+
+
+async def test_a_vote_removes_a_neighbour_and_a_bad_key_is_refused(
+    hass: HomeAssistant, market_clock: ManualClock, neighbour: Household, home: MockConfigEntry
+) -> None:
+    node = home.runtime_data.market.node
+    theirs = neighbour.node.identity.public_key.hex()
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "vote_to_remove",
+            {"config_entry_id": home.entry_id, "member": "ab" * 32},
+            blocking=True,
+        )
+    assert err.value.translation_key == "invalid_member"
+    with pytest.raises(vol.Invalid):  # not a key at all: the form says so
+        await hass.services.async_call(
+            DOMAIN,
+            "vote_to_remove",
+            {"config_entry_id": home.entry_id, "member": "zz"},
+            blocking=True,
+        )
+    # Two households: the one other than the neighbour is a majority of one.
+    await hass.services.async_call(
+        DOMAIN,
+        "vote_to_remove",
+        {"config_entry_id": home.entry_id, "member": theirs.upper()},
+        blocking=True,
+    )
+    assert not node.index.is_member(neighbour.node.identity.public_key)
+    assert node.status().members == 1
