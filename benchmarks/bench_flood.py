@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import resource
 import signal
 import socket
 import statistics
@@ -29,6 +28,7 @@ from market.model import Side
 from market.node import Node, NodeConfig
 from market.node.datadir import DataDir
 from market.terms import CommunityTerms
+from tests.faults.flood import body_flood, memory_mb, raise_fd_limit
 
 ORDERS = 40
 PULLERS = 4
@@ -38,11 +38,6 @@ FLOOD_BODY = 1 << 20
 FLOOD_SOURCES = 250  # 127.0.0.2 ... : an attacker on a LAN claims many addresses
 FLOOD_LIMIT_S = 120.0
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _raise_fd_limit() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 async def _place_orders(node: Node, count: int) -> list[float]:
@@ -95,41 +90,11 @@ async def place_order_under_pull_flood(root: Path) -> tuple[float, float]:
     return idle, flooded
 
 
-def _memory_mb(pid: int) -> dict[str, float]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0]) / 1024
-    return fields
-
-
-async def _flood_one(port: int, source: str, body: bytes) -> bool:
-    head = (
-        f"POST /p2p/v1/push HTTP/1.1\r\nHost: node\r\n"
-        f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
-    except OSError:
-        return False
-    try:
-        writer.write(head + body)
-        await writer.drain()
-        answer = await reader.read(1024)
-    except OSError:
-        return False
-    finally:
-        writer.close()
-    return bool(answer)
-
-
 async def _flood(port: int) -> int:
     body = os.urandom(FLOOD_BODY)
-    sources = [f"127.0.0.{2 + i % FLOOD_SOURCES}" for i in range(FLOOD_CONNECTIONS)]
     async with asyncio.timeout(FLOOD_LIMIT_S):
-        answered = await asyncio.gather(*(_flood_one(port, s, body) for s in sources))
-    return sum(answered)
+        statuses = await body_flood(port, FLOOD_CONNECTIONS, body, FLOOD_SOURCES)
+    return sum(n for status, n in statuses.items() if status)
 
 
 async def node_rss_under_flood(root: Path) -> tuple[float, float, float]:
@@ -150,11 +115,11 @@ async def node_rss_under_flood(root: Path) -> tuple[float, float, float]:
             if time.monotonic() > deadline or node.poll() is not None:
                 raise RuntimeError(f"the node did not start: {log_path.read_text()[-2000:]}")
             await asyncio.sleep(0.1)
-        before = _memory_mb(node.pid)["VmRSS"]
+        before = memory_mb(node.pid)["VmRSS"]
         answered = await _flood(port)
         print(f"{answered} of {FLOOD_CONNECTIONS} flooding connections answered", file=sys.stderr)
         await asyncio.sleep(1.0)
-        memory = _memory_mb(node.pid)
+        memory = memory_mb(node.pid)
     finally:
         node.send_signal(signal.SIGTERM)
         try:
@@ -166,7 +131,7 @@ async def node_rss_under_flood(root: Path) -> tuple[float, float, float]:
 
 
 async def main() -> None:
-    _raise_fd_limit()
+    raise_fd_limit()
     with tempfile.TemporaryDirectory() as tmp:
         idle, flooded = await place_order_under_pull_flood(Path(tmp) / "pull")
         print(f"BENCH place_order_ms {idle:.1f} ms", flush=True)

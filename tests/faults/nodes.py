@@ -21,6 +21,7 @@ from market.ledger.community import Community
 from market.node import DataDir
 from market.node.control import ControlClient, ControlError
 from market.terms import CommunityTerms
+from tests.faults.flood import memory_mb
 
 ROOT = Path(__file__).resolve().parents[2]
 # A minute-long slot whose gate closes 20 s ahead and is sealed 10 s after: with the
@@ -177,11 +178,14 @@ class NodeProcess:
     # The floods' measures (tests/faults/test_floods.py, the `limits` work): what the
     # kernel says the node process uses.
     def rss_mb(self) -> float:
-        """Resident memory of the node process, from /proc."""
+        """Resident memory of the node process now, from /proc."""
         assert self.proc is not None
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        kb = next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmRSS:")
-        return kb / 1024
+        return memory_mb(self.proc.pid)["VmRSS"]
+
+    def peak_rss_mb(self) -> float:
+        """The most resident memory the node process has had (`VmHWM`)."""
+        assert self.proc is not None
+        return memory_mb(self.proc.pid)["VmHWM"]
 
     def cpu_s(self) -> float:
         """CPU time (user + system) the node process has used, from /proc."""
