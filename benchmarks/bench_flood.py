@@ -23,6 +23,7 @@ import aiohttp
 
 from market.gossip import GossipConfig
 from market.gossip.client import GossipClient
+from market.gossip.peers import Peer
 from market.ledger.community import Community
 from market.model import Side
 from market.node import Node, NodeConfig
@@ -51,13 +52,13 @@ async def _place_orders(node: Node, count: int) -> list[float]:
     return latencies
 
 
-async def _pull_flood(client: GossipClient, url: str, stop: asyncio.Event) -> int:
+async def _pull_flood(client: GossipClient, peer: Peer, stop: asyncio.Event) -> int:
     wants_max = getattr(GossipConfig(), "pull_max_wants", ATTACK_WANTS)
     wants = [(i.to_bytes(32, "big"), 1) for i in range(min(ATTACK_WANTS, wants_max))]
     pulls = 0
     while not stop.is_set():
         with contextlib.suppress(Exception):
-            await client.pull(url, wants)
+            await client.pull(peer, wants)
             pulls += 1
     return pulls
 
@@ -75,11 +76,17 @@ async def place_order_under_pull_flood(root: Path) -> tuple[float, float]:
         idle = statistics.median(await _place_orders(node, ORDERS))
         async with aiohttp.ClientSession() as session:
             client = GossipClient(
-                session, flooder.identity(), community.community_id, GossipConfig(), 1 << 22
+                session,
+                flooder.identity(),
+                community.community_id,
+                GossipConfig(),
+                1 << 22,
+                is_member=set(keys).__contains__,
             )
             stop = asyncio.Event()
-            url = f"http://{node.address}"
-            pullers = [asyncio.create_task(_pull_flood(client, url, stop)) for _ in range(PULLERS)]
+            # a member: its sealed pulls pass authentication, to the node's own key
+            peer = Peer(f"http://{node.address}", node.identity.public_key)
+            pullers = [asyncio.create_task(_pull_flood(client, peer, stop)) for _ in range(PULLERS)]
             await asyncio.sleep(0.5)  # the flood is under way
             flooded = statistics.median(await _place_orders(node, ORDERS))
             stop.set()
