@@ -13,7 +13,7 @@ function of the entries held, never of the order they arrived in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, MutableMapping
+from collections.abc import Callable, Container, Mapping, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -75,6 +75,17 @@ def is_removal_quorum(votes: int, others: int) -> bool:
     return others > 0 and 2 * votes > others
 
 
+def _vote(voters: set[bytes], author: bytes, members: Mapping[bytes, int]) -> RevokeVerdict:
+    """Count `author`'s vote among `voters`: REPEATED, VOTED, or REMOVED when the standing
+    votes make the quorum (only keys that still count: a voter revoked since has no say)."""
+    if author in voters:
+        return RevokeVerdict.REPEATED
+    voters.add(author)
+    standing = sum(1 for voter in voters if voter in members)
+    quorum = is_removal_quorum(standing, len(members) - 1)  # the target is not counted
+    return RevokeVerdict.REMOVED if quorum else RevokeVerdict.VOTED
+
+
 class RevocationSweep:
     """The revocation state while Admissions counts, one entry at a time in order."""
 
@@ -97,14 +108,9 @@ class RevocationSweep:
         if author == target:
             self._revoke(target, Revocation(at_ms, Cause.LEFT), members)
             return RevokeVerdict.LEFT
-        voters = self._votes.setdefault(target, set())
-        if author in voters:
-            return RevokeVerdict.REPEATED
-        voters.add(author)
-        # Only the votes of keys that still count: a voter revoked since has no say.
-        standing = sum(1 for voter in voters if voter in members)
-        if not is_removal_quorum(standing, len(members) - 1):
-            return RevokeVerdict.VOTED
+        tally = _vote(self._votes.setdefault(target, set()), author, members)
+        if tally is not RevokeVerdict.REMOVED:
+            return tally
         self._revoke(target, Revocation(at_ms, Cause.REMOVED), members)
         return RevokeVerdict.REMOVED
 
@@ -129,13 +135,9 @@ class RevocationSweep:
                 if target not in members
                 else RevokeVerdict.SUCCESSOR_NOT_MEMBER
             )
-        voters = self._replacing.setdefault((target, successor), set())
-        if author in voters:
-            return RevokeVerdict.REPEATED
-        voters.add(author)
-        standing = sum(1 for voter in voters if voter in members)
-        if not is_removal_quorum(standing, len(members) - 1):
-            return RevokeVerdict.VOTED
+        tally = _vote(self._replacing.setdefault((target, successor), set()), author, members)
+        if tally is not RevokeVerdict.REMOVED:
+            return tally
         self._revoke(target, Revocation(at_ms, Cause.REPLACED), members)
         # the household's own votes go on under its new key
         for voted in self._votes.values():
