@@ -310,8 +310,11 @@ async def test_a_key_whose_admission_lost_can_join_with_another_invite(
         running.extend(joined)
         mesh(running)
         keys = [house.node.identity.public_key for house in joined]
-        # both admits held everywhere, so every node has decided which one counts
-        await wait_until(lambda: all(h.node.ledger.is_member(k) for h in running for k in keys))
+        # both admits held by every node's market index (the ledger's own membership is
+        # updated first, on the store's thread), so every node has decided which counts
+        await wait_until(
+            lambda: all(h.node.index.admissions.admits_of(k) for h in running for k in keys)
+        )
         assert all(house.node.status().members == 3 for house in running)
         (loser,) = [house for house in joined if not house.node.status().is_member]
         fresh = create_invite(
