@@ -13,9 +13,10 @@ result hash: the search can fail, never find a wrong result.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Final
 
-from .index import HeldOrder, MarketIndex, OrderStatus, order_root
+from .index import HeldOrder, HeldSeal, OrderStatus, order_root
 
 # 2**12 candidate roots at most: a few tens of milliseconds on a Raspberry Pi.
 MAX_UNSURE: Final = 12
@@ -23,13 +24,18 @@ MAX_UNSURE: Final = 12
 _SETTLED = frozenset({OrderStatus.LATE, OrderStatus.EXPIRED})
 
 
-def sealed_order_set(index: MarketIndex, slot: int, root: bytes) -> list[HeldOrder] | None:
-    """The held orders whose root is `root`, or None when none is found (more than
+def sealed_order_set(
+    seals: Mapping[bytes, HeldSeal],
+    book: Sequence[tuple[HeldOrder, OrderStatus]],
+    root: bytes,
+) -> list[HeldOrder] | None:
+    """The orders of a slot's `book` (market.node.index.MarketIndex.book) whose root is
+    `root`, given the slot's counted `seals`; None when none is found (more than
     MAX_UNSURE orders of non-sealing authors, or orders this node does not hold)."""
-    agreeing = {key for key, seal in index.seals(slot).items() if seal.order_root == root}
+    agreeing = {key for key, seal in seals.items() if seal.order_root == root}
     base: list[HeldOrder] = []
     unsure: list[HeldOrder] = []
-    for order, status in index.book(slot):
+    for order, status in book:
         if order.author in agreeing:
             if status is OrderStatus.LIVE:
                 base.append(order)

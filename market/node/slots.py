@@ -22,7 +22,7 @@ from ..supervise import FaultLog
 from ..terms import CommunityTerms
 from .events import OwnFill, SlotCleared, SlotDisputed
 from .finality import SlotState, Verdict, judge
-from .index import MarketIndex, order_root
+from .index import MarketIndex, OrderStatus, order_root
 from .sealed_set import sealed_order_set
 from .views import SlotOutcome
 
@@ -60,7 +60,7 @@ class SlotKeeper:
         self._on_prune = on_prune
         self._outcomes: dict[int, SlotOutcome] = {}
         # per slot: the (root, book size) last searched, and the problem last logged
-        self._searched: dict[int, tuple[bytes | None, int]] = {}
+        self._searched: dict[int, tuple[bytes, tuple[tuple[bytes, OrderStatus], ...]]] = {}
         self._told: dict[int, str] = {}
         self._own_results: dict[int, tuple[bytes, ClearingResult]] = {}
         self._started_ms = 0
@@ -210,13 +210,16 @@ class SlotKeeper:
 
     def _search(self, slot: int, verdict: Verdict) -> tuple[ClearingResult, bytes] | None:
         """The quorum's set among the held orders (market.node.sealed_set), searched
-        again only when the slot's book changed."""
+        again only when the slot's book changed (an order, or a status: a late cancel)."""
         root = verdict.order_root
-        key = (root, len(self.index.book(slot)))
-        if root is None or self._searched.get(slot) == key:
+        if root is None:
+            return None
+        book = self.index.book(slot)
+        key = (root, tuple((order.hash, status) for order, status in book))
+        if self._searched.get(slot) == key:
             return None
         self._searched[slot] = key
-        orders = sealed_order_set(self.index, slot, root)
+        orders = sealed_order_set(self.index.seals(slot), book, root)
         if orders is None:
             self._tell_once(slot, "final on an order set this node does not hold")
             return None
