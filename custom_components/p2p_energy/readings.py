@@ -151,16 +151,8 @@ class HouseholdReadings:
         reading = reading_from_meter(snapshot, now_s)
         if reading is not None:
             self._readings.append(reading)
-        state = snapshot.meter
-        if (
-            self._node is not None
-            and snapshot.available
-            and state is not None
-            and state.import_wh is not None
-        ):
-            self._node.record_meter_index(
-                now_s, import_wh=state.import_wh, export_wh=state.export_wh or 0
-            )
+        if self._node is not None:
+            self._node.record_meter_snapshot(now_s, snapshot)
 
     @callback
     def _on_power_change(self, _event: Event[EventStateChangedData]) -> None:

@@ -292,11 +292,7 @@ class _MeterReadings:
         reading = reading_from_meter(snapshot, now_s)
         if reading is not None:
             self.readings.append(reading)
-        state = snapshot.meter
-        if snapshot.available and state is not None and state.import_wh is not None:
-            self.node.record_meter_index(
-                now_s, import_wh=state.import_wh, export_wh=state.export_wh or 0
-            )
+        self.node.record_meter_snapshot(now_s, snapshot)
 
     def observe(self, _now_s: int) -> Observation:
         return Observation(readings=tuple(self.readings))

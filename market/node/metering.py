@@ -18,6 +18,7 @@ from collections.abc import MutableMapping
 
 from ..ledger import Kind, Ledger, ReadingBody
 from ..ledger.errors import LedgerError
+from ..meter import MeterSnapshot
 from ..settlement.metering import Gap, MeterOutcome, SlotMeter, SlotReading
 from ..supervise import FaultLog
 from ..terms import CommunityTerms
@@ -120,6 +121,14 @@ class MeterInputs:
         meter that counts none. Each slot both of whose boundaries were heard is signed
         as a reading."""
         self._readings.add_index(at_s, import_wh, export_wh)
+
+    def record_meter_snapshot(self, at_s: int, snapshot: MeterSnapshot) -> None:
+        """A Linky snapshot (market.meter) at `at_s`: its import index (EAST, or the sum of
+        the historic tariff indexes) and its export index (EAIT, 0 when it counts none),
+        while the meter is heard."""
+        state = snapshot.meter
+        if snapshot.available and state is not None and state.import_wh is not None:
+            self.record_meter_index(at_s, import_wh=state.import_wh, export_wh=state.export_wh or 0)
 
     def record_meter_power(self, at_s: int, *, import_w: int, export_w: int = 0) -> None:
         """Power drawn and injected (W) at `at_s`, for a household with no energy index

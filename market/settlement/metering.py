@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..units import SECONDS_PER_HOUR
+from ..units import SECONDS_PER_HOUR, energy_wh
 
 # A Linky sends a frame every 1-2 s (historic) or ~2 s (standard); HA sensors at least
 # every few minutes while the value changes.
@@ -89,8 +89,8 @@ class SlotMeter:
         self.slot_s = slot_s
         self.tolerance_s = boundary_tolerance_s
         self._max_wh = (
-            _slot_wh(max_import_w, slot_s) * JUMP_MARGIN_PERCENT // 100,
-            _slot_wh(max_export_w, slot_s) * JUMP_MARGIN_PERCENT // 100,
+            energy_wh(max_import_w, slot_s) * JUMP_MARGIN_PERCENT // 100,
+            energy_wh(max_export_w, slot_s) * JUMP_MARGIN_PERCENT // 100,
         )
         self._last_at: int | None = None
         self._last_index: tuple[int, int] | None = None
@@ -186,7 +186,3 @@ class SlotMeter:
             made * self.slot_s // covered // SECONDS_PER_HOUR,
             estimated=True,
         )
-
-
-def _slot_wh(power_w: int, slot_s: int) -> int:
-    return power_w * slot_s // SECONDS_PER_HOUR
