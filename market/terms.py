@@ -168,6 +168,29 @@ class CommunityTerms:
             return Refusal("premature", f"slot {slot} is read before it ended")
         return None
 
+    def reading_closure(self, slot: int) -> int:
+        """Readings of `slot` signed before this instant count in its settlement: the slot's
+        end plus a gate lead, so a meter heard a few minutes late still counts."""
+        return slot + self.slot_s + self.gate_lead_s
+
+    def settle_time(self, slot: int) -> int:
+        """When each node settles `slot` on the readings it holds and seals that."""
+        return self.reading_closure(slot) + self.seal_margin_s
+
+    def settle_deadline(self, slot: int) -> int:
+        """A slot's settlement not final by this instant is disputed (re-judged as
+        readings and seals arrive)."""
+        return self.reading_closure(slot) + self.gate_lead_s
+
+    def settle_refusal(self, slot: int, at_ms: int) -> Refusal | None:
+        """Why a settlement seal signed at `at_ms` breaks these terms (it is signed once
+        the slot's readings closed), or None."""
+        if slot % self.slot_s:
+            return Refusal("unaligned_slot", f"slot {slot} is not a multiple of {self.slot_s} s")
+        if at_ms < self.reading_closure(slot) * 1000:
+            return Refusal("premature", f"slot {slot} is settled before its readings closed")
+        return None
+
     def slot_energy_wh(self, power_w: int) -> int:
         """Energy of one full slot at `power_w`."""
         return energy_wh(power_w, self.slot_s)

@@ -20,6 +20,7 @@ from .kinds import (
     RevokeBody,
     RotateBody,
     SealBody,
+    SettleBody,
     Side,
 )
 from .ledger import Ledger, Origin
@@ -47,6 +48,7 @@ __all__ = [
     "RevokeBody",
     "RotateBody",
     "SealBody",
+    "SettleBody",
     "Side",
     "load_or_create_identity",
     "verify_store",

@@ -29,6 +29,7 @@ class Kind(IntEnum):
     CANCEL = 17
     SEAL = 18
     READING = 19
+    SETTLE = 20
     EQUIVOCATION = 32
 
 
@@ -42,6 +43,7 @@ ACCEPTED_KINDS = frozenset(
         Kind.CANCEL,
         Kind.SEAL,
         Kind.READING,
+        Kind.SETTLE,
         Kind.EQUIVOCATION,
     }
 )
@@ -200,6 +202,33 @@ class ReadingBody:
         return cls(slot, import_wh, export_wh, bool(flags))
 
 
+@dataclass(frozen=True, slots=True)
+class SettleBody:
+    """A node's settlement of a slot: the root of the readings it used and the hash of the
+    allocation it computed (market.settlement.public)."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct(">Q32s32s")
+    slot: int
+    readings_root: bytes
+    result_hash: bytes
+
+    def __post_init__(self) -> None:
+        if self.slot <= 0:
+            raise InvalidBodyError(f"settle slot must be > 0: {self.slot}")
+        if len(self.readings_root) != 32 or len(self.result_hash) != 32:
+            raise InvalidBodyError("settle root and result hash are 32 bytes each")
+
+    def encode(self) -> bytes:
+        """Body bytes."""
+        return self.LAYOUT.pack(self.slot, self.readings_root, self.result_hash)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        """Check and decode body bytes."""
+        slot, root, result = _unpack(cls.LAYOUT, body, "settle")
+        return cls(slot, root, result)
+
+
 NO_INVITE = bytes(32)
 MAX_ADDRESS_BYTES = 255
 
@@ -329,13 +358,23 @@ class RotateBody:
         return cls(new_key, proof)
 
 
-SimpleBody = OrderBody | CancelBody | SealBody | ReadingBody | AdmitBody | RevokeBody | RotateBody
+SimpleBody = (
+    OrderBody
+    | CancelBody
+    | SealBody
+    | ReadingBody
+    | SettleBody
+    | AdmitBody
+    | RevokeBody
+    | RotateBody
+)
 
 SIMPLE_DECODERS: dict[int, type[SimpleBody]] = {
     Kind.ORDER: OrderBody,
     Kind.CANCEL: CancelBody,
     Kind.SEAL: SealBody,
     Kind.READING: ReadingBody,
+    Kind.SETTLE: SettleBody,
     Kind.ADMIT: AdmitBody,
     Kind.REVOKE: RevokeBody,
     Kind.ROTATE: RotateBody,

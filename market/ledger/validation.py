@@ -25,6 +25,7 @@ from .kinds import (
     ReadingBody,
     RotateBody,
     SealBody,
+    SettleBody,
     check_order_body,
     granted_key,
 )
@@ -225,6 +226,8 @@ def check_body(
             _within(terms.seal_refusal(decoded.slot, timestamp_ms))
         elif isinstance(decoded, ReadingBody):
             _within(terms.reading_refusal(decoded.slot, timestamp_ms))
+        elif isinstance(decoded, SettleBody):
+            _within(terms.settle_refusal(decoded.slot, timestamp_ms))
         elif isinstance(decoded, RotateBody):
             check_rotate(decoded, author, community.community_id)
         return

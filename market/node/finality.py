@@ -8,7 +8,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .index import HeldSeal
+
+@dataclass(frozen=True, slots=True)
+class HeldSeal:
+    """One member's seal of a slot: of its clearing (`order_root` is the order set's
+    root) or of its settlement (the readings' root)."""
+
+    author: bytes
+    seq: int
+    timestamp_ms: int
+    order_root: bytes
+    result_hash: bytes
 
 
 class SlotState(StrEnum):

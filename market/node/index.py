@@ -20,6 +20,8 @@ from ..ledger.kinds import CancelBody, Kind, OrderBody, SealBody
 from ..ledger.kinds import Side as LedgerSide
 from ..model import Order, Side
 from ..terms import CommunityTerms
+from .finality import HeldSeal
+from .settle_index import SettlementIndex
 
 _ROOT_DOMAIN = b"p2p-energy order-set v1"
 _COUNT = struct.Struct(">I")
@@ -81,17 +83,6 @@ class HeldOrder:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class HeldSeal:
-    """One member's seal of a slot."""
-
-    author: bytes
-    seq: int
-    timestamp_ms: int
-    order_root: bytes
-    result_hash: bytes
-
-
 def fork_span(proof: EquivocationProof) -> tuple[int, int]:
     """The earliest and latest timestamps (ms) of a proof's two conflicting entries."""
     times = sorted(parse_header(header)[6] for header in (proof.header_a, proof.header_b))
@@ -121,6 +112,8 @@ class IndexUpdate:
     order_slots: frozenset[int]
     seal_slots: frozenset[int]
     equivocators: tuple[tuple[bytes, int], ...]
+    # slots with new readings or settlement seals
+    settle_slots: frozenset[int] = frozenset()
 
 
 class MarketIndex:
@@ -130,6 +123,8 @@ class MarketIndex:
         self.terms = terms
         # the counted members and when each was admitted (the descriptor's time for genesis)
         self.admissions = Admissions(genesis, created_ms)
+        # readings and settlement seals (market.node.settle_index)
+        self.settlements = SettlementIndex(terms, self.admissions)
         self._slots: dict[int, _SlotEntries] = {}
         self._orders: dict[bytes, HeldOrder] = {}
         # order hash -> timestamp of the author's earliest cancel of it
@@ -149,6 +144,7 @@ class MarketIndex:
         """Index a batch of stored entries (any kinds; irrelevant ones only mark activity)."""
         order_slots: set[int] = set()
         seal_slots: set[int] = set()
+        settle_slots: set[int] = set()
         equivocators: list[tuple[bytes, int]] = []
         for entry in entries:
             if entry.kind == Kind.ORDER:
@@ -166,13 +162,22 @@ class MarketIndex:
                     entry.timestamp_ms // 1000 // _BUCKET_S
                 )
                 seal_slots.add(self._add_seal(entry))
+            elif entry.kind == Kind.READING:
+                settle_slots.add(self.settlements.add_reading(entry))
+            elif entry.kind == Kind.SETTLE:
+                settle_slots.add(self.settlements.add_seal(entry))
             elif entry.kind == Kind.EQUIVOCATION:
                 proof = EquivocationProof.decode(entry.body)
                 self._forks.setdefault(proof.author, set()).add(fork_span(proof))
                 if proof.author not in self.equivocators:
                     self.equivocators[proof.author] = proof.seq
                     equivocators.append((proof.author, proof.seq))
-        return IndexUpdate(frozenset(order_slots), frozenset(seal_slots), tuple(equivocators))
+        return IndexUpdate(
+            frozenset(order_slots),
+            frozenset(seal_slots),
+            tuple(equivocators),
+            frozenset(settle_slots),
+        )
 
     def _add_order(self, entry: Entry) -> HeldOrder:
         body = OrderBody.decode(entry.body)
@@ -347,6 +352,7 @@ class MarketIndex:
 
     def prune(self, before_slot: int) -> None:
         """Forget slots before `before_slot` (their outcome is decided)."""
+        self.settlements.prune(before_slot)
         for slot in [slot for slot in self._slots if slot < before_slot]:
             for order_hash in self._slots.pop(slot).orders:
                 self._orders.pop(order_hash, None)

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from .index import HeldOrder, HeldSeal, OrderStatus, order_root
+from .finality import HeldSeal
+from .index import HeldOrder, OrderStatus, order_root
 
 # 2**12 candidate roots at most: a few tens of milliseconds on a Raspberry Pi.
 MAX_UNSURE: Final = 12

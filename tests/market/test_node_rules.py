@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from market.ledger.codec import decode_entry
 from market.ledger.equivocation import EquivocationProof
 from market.ledger.kinds import CancelBody, Kind, OrderBody, SealBody, Side
-from market.node.finality import SlotState, is_quorum, judge
-from market.node.index import HeldSeal, MarketIndex, OrderStatus, order_root
+from market.node.finality import HeldSeal, SlotState, is_quorum, judge
+from market.node.index import MarketIndex, OrderStatus, order_root
 from market.terms import CommunityTerms
 from tests.market.ledger_helpers import T0_MS, ChainWriter, community_of, identities
 
