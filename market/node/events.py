@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..agents.ev_plan import EvSchedule
 from ..model import Side
+from ..settlement.slot import HouseholdSettlement
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -96,6 +97,18 @@ class SlotDisputed:
 
 
 @dataclass(frozen=True, slots=True)
+class SlotSettled:
+    """A slot's settlement was recorded or changed (docs/settlement.md): `state` is a
+    market.settlement.SettleState value; `own` the household's slot at its own tariff
+    (None when it neither traded nor was read)."""
+
+    slot: int
+    state: str
+    own: HouseholdSettlement | None
+    households: int
+
+
+@dataclass(frozen=True, slots=True)
 class PeerUp:
     """A peer answered after being unknown or unreachable."""
 
@@ -143,6 +156,7 @@ NodeEvent = (
     | OrderCancelled
     | SlotCleared
     | SlotDisputed
+    | SlotSettled
     | PeerUp
     | PeerDown
     | EquivocationSeen

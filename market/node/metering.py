@@ -15,12 +15,14 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import MutableMapping
+from typing import Any
 
 from ..ledger import Kind, Ledger, ReadingBody
 from ..ledger.errors import LedgerError
 from ..meter import MeterSnapshot
 from ..settlement.metering import Gap, MeterOutcome, SlotMeter, SlotReading
 from ..supervise import FaultLog
+from ..tariff import UNKNOWN_PERIOD, MeterPeriod
 from ..terms import CommunityTerms
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,6 +49,12 @@ class ReadingRecorder:
         self._meter = SlotMeter(
             terms.slot_s, max_import_w=MAX_CONNECTION_W, max_export_w=MAX_CONNECTION_W
         )
+        # what the household's own statement needs and nobody else sees: the tariff
+        # period its meter told in each slot, and its PV production (a PV index)
+        self._periods: dict[int, MeterPeriod] = {}
+        self._pv = SlotMeter(terms.slot_s, max_import_w=MAX_CONNECTION_W, max_export_w=0)
+        self._pv_wh: dict[int, int] = {}
+        self._slot_s = terms.slot_s
         self._pending: deque[SlotReading] = deque()
         self._signed: deque[int] = deque(maxlen=SIGNED_KEPT)
         self._task: asyncio.Task[None] | None = None
@@ -64,6 +72,29 @@ class ReadingRecorder:
     def add_index(self, at_s: int, import_wh: int, export_wh: int) -> None:
         """A sample of the meter's cumulative energy indexes (Wh) at `at_s`."""
         self._take(self._meter.add_index(at_s, import_wh, export_wh))
+
+    def note_period(self, at_s: int, period: MeterPeriod) -> None:
+        """The tariff period the meter tells at `at_s` (the first heard in a slot counts)."""
+        slot = at_s - at_s % self._slot_s
+        if slot not in self._periods:
+            self._periods[slot] = period
+            self._forget(self._periods, slot)
+
+    def add_pv(self, at_s: int, pv_wh: int) -> None:
+        """A sample of the PV production index (Wh) at `at_s`."""
+        for outcome in self._pv.add_index(at_s, pv_wh):
+            if isinstance(outcome, SlotReading):
+                self._pv_wh[outcome.slot] = outcome.import_wh
+                self._forget(self._pv_wh, outcome.slot)
+
+    def _forget(self, table: dict[int, Any], slot: int) -> None:
+        # a day of slots is plenty: a slot is settled minutes after it ended
+        for old in [old for old in table if old <= slot - MAX_PENDING * self._slot_s]:
+            del table[old]
+
+    def slot_inputs(self, slot: int) -> tuple[MeterPeriod, int | None]:
+        """The period the meter told in `slot` and the PV produced in it (None: unknown)."""
+        return self._periods.get(slot, UNKNOWN_PERIOD), self._pv_wh.get(slot)
 
     def add_power(self, at_s: int, import_w: int, export_w: int) -> None:
         """A sample of the power drawn and injected (W) at `at_s`."""
@@ -127,8 +158,16 @@ class MeterInputs:
         the historic tariff indexes) and its export index (EAIT, 0 when it counts none),
         while the meter is heard."""
         state = snapshot.meter
-        if snapshot.available and state is not None and state.import_wh is not None:
+        if not snapshot.available or state is None:
+            return
+        self._readings.note_period(at_s, MeterPeriod.of(state))
+        if state.import_wh is not None:
             self.record_meter_index(at_s, import_wh=state.import_wh, export_wh=state.export_wh or 0)
+
+    def record_pv_index(self, at_s: int, *, energy_wh: int) -> None:
+        """The PV inverter's cumulative production (Wh) at `at_s`: kept for the
+        household's own statement (its self-consumption), never signed or gossiped."""
+        self._readings.add_pv(at_s, energy_wh)
 
     def record_meter_power(self, at_s: int, *, import_w: int, export_w: int = 0) -> None:
         """Power drawn and injected (W) at `at_s`, for a household with no energy index

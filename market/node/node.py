@@ -27,6 +27,7 @@ from ..ledger.community import Community
 from ..ledger.identity import Identity
 from ..ledger.ledger import Origin
 from ..model import Side
+from ..settlement.store import SettlementStoreError
 from ..supervise import supervise
 from .addresses import advertised_host, peer_url
 from .agent_api import AgentControls
@@ -35,7 +36,7 @@ from .catchup import START_WAIT_S, CatchUp
 from .clock import Clock, SystemClock
 from .config import NodeConfig
 from .datadir import DataDir
-from .errors import OrderRejectedError
+from .errors import DataDirError, OrderRejectedError
 from .events import EquivocationSeen, EventBus, Listener, SlotCleared
 from .faults import NodeFaults
 from .index import HeldOrder, MarketIndex
@@ -53,6 +54,8 @@ from .peering import (
 )
 from .redeem import RedeemService, wall_clock_s
 from .rotation import open_ledger
+from .settlement_api import SettlementControls
+from .settling import SettlementKeeper
 from .slots import SlotKeeper
 from .views import NODE_COUNTERS, BookOrder, NodeStatus, SlotOutcome
 
@@ -66,7 +69,7 @@ _PEER_CHECK_S = 1.0
 _FAULT_RETRY_MS = 1000
 
 
-class Node(AgentControls, MembershipControls, MeterInputs):
+class Node(AgentControls, MembershipControls, MeterInputs, SettlementControls):
     """A running market node. Build with `await Node.open(config, ...)`."""
 
     def __init__(
@@ -131,6 +134,17 @@ class Node(AgentControls, MembershipControls, MeterInputs):
         )
         self._catchup = CatchUp(ledger, self.gossip, self._emit, config.catchup_timeout_s)
         self._readings = ReadingRecorder(ledger, self.terms, self.stats)
+        self._settlement = SettlementKeeper(
+            ledger,
+            identity,
+            self.index,
+            self.data.path,
+            self.stats,
+            self._slots.final_result,
+            self._own_slot,
+            self._on_settled,
+            writes,
+        )
         # One for the node's life: restarted, it still knows what it reported and saved
         self._peer_watch = PeerWatch(identity.node_id, self.peers, self._emit, self.data.save_peers)
         self.redeem = RedeemService(
@@ -190,6 +204,10 @@ class Node(AgentControls, MembershipControls, MeterInputs):
         recorded = await asyncio.get_running_loop().run_in_executor(None, self.data.agent_orders)
         self._orders.load(entries, recorded)
         await self._readings.load()
+        try:
+            await self._settlement.open()
+        except SettlementStoreError as err:
+            raise DataDirError(str(err)) from err
 
     async def start(self) -> None:
         """Serve gossip, connect to peers, announce, and run the slot clock."""
@@ -222,6 +240,7 @@ class Node(AgentControls, MembershipControls, MeterInputs):
         now = self.clock.now_ms()
         self.started_ms = now
         self._slots.start(now)
+        self._settlement.start(now)
         self._next_agent_ms = now
         # Supervised: a loop that raises is counted, logged and started again.
         faults = self.faults
@@ -256,6 +275,7 @@ class Node(AgentControls, MembershipControls, MeterInputs):
         _LOGGER.info("node %s stopped", self.identity.node_id)
 
     async def _close_resources(self) -> None:
+        await self._settlement.close()
         await self.ledger.close()
         if self._owns_session and not self.session.closed:
             await self.session.close()
@@ -360,6 +380,7 @@ class Node(AgentControls, MembershipControls, MeterInputs):
                 self._catchup.faults,
                 self.gossip.faults,
                 self._readings.faults,
+                self._settlement.faults,
                 *self._agents.fault_logs(),
             ),
             clock_refusals=len(refusing),
@@ -386,7 +407,9 @@ class Node(AgentControls, MembershipControls, MeterInputs):
         for author, seq in update.equivocators:
             self._emit(EquivocationSeen(author.hex(), seq))
         if self._running:
-            self._slots.on_entries(update.order_slots | update.seal_slots, self.clock.now_ms())
+            now = self.clock.now_ms()
+            self._slots.on_entries(update.order_slots | update.seal_slots, now)
+            self._settlement.on_entries(update.settle_slots, now)
 
     def _on_decided(self, outcome: SlotOutcome, own_fills: dict[bytes, int]) -> None:
         by_agent = self._orders.own.fills_by_agent(own_fills)
@@ -409,10 +432,12 @@ class Node(AgentControls, MembershipControls, MeterInputs):
             try:
                 await self._slots.seal_due(now, may_sign=self._catchup.ready)
                 self._slots.judge_due(now)
+                await self._settlement.settle_due(now, may_sign=self._catchup.ready)
                 if now >= self._next_agent_ms:
                     self._next_agent_ms = now + self.config.agent_interval_s * 1000
                     await self._run_agents(now)
-                wake_at = min(self._slots.next_due_ms(), self._next_agent_ms)
+                settle_at = self._settlement.next_due_ms(now)
+                wake_at = min(self._slots.next_due_ms(), settle_at, self._next_agent_ms)
             except Exception as err:  # the next turn may succeed: the market must go on
                 faults.failed(err)
                 wake_at = now + _FAULT_RETRY_MS

@@ -86,6 +86,17 @@ class SlotKeeper:
         """The slot's outcome once decided at this node."""
         return self._outcomes.get(slot)
 
+    def final_result(self, slot: int, now_ms: int) -> ClearingResult | None:
+        """The slot's final clearing result, or None while it is not final here. A slot
+        this node did not decide (it restarted since) is judged from the seals held,
+        quietly: its outcome was told before."""
+        outcome = self._outcomes.get(slot)
+        if outcome is not None:
+            return outcome.result
+        seals, electorate = self.index.seals(slot), self.index.electorate(slot)
+        verdict = judge(seals, electorate, deadline_ms=slot * 1000, now_ms=now_ms)
+        return self._result_for(slot, verdict) if verdict.state is SlotState.FINAL else None
+
     def outcomes(self) -> list[SlotOutcome]:
         """Decided slots still remembered, oldest first."""
         return [self._outcomes[slot] for slot in sorted(self._outcomes)]
