@@ -19,6 +19,7 @@ import aiohttp
 
 from ..agents import HouseholdLimits, Observation, PvSellerAgent, Reading
 from ..logflood import CollapseFilter
+from ..tariff import TARIFF_PRESETS, Tariff, tariff_of_contract
 from ..terms import CommunityTerms, InvalidCommunityTermsError
 from . import control_cli
 from .clock import ScaledClock
@@ -119,6 +120,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="serve the host's control API (orders, book, outcomes, status) on this "
         "Unix socket (mode 0600)",
+    )
+    node.add_argument(
+        "--tariff",
+        choices=["auto", *sorted(TARIFF_PRESETS)],
+        default="auto",
+        help="the household's grid contract, for its agents' limits and its statements "
+        "(auto: the one the Linky names; without a meter, the community's ceiling and floor)",
     )
     node.add_argument("--log-level", default="info")
     node.set_defaults(handler=_run_node)
@@ -236,7 +244,10 @@ async def _node_main(args: argparse.Namespace) -> int:
             peers=tuple(args.peer),
         )
         node = await Node.open(config, clock=args.sim_clock, session=session, zeroconf=zeroconf)
-        meter = await _attach_meter(node, args.meter, getattr(args, "simulated_household", None))
+        tariff = TARIFF_PRESETS.get(args.tariff)
+        node.set_tariff(tariff)
+        simulated = getattr(args, "simulated_household", None)
+        meter = await _attach_meter(node, args.meter, simulated, tariff)
         node.subscribe(_log_event)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -283,9 +294,12 @@ class _MeterReadings:
     """Keeps the last readings of a meter for the agents' forecasts, and hands the
     node the energy indexes it signs slot readings from."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, *, follow_contract: bool) -> None:
         self.node = node
         self.readings: deque[Reading] = deque(maxlen=_READINGS_KEPT)
+        # --tariff auto: the contract the meter names prices the statements
+        self._follow_contract = follow_contract
+        self._contract: str | None = None
 
     def on_snapshot(self, snapshot: MeterSnapshot) -> None:
         now_s = self.node.clock.now_ms() // 1000
@@ -293,6 +307,10 @@ class _MeterReadings:
         if reading is not None:
             self.readings.append(reading)
         self.node.record_meter_snapshot(now_s, snapshot)
+        option = None if snapshot.meter is None else snapshot.meter.tariff_option
+        if self._follow_contract and option is not None and option != self._contract:
+            self._contract = option
+            self.node.set_tariff(tariff_of_contract(option))
 
     def observe(self, _now_s: int) -> Observation:
         return Observation(readings=tuple(self.readings))
@@ -305,7 +323,10 @@ SimulatedHousehold = Callable[[int, int], Callable[[int], Observation]]
 
 
 async def _attach_meter(
-    node: Node, spec: str | None, simulated: SimulatedHousehold | None = None
+    node: Node,
+    spec: str | None,
+    simulated: SimulatedHousehold | None = None,
+    tariff: Tariff | None = None,
 ) -> Any:
     if spec is None:
         return None
@@ -314,6 +335,7 @@ async def _attach_meter(
         min_sell_price=node.terms.floor,
         max_import_w=12_000,
         max_export_w=9_000,
+        tariff=tariff,
     )
     terms = node.terms
     if spec == "sim":
@@ -328,7 +350,7 @@ async def _attach_meter(
         raise NodeError(f"--meter must be tic:PATH or sim, got {spec!r}")
     from ..meter import TicReader  # noqa: PLC0415
 
-    readings = _MeterReadings(node)
+    readings = _MeterReadings(node, follow_contract=tariff is None)
     reader = TicReader(spec.removeprefix("tic:"))
     reader.add_listener(readings.on_snapshot)
     await reader.start()

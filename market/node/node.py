@@ -26,7 +26,6 @@ from ..ledger.codec import Entry
 from ..ledger.community import Community
 from ..ledger.identity import Identity
 from ..ledger.ledger import Origin
-from ..model import Side
 from ..settlement.store import SettlementStoreError
 from ..supervise import supervise
 from .addresses import advertised_host, peer_url
@@ -39,11 +38,12 @@ from .datadir import DataDir
 from .errors import DataDirError, OrderRejectedError
 from .events import EquivocationSeen, EventBus, Listener, SlotCleared
 from .faults import NodeFaults
-from .index import HeldOrder, MarketIndex
+from .index import MarketIndex
 from .invite import create_invite
 from .membership_api import MembershipControls
 from .metering import MeterInputs, ReadingRecorder
-from .orders import API_SOURCE, OrderDesk
+from .order_api import OrderControls
+from .orders import OrderDesk
 from .peering import (
     ClockSkew,
     NodeAnnouncementInfo,
@@ -57,7 +57,7 @@ from .rotation import open_ledger
 from .settlement_api import SettlementControls
 from .settling import SettlementKeeper
 from .slots import SlotKeeper
-from .views import NODE_COUNTERS, BookOrder, NodeStatus, SlotOutcome
+from .views import NODE_COUNTERS, NodeStatus, SlotOutcome
 
 if TYPE_CHECKING:
     from zeroconf.asyncio import AsyncZeroconf
@@ -69,7 +69,7 @@ _PEER_CHECK_S = 1.0
 _FAULT_RETRY_MS = 1000
 
 
-class Node(AgentControls, MembershipControls, MeterInputs, SettlementControls):
+class Node(AgentControls, OrderControls, MembershipControls, MeterInputs, SettlementControls):
     """A running market node. Build with `await Node.open(config, ...)`."""
 
     def __init__(
@@ -205,7 +205,7 @@ class Node(AgentControls, MembershipControls, MeterInputs, SettlementControls):
         self._orders.load(entries, recorded)
         await self._readings.load()
         try:
-            await self._settlement.open()
+            await self._settlement.open(self.clock.now_ms())
         except SettlementStoreError as err:
             raise DataDirError(str(err)) from err
 
@@ -302,45 +302,6 @@ class Node(AgentControls, MembershipControls, MeterInputs, SettlementControls):
     def set_observation_source(self, source: ObservationSource) -> None:
         """Where the agents read the household's readings and forecasts from."""
         self._observe = source
-
-    async def place_order(
-        self,
-        side: Side,
-        energy_wh: int,
-        price: int,
-        slot: int,
-        *,
-        expires_s: int = 0,
-        source: str = API_SOURCE,
-    ) -> str:
-        """Sign and gossip an order for `slot`; returns its id. Raises OrderRejectedError."""
-        self._catchup.check()
-        return await self._orders.place(side, energy_wh, price, slot, expires_s, source)
-
-    async def cancel_order(self, order_id: str, *, source: str = API_SOURCE) -> None:
-        """Withdraw one of this node's orders before its gate closure."""
-        self._catchup.check()
-        await self._orders.cancel(order_id, source)
-
-    async def withdraw_orders(self, source: str) -> int:
-        """Cancel every open order of `source` (an agent's id, or a host's name for its
-        own orders) whose gate is still open; returns how many were withdrawn (0 while the
-        node catches up its chain: it withdraws them once it signs again)."""
-        if self._catchup.defer(partial(self._orders.withdraw, source)):
-            return 0
-        return await self._orders.withdraw(source)
-
-    def order_book(self, slot: int) -> list[BookOrder]:
-        """Every order held for `slot`, with the rule's verdict on each."""
-        return self._orders.order_book(slot)
-
-    def open_orders(self) -> list[BookOrder]:
-        """This household's live orders for slots whose gate is still open, by slot."""
-        return self._orders.open_orders()
-
-    def held_order(self, order_id: str) -> HeldOrder | None:
-        """An order of any member, while its slot is remembered."""
-        return self._orders.held(order_id)
 
     def outcome(self, slot: int) -> SlotOutcome | None:
         """The slot's outcome once decided at this node."""

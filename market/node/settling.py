@@ -54,6 +54,17 @@ class _Open:
 
     result: ClearingResult
     recorded: SettledSlot | None = None
+    # disputed no earlier than this (ms): a slot settled after its deadline (the node
+    # was away) waits a gate lead for the seals it lacks before it is told disputed
+    dispute_after_ms: int = 0
+
+    def dispute_at(self, deadline_ms: int) -> int:
+        """When the slot can be recorded disputed."""
+        return max(deadline_ms, self.dispute_after_ms)
+
+
+def _recent(store: SettlementStore, start: int, end: int) -> tuple[list[SettledSlot], set[int]]:
+    return store.slots(start, end), set(store.own(start, end))
 
 
 def _reading_set(readings: dict[bytes, HeldReading]) -> dict[str, MeterReading]:
@@ -86,6 +97,10 @@ class SettlementKeeper:
         self._on_settled = on_settled
         self._writes = writes
         self._told: set[int] = set()
+        self._me = identity.public_key.hex()
+        # what the store held of the last day at start (market.node restarted)
+        self._stored: dict[int, SettledSlot] = {}
+        self._own_stored: set[int] = set()
         self._open: dict[int, _Open] = {}
         self._no_trades: dict[int, SettledSlot] = {}
         self._next_slot = 0
@@ -94,20 +109,22 @@ class SettlementKeeper:
         self._store: SettlementStore | None = None
         self.faults = FaultLog("recording a settlement", stats, "settlement_store_failures")
 
-    async def open(self) -> None:
-        """Open the store (raises SettlementStoreError)."""
+    async def open(self, now_ms: int) -> None:
+        """Open the store and learn what it holds of the last day (raises
+        SettlementStoreError)."""
         loop = asyncio.get_running_loop()
-        self._store = await loop.run_in_executor(
-            self._executor, SettlementStore.in_dir, self._data_dir
-        )
+        store = await loop.run_in_executor(self._executor, SettlementStore.in_dir, self._data_dir)
+        self._store = store
+        since = self.terms.slot_of(now_ms // 1000 - KEEP_S)
+        recent, own = await self.read(_recent, since, now_ms // 1000)
+        self._stored = {settled.slot: settled for settled in recent}
+        self._own_stored = own
 
     def start(self, now_ms: int) -> None:
-        """Settle from the slots whose settlement deadline has not passed yet."""
-        terms = self.terms
-        slot = terms.slot_of(now_ms // 1000)
-        while terms.settle_deadline(slot - terms.slot_s) * 1000 > now_ms:
-            slot -= terms.slot_s
-        self._next_slot = slot
+        """Settle from the last day's slots on: those settled before a restart are
+        skipped, those missed meanwhile settled from the entries held (judged, never
+        sealed past their deadline), those left disputed judged again."""
+        self._next_slot = self.terms.slot_of(now_ms // 1000 - KEEP_S)
 
     async def close(self) -> None:
         """Finish the writes queued and close the store."""
@@ -129,9 +146,13 @@ class SettlementKeeper:
         """When the next slot is to be settled, or an open one's deadline passes."""
         due = [self.terms.settle_time(self._next_slot) * 1000]
         due += [
-            deadline
-            for deadline in (self.terms.settle_deadline(slot) * 1000 for slot in self._open)
-            if deadline > now_ms
+            at
+            for at in (
+                held.dispute_at(self.terms.settle_deadline(slot) * 1000)
+                for slot, held in self._open.items()
+                if held.recorded is None
+            )
+            if at > now_ms
         ]
         return min(due)
 
@@ -143,16 +164,23 @@ class SettlementKeeper:
         while terms.settle_time(self._next_slot) * 1000 <= now_ms:
             slot = self._next_slot
             self._next_slot += terms.slot_s
-            self._record_own(slot)
+            stored = self._stored.pop(slot, None)
+            if stored is not None and stored.verified:
+                continue  # settled before a restart
             result = self._clearing(slot, now_ms)
             if result is None or not result.fills:
                 self._settle_without_trades(slot)
                 continue
-            self._open[slot] = _Open(result)
+            missed = now_ms >= terms.settle_deadline(slot) * 1000
+            wait_ms = terms.gate_lead_s * 1000 if missed else 0
+            self._open[slot] = _Open(result, stored, now_ms + wait_ms)
+            if missed:
+                continue  # missed while the node was off: a seal would not count
             if may_sign:
                 await self._seal(slot, result)
             else:
                 self.stats["settle_seals_skipped"] += 1
+
         self.judge(list(self._open), now_ms)
 
     def _rows(
@@ -161,13 +189,16 @@ class SettlementKeeper:
         household_of: dict[str, str] = {}
         for fill in result.fills:
             order = self.index.get_order(bytes.fromhex(fill.order_id))
-            if order is not None:
+            if order is not None:  # the final result's orders are held: the index built it
                 household_of[fill.order_id] = order.author.hex()
-        return public_settlement(result.fills, household_of, readings)
+        fills = [fill for fill in result.fills if fill.order_id in household_of]
+        return public_settlement(fills, household_of, readings)
 
     def _settle_without_trades(self, slot: int) -> None:
         readings = self.index.settlements.readings(slot)
         rows = public_settlement((), {}, _reading_set(readings))
+        if not rows:
+            return  # nobody was read: nothing to state (a slot before the node joined)
         settled = SettledSlot(slot, SettleState.NO_TRADES, rows)
         if self._no_trades.get(slot) != settled:
             self._no_trades[slot] = settled
@@ -213,6 +244,7 @@ class SettlementKeeper:
             for slot in [slot for slot in table if slot < horizon]:
                 del table[slot]
         self._told = {slot for slot in self._told if slot >= horizon}
+        self._own_stored = {slot for slot in self._own_stored if slot >= horizon}
 
     def _judge(self, slot: int, now_ms: int) -> None:
         held = self._open.get(slot)
@@ -238,6 +270,8 @@ class SettlementKeeper:
                 return
             if now_ms < self.terms.settle_deadline(slot) * 1000:
                 return  # final on readings this node may still receive
+        if now_ms < held.dispute_at(self.terms.settle_deadline(slot) * 1000):
+            return
         if held.recorded is None:
             # disputed (or final on readings this node does not hold yet): the own view,
             # counted apart in statements until a quorum's result is found
@@ -281,13 +315,15 @@ class SettlementKeeper:
 
     # ------------------------------------------------------------------ recording
 
-    def _record_own(self, slot: int) -> None:
-        if self._store is not None:
-            self._write(partial(self._store.put_own, self._own_slot(slot)))
-
     def _record(self, settled: SettledSlot) -> None:
-        if self._store is not None:
-            self._write(partial(self._store.put, settled))
+        store = self._store
+        if store is not None:
+            self._write(partial(store.put, settled))
+            slot = settled.slot
+            # the own prices once, when the household has a row (read or traded)
+            if slot not in self._own_stored and settled.row(self._me) is not None:
+                self._own_stored.add(slot)
+                self._write(partial(store.put_own, self._own_slot(slot)))
         self._on_settled(settled)
 
     def _write(self, job: Callable[[], None]) -> None:

@@ -15,7 +15,9 @@ from tests.market.node_harness import (
     T0,
     Household,
     advance,
+    mesh,
     run_slot,
+    start_household,
     start_neighbourhood,
     wait_until,
 )
@@ -46,6 +48,9 @@ async def _trade_and_read(
         node = running[i].node
         node.record_meter_index(SLOT + 901, import_wh=10_000 + imported, export_wh=5_000 + exported)
     await wait_until(lambda: all(running[i].node.stats["readings_signed"] == 1 for i in read))
+    await wait_until(
+        lambda: all(len(h.node.index.settlements.readings(SLOT)) == len(read) for h in running)
+    )
     terms = running[0].node.terms
     if late:
         # heard again only after the reading closure: signed, but too late to count
@@ -149,3 +154,73 @@ async def test_a_withheld_or_late_reading_settles_alike_everywhere(
         assert running[1].node.identity.public_key not in house.node.index.settlements.readings(
             SLOT
         )
+
+
+async def test_a_node_away_over_the_settlement_adopts_the_quorums_on_return(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock, dirs, _ = await start_neighbourhood(tmp_path, running, 4)
+    for house, (side, energy, price) in zip(running, ORDERS, strict=True):
+        await house.node.place_order(side, energy, price, SLOT)
+    await run_slot(clock, running, SLOT)
+    for house in running:
+        house.node.record_meter_index(SLOT + 1, import_wh=10_000, export_wh=5_000)
+    await advance(clock, running, SLOT + 901)
+    for house, (imported, exported) in zip(running, METERS, strict=True):
+        house.node.record_meter_index(
+            SLOT + 901, import_wh=10_000 + imported, export_wh=5_000 + exported
+        )
+    await wait_until(lambda: all(h.node.stats["readings_signed"] == 1 for h in running))
+    # every node holds every reading before household 3 goes
+    await wait_until(
+        lambda: all(len(h.node.index.settlements.readings(SLOT)) == 4 for h in running)
+    )
+    # household 3 goes away before the settle time and comes back after the deadline
+    away = running.pop()
+    await away.node.stop()
+    terms = running[0].node.terms
+    await advance(clock, running, terms.settle_time(SLOT))
+    await advance(clock, running, terms.settle_deadline(SLOT) + 60)
+    quorum = await _settled(running[0])
+    assert quorum.state is SettleState.FINAL
+    back = await start_household(dirs[3], clock)
+    running.append(back)
+    mesh(running)
+    await wait_until(lambda: back.node.entries_held >= running[0].node.entries_held)
+    await advance(clock, running, terms.settle_deadline(SLOT) + 120)
+    mine = await _settled(back)
+    assert (mine.state, mine.result_hash, mine.rows) == (
+        SettleState.FINAL,
+        quorum.result_hash,
+        quorum.rows,
+    )
+    # it never sealed a settlement that could no longer count
+    assert back.node.identity.public_key not in back.node.index.settlements.seals(SLOT)
+    events = [e for e in back.of_type(SlotSettled) if e.slot == SLOT]
+    assert [e.state for e in events] == ["final"]
+    assert events[0].own is not None and events[0].own.local_bought_wh > 0
+
+
+async def test_without_a_quorum_the_settlement_is_disputed_everywhere(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 4)
+    for house, (side, energy, price) in zip(running, ORDERS, strict=True):
+        await house.node.place_order(side, energy, price, SLOT)
+    await run_slot(clock, running, SLOT)
+    # half the community goes away before anyone settles: 2 seals of 4 are no quorum
+    for house in running[2:]:
+        await house.node.stop()
+    del running[2:]
+    terms = running[0].node.terms
+    await advance(clock, running, terms.settle_time(SLOT))
+    assert all(h.node.stats["settle_seals"] == 1 for h in running)
+    await advance(clock, running, terms.settle_deadline(SLOT))
+    settled = [await _settled(house) for house in running]
+    assert {s.state for s in settled} == {SettleState.DISPUTED}
+    assert len({s.rows for s in settled}) == 1
+    # nobody was read: nothing allocated, the trades fall back on the grid
+    assert all(row.local_bought_wh == row.local_sold_wh == 0 for row in settled[0].rows)
+    for house in running:
+        events = [e for e in house.of_type(SlotSettled) if e.slot == SLOT]
+        assert [e.state for e in events] == ["disputed"]
