@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -33,8 +34,8 @@ from ..localtime import local_midnight_utc
 from ..node import DataDir, ManualClock, Node, NodeConfig, ScaledClock
 from ..node.clock import Clock
 from ..node.lockstep import step_to
-from ..settlement import NO_TRADES, SlotPosition, settle_slot, trades_by_household
-from ..tariff import BASE_TARIFF
+from ..settlement.public import priced
+from ..tariff import BASE_TARIFF, GridPrices
 from ..terms import CommunityTerms
 from .battery import HomeBattery
 from .household import Household
@@ -110,6 +111,9 @@ class SimHousehold:
     limits: HouseholdLimits
     battery: HomeBattery | None
     ev_agents: dict[int, str] = field(default_factory=dict)  # session arrival -> agent id
+    # the simulated meter's cumulative indexes (Wh), which the node signs readings from
+    import_index: int = 0
+    export_index: int = 0
 
 
 class Neighbourhood:
@@ -152,6 +156,8 @@ class Neighbourhood:
         self._author_of: dict[bytes, str] = {}
         self._ledger_bytes = 0
         self._ev_wh: dict[int, dict[str, int]] = {}
+        # per metered slot, what each household used behind its meter (for the report)
+        self._usage: dict[int, dict[str, HouseholdUsage]] = {}
         self.on_slot: list[Callable[[int], None]] = []
 
     # ------------------------------------------------------------------ set-up
@@ -286,82 +292,81 @@ class Neighbourhood:
         total = (end - first) // slot_s
         for index, slot in enumerate(range(first - slot_s, end, slot_s)):
             await self._step_to(slot)
-            # the slot starts: it is decided; EVs plug in or leave; the agents re-plan
+            # the slot starts: it is decided; EVs plug in or leave; the agents re-plan;
+            # the meters close the slot before, which the nodes then settle and seal
             self._update_ev_agents(slot)
+            if slot >= first:
+                self._read_meters(slot - slot_s if slot > first else None, slot)
             self._record_ev_plans(slot)
             if slot > first:
-                self._settle(slot - slot_s)
+                await self._step_to(self.terms.settle_time(slot - slot_s))
+                await self._report_slot(slot - slot_s)
             await self._step_to(self.terms.seal_time(slot + slot_s))
             if progress is not None and index:
                 progress(index, total)
         await self._step_to(end)
-        self._settle(end - slot_s)
+        self._read_meters(end - slot_s, end)
+        await self._step_to(self.terms.settle_time(end - slot_s))
+        await self._report_slot(end - slot_s)
         if progress is not None:
             progress(total, total)
         return self.report
 
     # ------------------------------------------------------------------ settlement
 
-    def _settle(self, slot: int) -> None:
-        slot_s = self.terms.slot_s
-        outcome = self.homes[0].node.outcome(slot)
-        result = None if outcome is None else outcome.result
-        household_of_order: dict[str, str] = {}
-        if result is not None:
-            for fill in result.fills:
-                order = self.homes[0].node.held_order(fill.order_id)
-                if order is not None:
-                    household_of_order[fill.order_id] = self._household_of(order.author)
-        trades = trades_by_household(result.fills if result else (), household_of_order)
-        ev_plan = self._ev_wh.pop(slot, {})
-        positions: list[SlotPosition] = []
+    def _read_meters(self, slot: int | None, at_s: int) -> None:
+        """Meter `slot` (None: the run starts, nothing to meter yet) and hand every node
+        its meter's indexes at `at_s`, the slot's end, as a Linky would."""
+        ev_plan = self._ev_wh.pop(slot, {}) if slot is not None else {}
         usage: dict[str, HouseholdUsage] = {}
         for home in self.homes:
             spec = home.spec
-            energy = spec.slot_energy(slot, slot_s)
-            ev_wh = ev_plan.get(spec.id, 0)
-            step = (
-                home.battery.step(energy.pv_wh, energy.load_wh + ev_wh, slot_s)
-                if home.battery
-                else None
-            )
-            flows = meter_slot(energy.load_wh, energy.pv_wh, extra_load_wh=ev_wh, battery=step)
-            positions.append(
-                SlotPosition.with_trades(
-                    spec.id,
-                    import_wh=flows.import_wh,
-                    export_wh=flows.export_wh,
-                    buy_price=spec.tariff.buy_price(slot),
-                    sell_price=spec.tariff.sell_price(slot),
-                    trades=trades.get(spec.id, NO_TRADES),
+            if slot is not None:
+                energy = spec.slot_energy(slot, self.terms.slot_s)
+                ev_wh = ev_plan.get(spec.id, 0)
+                load_wh = energy.load_wh + ev_wh
+                step = (
+                    home.battery.step(energy.pv_wh, load_wh, self.terms.slot_s)
+                    if home.battery
+                    else None
                 )
-            )
-            usage[spec.id] = HouseholdUsage(
-                consumption_wh=energy.load_wh + ev_wh, pv_wh=energy.pv_wh, ev_wh=ev_wh
-            )
-        for household, traded in trades.items():
-            if household in usage:
-                continue
-            # A member the simulation does not model (the demo's Home Assistant): its
-            # meter is not simulated, so it is deemed to deliver exactly what it traded.
-            positions.append(
-                SlotPosition.with_trades(
-                    household,
-                    import_wh=traded.traded_buy_wh,
-                    export_wh=traded.traded_sell_wh,
-                    buy_price=BASE_TARIFF.buy_price(slot),
-                    sell_price=BASE_TARIFF.sell_price(slot),
-                    trades=traded,
+                flows = meter_slot(energy.load_wh, energy.pv_wh, extra_load_wh=ev_wh, battery=step)
+                home.import_index += flows.import_wh
+                home.export_index += flows.export_wh
+                usage[spec.id] = HouseholdUsage(
+                    consumption_wh=load_wh, pv_wh=energy.pv_wh, ev_wh=ev_wh
                 )
+            home.node.record_meter_index(
+                at_s, import_wh=home.import_index, export_wh=home.export_index
             )
-            usage[household] = HouseholdUsage(
-                consumption_wh=traded.traded_buy_wh, pv_wh=traded.traded_sell_wh
-            )
-            self.report.labels.setdefault(household, "member outside the simulation")
-        disputed = outcome is None or outcome.result is None
+        if slot is not None:
+            self._usage[slot] = usage
+
+    async def _report_slot(self, slot: int) -> None:
+        """Add `slot` to the report as the nodes settled it (the first node's store: they
+        agree), each household's residual at its own tariff."""
+        node = self.homes[0].node
+        settled_slots, _own = await node.settled_slots(slot, slot + self.terms.slot_s)
+        settled = settled_slots[0] if settled_slots else None
+        usage = self._usage.pop(slot)
+        tariffs = {home.spec.id: home.spec.tariff for home in self.homes}
+        settlements = []
+        for row in () if settled is None else settled.rows:
+            household = self._household_of(bytes.fromhex(row.household))
+            tariff = tariffs.get(household, BASE_TARIFF)
+            prices = GridPrices(tariff.buy_price(slot), tariff.sell_price(slot))
+            settlements.append(dataclasses.replace(priced(row, prices), household=household))
+            if household not in usage:
+                # a member the simulation does not model (the demo's Home Assistant):
+                # what its own meter signed
+                usage[household] = HouseholdUsage(consumption_wh=row.import_wh, pv_wh=row.export_wh)
+                self.report.labels.setdefault(household, "member outside the simulation")
+        outcome = node.outcome(slot)
+        result = None if outcome is None else outcome.result
+        disputed = result is None or (settled is not None and not settled.verified)
         self.report.add_slot(
             slot,
-            settlements=settle_slot(positions),
+            settlements=sorted(settlements, key=lambda row: row.household),
             usage=usage,
             price=None if result is None else result.price,
             disputed=disputed,
