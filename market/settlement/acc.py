@@ -9,6 +9,13 @@ and sum to at most 1. Settlement already computed that share: the energy a consu
 allocated (`local_bought_wh`, capped by its meter) over the energy the producers
 injected (`export_wh`). Coefficients are rounded down to a fixed number of digits, so a
 step's coefficients never sum above 1.
+
+Followed: Enogrid, "Les clés de répartition en autoconsommation collective" (the PMO
+defines the key; static, default dynamic, simple dynamic, full dynamic),
+https://enogrid.com/les-cles-de-repartition-en-autoconsommation-collective/ ;
+Part-Énergie (30-minute intervals, dynamic coefficients sent to Enedis monthly),
+https://part-energie.fr/?p=1155 ; HubWatt (15-minute steps), https://hubwatt.fr/?p=4621 ,
+hence a step of 15 minutes on request.
 """
 
 from __future__ import annotations
