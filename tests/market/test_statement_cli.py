@@ -299,8 +299,13 @@ def test_acc_coefficients_of_a_step_sum_to_at_most_one(scenario: Scenario) -> No
         assert value <= Fraction(key.allocated_wh, key.injection_wh or 1)
         sums[key.step] = sums.get(key.step, Fraction(0)) + value
     assert all(total <= 1 for total in sums.values())
-    steps = {key.step for key in keys.keys} | {skip.step for skip in keys.skipped}
-    assert len(steps) == 30 * 48  # every step of the month: keys or a reason
+    keyed = {key.step for key in keys.keys}
+    skipped = {skip.step for skip in keys.skipped}
+    assert not keyed & skipped
+    if keys.keys:  # with consumers, every step of the month has keys or a reason
+        assert len(keyed | skipped) == 30 * 48
+        consumers = {key.consumer for key in keys.keys}
+        assert len(keys.keys) == len(keyed) * len(consumers)
 
 
 def test_coefficient_rounds_down() -> None:
