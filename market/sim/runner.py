@@ -207,6 +207,7 @@ class Neighbourhood:
                 max_export_w=9_000,
                 tariff=spec.tariff,
             )
+            node.set_tariff(spec.tariff)
             node.set_observation_source(observation_source(spec, self.terms.slot_s))
             node.add_agent(ConsumptionBuyerAgent("load", self.terms, limits))
             if spec.pv is not None:
