@@ -22,10 +22,15 @@ TIC_MODES: Final = ("auto", "historic", "standard")
 TIC_PROBE_TIMEOUT_S: Final = 12.0
 
 # Existing Home Assistant entities instead of a dongle: the grid power sensors the agents
-# follow. Entries set up by 0.2.0 may also hold import_energy_entity, export_energy_entity,
-# pv_energy_entity and pv_power_entity, which nothing ever read: they are left as they are.
+# follow. Entries set up by 0.2.0 may also hold pv_power_entity, which nothing reads.
 CONF_IMPORT_POWER: Final = "import_power_entity"
 CONF_EXPORT_POWER: Final = "export_power_entity"
+# Energy sensors (energy_sensors.py): the grid's import and export indexes, the meter's
+# readings when there is no Linky, and the PV production, with any meter. Set-up stores
+# them in the data (0.2.0 did too, unread), the options flow in the options, which win.
+CONF_IMPORT_ENERGY: Final = "import_energy_entity"
+CONF_EXPORT_ENERGY: Final = "export_energy_entity"
+CONF_PV_ENERGY: Final = "pv_energy_entity"
 
 # Options.
 CONF_UPDATE_INTERVAL: Final = "update_interval"

@@ -6,7 +6,7 @@ what the user typed last) and whether they are defaults or only suggestions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import voluptuous as vol
@@ -18,10 +18,12 @@ from market.tariff import TARIFF_PRESETS
 from .const import (
     CONF_CEILING_PRICE,
     CONF_COMMUNITY_NAME,
+    CONF_EXPORT_ENERGY,
     CONF_EXPORT_POWER,
     CONF_FLEXIBLE_LOAD,
     CONF_FLEXIBLE_LOAD_W,
     CONF_FLOOR_PRICE,
+    CONF_IMPORT_ENERGY,
     CONF_IMPORT_POWER,
     CONF_INVITE,
     CONF_MANUAL_PATH,
@@ -32,6 +34,7 @@ from .const import (
     CONF_NODE_NAME,
     CONF_PEERS,
     CONF_PORT,
+    CONF_PV_ENERGY,
     CONF_SELL_SURPLUS,
     CONF_SERIAL_PORT,
     CONF_SLOT_MINUTES,
@@ -51,6 +54,13 @@ MAX_PRICE = 100.0  # currency per kWh: far above any retail tariff
 def _power_entity_selector() -> selector.EntitySelector:
     return selector.EntitySelector(
         selector.EntitySelectorConfig(domain="sensor", device_class=SensorDeviceClass.POWER)
+    )
+
+
+def _energy_entity_selector() -> selector.EntitySelector:
+    # The state class (an index, not a rate) is checked by the flows: energy_sensors.py.
+    return selector.EntitySelector(
+        selector.EntitySelectorConfig(domain="sensor", device_class=SensorDeviceClass.ENERGY)
     )
 
 
@@ -79,12 +89,16 @@ def _power_selector(minimum: int) -> selector.NumberSelector:
     )
 
 
-# What the agents read (readings.py): live grid power, nothing else. The import
-# sensor is required: an energy index alone cannot drive them.
+# What the agents read (readings.py): live grid power. The import sensor is required:
+# an energy index alone cannot drive them. The energy sensors, optional, are what the
+# node's readings are measured from (energy_sensors.py).
 ENTITIES_SCHEMA = vol.Schema(
     {
         vol.Required(CONF_IMPORT_POWER): _power_entity_selector(),
         vol.Optional(CONF_EXPORT_POWER): _power_entity_selector(),
+        vol.Optional(CONF_IMPORT_ENERGY): _energy_entity_selector(),
+        vol.Optional(CONF_EXPORT_ENERGY): _energy_entity_selector(),
+        vol.Optional(CONF_PV_ENERGY): _energy_entity_selector(),
     }
 )
 
@@ -208,8 +222,11 @@ TARIFF_SELECTOR = selector.SelectSelector(
 )
 
 
-def options_schema(currency: str, shown: Mapping[str, Any]) -> vol.Schema:
-    """The prices and powers the agents work within, peers and the update interval."""
+def options_schema(
+    currency: str, shown: Mapping[str, Any], energy_keys: Iterable[str] = ()
+) -> vol.Schema:
+    """The prices and powers the agents work within, the energy sensors `energy_keys`,
+    peers and the update interval."""
     fields: dict[str, selector.Selector[Any]] = {
         CONF_TARIFF: TARIFF_SELECTOR,
         CONF_MAX_BUY_PRICE: _price_selector(currency),
@@ -223,7 +240,9 @@ def options_schema(currency: str, shown: Mapping[str, Any]) -> vol.Schema:
     schema: dict[vol.Marker, Any] = {
         vol.Required(key, default=shown[key]): field for key, field in fields.items()
     }
-    # Suggested, not a default: clearing every peer must stick.
+    # Suggested, not defaults: clearing a sensor or every peer must stick.
+    for key in energy_keys:
+        schema[vol.Optional(key)] = _energy_entity_selector()
     schema[vol.Optional(CONF_PEERS)] = PEERS_SELECTOR
     schema[vol.Required(CONF_UPDATE_INTERVAL, default=shown[CONF_UPDATE_INTERVAL])] = (
         UPDATE_INTERVAL_SELECTOR

@@ -1,5 +1,6 @@
 """The household's agents on its node: built from the entry's options, switched on and
-off, and the EV charging session.
+off, and the EV charging session; and the household's tariff, which bounds the agents'
+prices and prices the node's statements (`Node.set_tariff`).
 
 Agents are reached through the node's public API only (`add_agent`, `agent`,
 `agent_enabled`, `set_agent_enabled`, `remove_agent`, `withdraw_orders`,
@@ -104,12 +105,14 @@ class HouseholdAgents:
 
         `today` is the local midnight of the current day (the flexible load's first
         window); `changed` is called when what the entities show of the agents changed.
+        The node's statements take the same tariff as the agents.
         Raises market.agents.InvalidAgentInputError for options the agents refuse.
         """
         self.node = node
         self.terms = terms
         self._options = options
         self.limits = household_limits(options, terms)
+        node.set_tariff(self.limits.tariff)
         self.schedules: dict[str, EvSchedule] = {}
         self._load_w = int(options.get(CONF_FLEXIBLE_LOAD_W, DEFAULT_FLEXIBLE_LOAD_W))
         self._today = today
@@ -120,11 +123,12 @@ class HouseholdAgents:
 
     def set_meter_contract(self, contract: str | None) -> None:
         """The meter named its contract: with the "auto" option, the agents take its
-        prices from their next run on."""
+        prices from their next run on, and the node's statements from now on."""
         tariff = household_tariff(self._options, contract)
         if contract is None or tariff == self.limits.tariff:
             return
         self.limits = replace(self.limits, tariff=tariff)
+        self.node.set_tariff(tariff)
         for agent_id in self.node.agent_ids():
             agent = self.node.agent(agent_id)
             if isinstance(agent, (PvSellerAgent, FlexibleLoadBuyerAgent, EvChargingAgent)):

@@ -284,6 +284,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
 
     def _read_status(self) -> None:
         self.readings.sample()
+        self.readings.sample_indexes()
         status = self.node.status()
         if (hub_fault := self._slot_faults.fault) is not None:
             joined = hub_fault if status.fault is None else f"{status.fault}; {hub_fault}"
@@ -303,6 +304,8 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
 
     @callback
     def _enter_slot(self, slot: int) -> None:
+        # the node cuts indexes into slots at the first sample after each boundary
+        self.readings.sample_indexes()
         if self.trades.enter_slot(slot):
             self.agents.new_day(self.trades.today.start)
         self.async_publish()

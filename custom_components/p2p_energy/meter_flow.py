@@ -1,5 +1,6 @@
 """The config flow's last steps: where this household's meter readings come from, a
-Linky dongle (its TIC output) or the grid power sensors Home Assistant already has.
+Linky dongle (its TIC output) or the grid power and energy sensors Home Assistant
+already has.
 
 They are a base class of the config flow rather than part of it so that the flow reads
 as its other concerns (discovery, the node, its community); the steps only add the
@@ -22,6 +23,7 @@ from .const import (
     METER_SOURCE_ENTITIES,
     METER_SOURCE_TIC,
 )
+from .energy_sensors import ENERGY_KEYS, energy_errors
 from .flow_schemas import ENTITIES_SCHEMA, MANUAL_PORT, tic_manual_schema, tic_schema
 from .serial_ports import ProbeFailedError, list_serial_ports, local_dongle_id, probe_meter
 
@@ -105,8 +107,16 @@ class MeterSourceFlow(ConfigFlow):
     async def async_step_entities(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Use the grid power sensors this Home Assistant already has."""
+        """Use the grid power sensors this Home Assistant already has, and its energy
+        sensors (the grid's indexes, the PV production) if it has them."""
+        errors: dict[str, str] = {}
         if user_input is not None:
-            self._data.update({CONF_METER_SOURCE: METER_SOURCE_ENTITIES, **user_input})
-            return self._create_entry()
-        return self.async_show_form(step_id="entities", data_schema=ENTITIES_SCHEMA)
+            errors = energy_errors(self.hass, {key: user_input.get(key) for key in ENERGY_KEYS})
+            if not errors:
+                self._data.update({CONF_METER_SOURCE: METER_SOURCE_ENTITIES, **user_input})
+                return self._create_entry()
+        return self.async_show_form(
+            step_id="entities",
+            data_schema=self.add_suggested_values_to_schema(ENTITIES_SCHEMA, user_input or {}),
+            errors=errors,
+        )

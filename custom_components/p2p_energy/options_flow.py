@@ -1,5 +1,5 @@
-"""Options flow: the prices and powers the agents work within, the node's peers and the
-meter's update interval, changed without setting the node up again."""
+"""Options flow: the prices and powers the agents work within, the energy sensors, the
+node's peers and the meter's update interval, changed without setting the node up again."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from .const import (
     CONF_MAX_BUY_PRICE,
     CONF_MAX_EXPORT_W,
     CONF_MAX_IMPORT_W,
+    CONF_METER_SOURCE,
     CONF_MIN_SELL_PRICE,
     CONF_PEERS,
+    CONF_PV_ENERGY,
     CONF_SELL_SURPLUS,
     CONF_TARIFF,
     CONF_UPDATE_INTERVAL,
@@ -27,8 +29,10 @@ from .const import (
     DEFAULT_MAX_IMPORT_W,
     DEFAULT_SELL_SURPLUS,
     DEFAULT_UPDATE_INTERVAL_S,
+    METER_SOURCE_ENTITIES,
     TARIFF_AUTO,
 )
+from .energy_sensors import GRID_ENERGY_KEYS, energy_errors, entry_sensor
 from .flow_entries import async_community_of
 from .flow_helpers import InvalidPeerError, entry_peers, parse_peers
 from .flow_schemas import options_schema
@@ -38,8 +42,15 @@ class P2PEnergyOptionsFlow(OptionsFlow):
     """Change how the node behaves without setting it up again."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Prices and powers the agents work within, peers and the meter update interval."""
+        """Prices and powers the agents work within, energy sensors, peers and the meter
+        update interval."""
         entry = self.config_entry
+        # A Linky's indexes beat grid energy sensors: only the PV sensor is asked for then.
+        energy_keys = (
+            (*GRID_ENERGY_KEYS, CONF_PV_ENERGY)
+            if entry.data.get(CONF_METER_SOURCE) == METER_SOURCE_ENTITIES
+            else (CONF_PV_ENERGY,)
+        )
         community = await async_community_of(self.hass, entry)
         terms = CommunityTerms() if community is None else community.terms
         currency = self.hass.config.currency if community is None else terms.currency
@@ -52,6 +63,12 @@ class P2PEnergyOptionsFlow(OptionsFlow):
         if user_input is not None:
             options, errors, extra = _options_from(user_input)
             placeholders |= extra
+            sensors = {key: user_input.get(key) for key in energy_keys}
+            errors |= energy_errors(self.hass, sensors)
+            # The options win over the set-up's sensors: None where one was cleared.
+            options |= {
+                key: sensor for key, sensor in sensors.items() if sensor or entry.data.get(key)
+            }
             if not errors:
                 return self.async_create_entry(data=options)
         current = entry.options
@@ -66,10 +83,15 @@ class P2PEnergyOptionsFlow(OptionsFlow):
             CONF_MAX_EXPORT_W: current.get(CONF_MAX_EXPORT_W, DEFAULT_MAX_EXPORT_W),
             CONF_PEERS: entry_peers(entry.data, current),
             CONF_UPDATE_INTERVAL: current.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL_S),
-        } | (user_input or {})
+        }
+        if user_input is None:
+            shown |= {key: sensor for key in energy_keys if (sensor := entry_sensor(entry, key))}
+        else:
+            shown |= user_input  # a sensor just cleared is not suggested again
+        schema = options_schema(currency, shown, energy_keys)
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(options_schema(currency, shown), shown),
+            data_schema=self.add_suggested_values_to_schema(schema, shown),
             errors=errors,
             description_placeholders=placeholders,
         )

@@ -4,6 +4,10 @@
 import and export power entities a household already has. It keeps the agents' recent
 readings (the node's observation source) and, for the entities source, the latest
 surplus (export - import) that the *Surplus power* sensor shows.
+
+What the node signs as slot readings comes from one source, decided here: the Linky's
+indexes; else the energy sensors the user picked (energy_sensors.py); else, estimated,
+the power entities. A PV energy sensor is read with any of them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from market.node.metering import MeterInputs
 from market.node.readings import reading_from_meter
 
 from .const import CONF_EXPORT_POWER, CONF_IMPORT_POWER, CONF_METER_SOURCE, METER_SOURCE_ENTITIES
+from .energy_sensors import EnergySensors
 from .meter import TicMeterHub
 
 # Readings kept for the PV seller's persistence forecast (it averages the last 15 min).
@@ -69,7 +74,8 @@ class HouseholdReadings:
     ) -> None:
         """Read `meter` (a Linky), or the entry's power entities; nothing is followed
         before `async_start`. `node` is given the samples it signs slot readings from:
-        the Linky's energy indexes, or else the entities' power (estimated readings)."""
+        the Linky's energy indexes, else the energy sensors', else the entities' power
+        (estimated readings); and the PV sensor's production."""
         self.hass = hass
         self.meter = meter
         self.clock = clock
@@ -83,6 +89,12 @@ class HouseholdReadings:
         self._readings: deque[Reading] = deque(maxlen=READINGS_KEPT)
         self._listeners: list[ReadingsListener] = []
         self._unsubscribe: list[CALLBACK_TYPE] = []
+        # With a Linky its indexes win: only the PV sensor is read then.
+        self.energy = (
+            None
+            if node is None
+            else EnergySensors(hass, entry, clock, node, grid=meter is None and self.from_entities)
+        )
 
     def __len__(self) -> int:
         """How many readings are kept."""
@@ -99,12 +111,16 @@ class HouseholdReadings:
                 self._unsubscribe.append(
                     async_track_state_change_event(self.hass, sources, self._on_power_change)
                 )
+        if self.energy is not None:
+            self.energy.async_start()
 
     @callback
     def async_stop(self) -> None:
         """Stop following the meter."""
         while self._unsubscribe:
             self._unsubscribe.pop()()
+        if self.energy is not None:
+            self.energy.async_stop()
 
     @callback
     def async_add_listener(self, listener: ReadingsListener) -> CALLBACK_TYPE:
@@ -140,10 +156,17 @@ class HouseholdReadings:
             import_w=max(0, round(imported)),
         )
         self._readings.append(reading)
-        if self._node is not None:
+        if self._node is not None and not (self.energy is not None and self.energy.measures_grid):
             self._node.record_meter_power(
                 reading.at, import_w=reading.import_w, export_w=reading.export_w
             )
+
+    @callback
+    def sample_indexes(self) -> None:
+        """Read the energy sensors now (a slot boundary, the status refresh): an index
+        that did not change is still heard."""
+        if self.energy is not None:
+            self.energy.sample()
 
     @callback
     def _on_snapshot(self, snapshot: MeterSnapshot) -> None:

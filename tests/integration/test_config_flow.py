@@ -40,10 +40,12 @@ from custom_components.p2p_energy.const import (
     CONF_COMMUNITY_ID,
     CONF_COMMUNITY_NAME,
     CONF_DONGLE_ID,
+    CONF_EXPORT_ENERGY,
     CONF_EXPORT_POWER,
     CONF_FLEXIBLE_LOAD,
     CONF_FLEXIBLE_LOAD_W,
     CONF_FLOOR_PRICE,
+    CONF_IMPORT_ENERGY,
     CONF_IMPORT_POWER,
     CONF_MANUAL_PATH,
     CONF_MAX_BUY_PRICE,
@@ -57,6 +59,7 @@ from custom_components.p2p_energy.const import (
     CONF_NODE_NAME,
     CONF_PEERS,
     CONF_PORT,
+    CONF_PV_ENERGY,
     CONF_SELL_SURPLUS,
     CONF_SERIAL_PORT,
     CONF_SLOT_MINUTES,
@@ -97,10 +100,14 @@ async def _to_meter_menu(hass: HomeAssistant, name: str = "Maison") -> ConfigFlo
     return result
 
 
-async def _create_entry(hass: HomeAssistant, name: str = "Maison") -> ConfigEntry:
+async def _create_entry(
+    hass: HomeAssistant, name: str = "Maison", sensors: dict[str, str] | None = None
+) -> ConfigEntry:
     result = await _to_meter_menu(hass, name)
     result = await configure(hass, result, {"next_step_id": "entities"})
-    result = await configure(hass, result, {CONF_IMPORT_POWER: "sensor.grid_power"})
+    result = await configure(
+        hass, result, {CONF_IMPORT_POWER: "sensor.grid_power", **(sensors or {})}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     return result["result"]  # type: ignore[no-any-return]
 
@@ -355,23 +362,48 @@ async def test_tic_dongle_picked_from_the_port_list(hass: HomeAssistant, tic_lin
     assert result["data"][CONF_TIC_MODE] == "standard"
 
 
+def _energy_sensor(
+    hass: HomeAssistant, entity_id: str, state_class: str = "total_increasing"
+) -> None:
+    hass.states.async_set(
+        entity_id,
+        "1234.5",
+        {"device_class": "energy", "state_class": state_class, "unit_of_measurement": "kWh"},
+    )
+
+
+def suggested(result: ConfigFlowResult) -> dict[str, Any]:
+    """The values a form suggests (shown, not defaults) by field."""
+    return {str(key): (key.description or {}).get("suggested_value") for key in schema_keys(result)}
+
+
 async def test_existing_entities_are_the_grid_power_sensors_the_agents_follow(
     hass: HomeAssistant,
 ) -> None:
-    """The form asks for what the agents read (readings.py) and nothing else:
-    live import power (required) and export power (optional)."""
+    """The form asks for what the agents read (readings.py): live import power
+    (required) and export power (optional); then, optional, the energy sensors the
+    node's readings are measured from (energy_sensors.py)."""
     result = await _to_meter_menu(hass)
     result = await configure(hass, result, {"next_step_id": "entities"})
     assert result["step_id"] == "entities"
     assert [(type(key), str(key)) for key in schema_keys(result)] == [
         (vol.Required, CONF_IMPORT_POWER),
         (vol.Optional, CONF_EXPORT_POWER),
+        (vol.Optional, CONF_IMPORT_ENERGY),
+        (vol.Optional, CONF_EXPORT_ENERGY),
+        (vol.Optional, CONF_PV_ENERGY),
     ]
-    for key in (CONF_IMPORT_POWER, CONF_EXPORT_POWER):
+    for key, device_class in (
+        (CONF_IMPORT_POWER, "power"),
+        (CONF_EXPORT_POWER, "power"),
+        (CONF_IMPORT_ENERGY, "energy"),
+        (CONF_EXPORT_ENERGY, "energy"),
+        (CONF_PV_ENERGY, "energy"),
+    ):
         config = field_selector(result, key).config
         assert (config["domain"], config["device_class"], config["multiple"]) == (
             ["sensor"],
-            ["power"],
+            [device_class],
             False,
         )
     with pytest.raises(InvalidData):
@@ -381,6 +413,44 @@ async def test_existing_entities_are_the_grid_power_sensors_the_agents_follow(
     assert result["data"][CONF_METER_SOURCE] == METER_SOURCE_ENTITIES
     assert result["data"][CONF_IMPORT_POWER] == "sensor.grid_power"
     assert CONF_EXPORT_POWER not in result["data"]
+    assert CONF_IMPORT_ENERGY not in result["data"]
+
+
+async def test_energy_sensors_must_be_indexes(hass: HomeAssistant) -> None:
+    """An energy sensor is read as an index: one whose state class says it is a rate
+    is refused, and export energy is only read with import energy."""
+    _energy_sensor(hass, "sensor.grid_import_energy")
+    _energy_sensor(hass, "sensor.grid_export_energy", "total")
+    _energy_sensor(hass, "sensor.grid_energy_rate", "measurement")
+    hass.states.async_set("sensor.solar_energy", "3.2", {"unit_of_measurement": "kWh"})
+    result = await _to_meter_menu(hass)
+    result = await configure(hass, result, {"next_step_id": "entities"})
+    power = {CONF_IMPORT_POWER: "sensor.grid_power"}
+    result = await configure(
+        hass,
+        result,
+        power
+        | {CONF_IMPORT_ENERGY: "sensor.grid_energy_rate", CONF_PV_ENERGY: "sensor.solar_energy"},
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {
+        CONF_IMPORT_ENERGY: "not_energy_index",
+        CONF_PV_ENERGY: "not_energy_index",
+    }
+    # What the user picked is shown again.
+    assert suggested(result)[CONF_IMPORT_ENERGY] == "sensor.grid_energy_rate"
+    result = await configure(
+        hass, result, power | {CONF_EXPORT_ENERGY: "sensor.grid_export_energy"}
+    )
+    assert result["errors"] == {CONF_EXPORT_ENERGY: "export_energy_without_import"}
+    sensors = {
+        CONF_IMPORT_ENERGY: "sensor.grid_import_energy",
+        CONF_EXPORT_ENERGY: "sensor.grid_export_energy",
+        CONF_PV_ENERGY: "sensor.not_loaded_yet",  # read once it has a state
+    }
+    result = await configure(hass, result, power | sensors)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert {key: result["data"][key] for key in sensors} == sensors
 
 
 async def test_plugged_dongle_is_offered_and_read(hass: HomeAssistant, tic_line: TicLine) -> None:
@@ -563,6 +633,67 @@ async def test_options_of_a_node_without_its_files_fall_back_to_defaults(
     result = await configure_options(hass, result, shown)
     # The peers are suggested, not defaults: a list the user emptied stays empty.
     assert entry.options[CONF_PEERS] == []
+
+
+async def test_options_change_the_energy_sensors(hass: HomeAssistant) -> None:
+    _energy_sensor(hass, "sensor.grid_import_energy")
+    _energy_sensor(hass, "sensor.solar_energy")
+    _energy_sensor(hass, "sensor.grid_energy_rate", "measurement")
+    entry = await _create_entry(
+        hass,
+        sensors={
+            CONF_IMPORT_ENERGY: "sensor.grid_import_energy",
+            CONF_PV_ENERGY: "sensor.solar_energy",
+        },
+    )
+    result = await start_options(hass, entry.entry_id)
+    keys = [str(key) for key in schema_keys(result)]
+    assert keys[keys.index(CONF_MAX_EXPORT_W) + 1 : keys.index(CONF_PEERS)] == [
+        CONF_IMPORT_ENERGY,
+        CONF_EXPORT_ENERGY,
+        CONF_PV_ENERGY,
+    ]
+    shown = suggested(result)
+    assert (shown[CONF_IMPORT_ENERGY], shown[CONF_EXPORT_ENERGY], shown[CONF_PV_ENERGY]) == (
+        "sensor.grid_import_energy",
+        None,
+        "sensor.solar_energy",
+    )
+    before = dict(entry.options)
+    kept = form_values(result, {}) | {CONF_PV_ENERGY: "sensor.solar_energy"}
+    result = await configure_options(
+        hass, result, kept | {CONF_IMPORT_ENERGY: "sensor.grid_energy_rate"}
+    )
+    assert result["errors"] == {CONF_IMPORT_ENERGY: "not_energy_index"}
+    assert entry.options == before
+
+    # Cleared in the options: the set-up's sensor is not read any more.
+    result = await configure_options(hass, result, kept)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_IMPORT_ENERGY] is None
+    assert entry.options[CONF_PV_ENERGY] == "sensor.solar_energy"
+    assert CONF_EXPORT_ENERGY not in entry.options  # none at set-up, none now
+    result = await start_options(hass, entry.entry_id)
+    assert suggested(result)[CONF_IMPORT_ENERGY] is None
+
+
+async def test_options_of_a_linky_ask_for_the_pv_sensor_only(hass: HomeAssistant) -> None:
+    """The Linky's indexes beat grid energy sensors: those are not asked for."""
+    _energy_sensor(hass, "sensor.solar_energy")
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="cd" * 32,
+        data={CONF_NODE_NAME: "Maison", CONF_NODE_DIR: "missing", CONF_METER_SOURCE: "tic"},
+    )
+    entry.add_to_hass(hass)
+    result = await start_options(hass, entry.entry_id)
+    keys = {str(key) for key in schema_keys(result)}
+    assert CONF_PV_ENERGY in keys
+    assert not keys & {CONF_IMPORT_ENERGY, CONF_EXPORT_ENERGY}
+    result = await configure_options(
+        hass, result, form_values(result, {}) | {CONF_PV_ENERGY: "sensor.solar_energy"}
+    )
+    assert entry.options[CONF_PV_ENERGY] == "sensor.solar_energy"
 
 
 def test_translations_name_every_flow_key() -> None:
