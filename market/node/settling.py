@@ -97,6 +97,7 @@ class SettlementKeeper:
         self._on_settled = on_settled
         self._writes = writes
         self._told: set[int] = set()
+        self._searched: dict[int, tuple[bytes | None, frozenset[bytes], frozenset[bytes]]] = {}
         self._me = identity.public_key.hex()
         # what the store held of the last day at start (market.node restarted)
         self._stored: dict[int, SettledSlot] = {}
@@ -244,6 +245,7 @@ class SettlementKeeper:
             for slot in [slot for slot in table if slot < horizon]:
                 del table[slot]
         self._told = {slot for slot in self._told if slot >= horizon}
+        self._searched = {slot: memo for slot, memo in self._searched.items() if slot >= horizon}
         self._own_stored = {slot for slot in self._own_stored if slot >= horizon}
 
     def _judge(self, slot: int, now_ms: int) -> None:
@@ -295,6 +297,12 @@ class SettlementKeeper:
             for key, seal in self.index.settlements.seals(slot).items()
             if seal.order_root == root
         }
+        # searched again only when what it searches among changed: a reading or a seal
+        # arriving for a slot that stays disputed must not cost a search each time
+        memo = (root, frozenset(held.hash for held in readings.values()), frozenset(agreeing))
+        if self._searched.get(slot) == memo:
+            return None
+        self._searched[slot] = memo
         base = {key: held for key, held in readings.items() if key in agreeing}
         unsure = sorted((key, held) for key, held in readings.items() if key not in agreeing)
         if len(unsure) > MAX_UNSURE:

@@ -75,6 +75,16 @@ def mesh(households: list[Household]) -> None:
                 house.node.add_peer(other.node.address)
 
 
+def partition(groups: list[list[Household]]) -> None:
+    """Only nodes of the same group know each other."""
+    everyone = [house for group in groups for house in group]
+    for house in everyone:
+        for peer in house.node.peers.all():
+            house.node.peers.remove(peer.url)
+    for group in groups:
+        mesh(group)
+
+
 async def wait_until(check: Callable[[], bool], limit_s: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + limit_s
     while not check():

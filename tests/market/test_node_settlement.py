@@ -16,6 +16,7 @@ from tests.market.node_harness import (
     Household,
     advance,
     mesh,
+    partition,
     run_slot,
     start_household,
     start_neighbourhood,
@@ -224,3 +225,52 @@ async def test_without_a_quorum_the_settlement_is_disputed_everywhere(
     for house in running:
         events = [e for e in house.of_type(SlotSettled) if e.slot == SLOT]
         assert [e.state for e in events] == ["disputed"]
+
+
+async def test_a_node_cut_off_at_settlement_finds_the_quorums_readings_among_its_own(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 4)
+    for house, (side, energy, price) in zip(running, ORDERS, strict=True):
+        await house.node.place_order(side, energy, price, SLOT)
+    await run_slot(clock, running, SLOT)
+    # household 3 is cut off before its reading: the others never hold it in time
+    majority, alone = running[:3], running[3]
+    partition([majority, [alone]])
+    groups = (majority, [alone])
+    for house in running:
+        house.node.record_meter_index(SLOT + 1, import_wh=10_000, export_wh=5_000)
+    for group in groups:
+        await advance(clock, group, SLOT + 901)
+    for house, (imported, exported) in zip(running, METERS, strict=True):
+        house.node.record_meter_index(
+            SLOT + 901, import_wh=10_000 + imported, export_wh=5_000 + exported
+        )
+    await wait_until(lambda: all(h.node.stats["readings_signed"] == 1 for h in running))
+    terms = running[0].node.terms
+    for t in (terms.settle_time(SLOT), terms.settle_deadline(SLOT)):
+        for group in groups:
+            await advance(clock, group, t)
+    quorum = await _settled(majority[0])
+    assert quorum.state is SettleState.FINAL
+    me = alone.node.identity.public_key.hex()
+    mine = quorum.row(me)
+    assert mine is not None and not mine.measured  # its reading never reached them
+    assert (await _settled(alone)).state is SettleState.DISPUTED  # alone, no quorum
+
+    # healed: it now holds every reading, its own one more than the quorum's set, and
+    # adopts the quorum's settlement all the same
+    mesh(running)
+    await wait_until(
+        lambda: len(alone.node.index.settlements.seals(SLOT)) == 4
+        and len(alone.node.index.settlements.readings(SLOT)) == 4
+    )
+    await advance(clock, running, terms.settle_deadline(SLOT) + 60)
+    adopted = await _settled(alone)
+    assert (adopted.state, adopted.result_hash, adopted.rows) == (
+        SettleState.FINAL,
+        quorum.result_hash,
+        quorum.rows,
+    )
+    states = [e.state for e in alone.of_type(SlotSettled) if e.slot == SLOT]
+    assert states == ["disputed", "final"]

@@ -16,6 +16,7 @@ from tests.market.node_harness import (
     advance,
     make_community,
     mesh,
+    partition,
     run_slot,
     start_household,
     start_neighbourhood,
@@ -104,16 +105,6 @@ async def test_a_node_that_misses_gate_closure_ends_with_the_same_result(
     assert len(late) == 1 and late[0].late
 
 
-def _partition(groups: list[list[Household]]) -> None:
-    """Only nodes of the same group know each other."""
-    everyone = [house for group in groups for house in group]
-    for house in everyone:
-        for peer in house.node.peers.all():
-            house.node.peers.remove(peer.url)
-    for group in groups:
-        mesh(group)
-
-
 async def test_an_order_withheld_from_half_the_nodes_disputes_the_slot(
     tmp_path: Path, running: list[Household]
 ) -> None:
@@ -125,7 +116,7 @@ async def test_an_order_withheld_from_half_the_nodes_disputes_the_slot(
     await advance(clock, running, warmup + 60)
     # From here the writer reaches only one neighbour before the seals.
     half, other_half = running[:2], running[2:]
-    _partition([half, other_half])
+    partition([half, other_half])
     await half[0].node.place_order(Side.BUY, 400, 1900, slot)
     await advance(clock, half, running[0].node.terms.seal_time(slot))
     clock.advance_to(slot * 1000)
@@ -163,7 +154,7 @@ async def test_a_node_that_traded_while_cut_off_adopts_the_quorums_result(
     await majority[0].node.place_order(Side.SELL, 1000, 800, slot)
     await majority[1].node.place_order(Side.BUY, 600, 1700, slot)
     await advance(clock, running, warmup + 60)
-    _partition([majority, [alone]])
+    partition([majority, [alone]])
     await alone.node.place_order(Side.BUY, 500, 1900, slot)
     await advance(clock, majority, running[0].node.terms.seal_time(slot))
     await advance(clock, [alone], running[0].node.terms.seal_time(slot))
