@@ -289,6 +289,12 @@ async def test_the_tariff_option_prices_the_own_slot(
     market_clock.advance_to(slot * 1000)
     assert await hass.config_entries.async_setup(entry.entry_id)
     node = entry.runtime_data.market.node
+    # the power is heard every minute through the slot: an estimated reading, so the
+    # household has a row in the slot's settlement and its own prices are recorded
+    for step, t in enumerate(range(slot, slot + 961, 60)):
+        await advance_to(hass, market_clock, t)
+        hass.states.async_set(GRID_POWER, str(501 - step % 2), {"unit_of_measurement": "W"})
+    await wait_until(hass, lambda: node.stats["readings_signed"] == 1)
     await advance_to(hass, market_clock, node.terms.settle_time(slot))
     own = await _own_slot(hass, node, slot)
     assert PEAK_OFF_PEAK_TARIFF.off_peak is not None
@@ -329,6 +335,9 @@ async def test_the_contract_the_linky_names_prices_the_own_slot(
     assert await hass.config_entries.async_setup(entry.entry_id)
     hub = entry.runtime_data.market
     await wait_until(hass, lambda: hub.agents.limits.tariff is not None, limit_s=20)
+    # the Linky is heard just after the slot's end too: the slot is read
+    await advance_to(hass, market_clock, T0 + 901)
+    await wait_until(hass, lambda: hub.node.stats["readings_signed"] == 1, limit_s=20)
     await advance_to(hass, market_clock, hub.terms.settle_time(T0))
     own = await _own_slot(hass, hub.node, T0)
     assert PEAK_OFF_PEAK_TARIFF.off_peak is not None
