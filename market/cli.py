@@ -18,6 +18,7 @@ from .auction import cli as auction_cli
 from .ledger import cli as ledger_cli
 from .meter import cli as meter_cli
 from .node import cli as node_cli
+from .settlement import cli as settlement_cli
 from .sim import cli as sim_cli
 from .sim.live import simulated_household
 
@@ -29,6 +30,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     ledger_cli,
     meter_cli,
     node_cli,
+    settlement_cli,
     sim_cli,
 )
 

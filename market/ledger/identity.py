@@ -93,7 +93,21 @@ def _load(path: Path) -> Identity:
         # the household offline, and the key stays valid as long as nobody copied it.
         _LOGGER.warning("node key %s had mode %o; restricting it to the owner", path, mode)
         path.chmod(0o600)
-    seed = path.read_bytes()
+    return _of_seed(path, path.read_bytes())
+
+
+def read_identity(directory: Path) -> Identity:
+    """The node key in `directory`, only read: never created, its mode left alone (for
+    tools that read a node's data, such as `market statement`, maybe as another user).
+    Raises IdentityError when there is no key or it is malformed, OSError when it
+    cannot be read."""
+    path = directory / KEY_FILE_NAME
+    if not path.is_file():
+        raise IdentityError(f"no node key in {directory}")
+    return _of_seed(path, path.read_bytes())
+
+
+def _of_seed(path: Path, seed: bytes) -> Identity:
     if len(seed) != SEED_BYTES:
         raise IdentityError(f"node key {path} holds {len(seed)} bytes, expected {SEED_BYTES}")
     return Identity(seed)

@@ -18,11 +18,12 @@ from market.cli import main as market_main
 from market.ledger.community import Community
 from market.ledger.errors import (
     CommunityMismatchError,
+    IdentityError,
     NotAMemberError,
     SigningHeldError,
     StoreClosedError,
 )
-from market.ledger.identity import KEY_FILE_NAME, load_or_create_identity
+from market.ledger.identity import KEY_FILE_NAME, load_or_create_identity, read_identity
 from market.ledger.kinds import Kind
 from market.ledger.ledger import Ledger
 from market.ledger.store import DB_FILE_NAME, LedgerStore
@@ -59,6 +60,20 @@ def test_identity_file_made_world_readable_is_narrowed(tmp_path: Path) -> None:
     path.chmod(0o644)
     load_or_create_identity(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_identity_read_only_never_creates_nor_repairs(tmp_path: Path) -> None:
+    with pytest.raises(IdentityError, match="no node key"):
+        read_identity(tmp_path)
+    assert not (tmp_path / KEY_FILE_NAME).exists()
+    created = load_or_create_identity(tmp_path)
+    path = tmp_path / KEY_FILE_NAME
+    path.chmod(0o640)  # shared with a group that reads statements
+    assert read_identity(tmp_path).public_key == created.public_key
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    path.write_bytes(b"short")
+    with pytest.raises(IdentityError, match="5 bytes"):
+        read_identity(tmp_path)
 
 
 def test_store_is_wal_and_survives_reopen(tmp_path: Path) -> None:
