@@ -46,6 +46,7 @@ from .issues import MarketIssues
 from .meter import TicMeterHub
 from .readings import HouseholdReadings
 from .settlements import HouseholdSettlements, SettlementHealth
+from .statements import Statements
 from .trades import Trade, TradeBook
 
 _LOGGER = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class MarketData:
     slot_s: int
     # the household's problem slots of the last 24 h (None until first read)
     settlement: SettlementHealth | None = None
+    # today's and this month's statements (None until first read)
+    statements: Statements | None = None
 
 
 def storage_not_ready(data_dir: Path, err: DataDirError) -> ConfigEntryNotReady:
@@ -243,6 +246,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
             agents=self.agents.switches(),
             slot_s=self.terms.slot_s,
             settlement=self.settlements.health,
+            statements=self.settlements.statements,
         )
 
     def _last_sync(self) -> datetime | None:

@@ -28,6 +28,7 @@ from .market_hub import MarketData, MarketHub
 from .meter_sensors import async_add_meter_sensors
 from .runtime import P2PEnergyConfigEntry
 from .settlements import SettlementStatus
+from .statement_sensors import STATEMENT_SENSORS, StatementSensor
 from .trades import slot_datetime
 
 # Entities are written by the hubs' push callbacks, never polled.
@@ -330,6 +331,7 @@ async def async_setup_entry(
         [
             *(MarketSensor(hub, d, community=d.community) for d in MARKET_SENSORS),
             *(DailyTotalSensor(hub, d) for d in DAILY_TOTAL_SENSORS),
+            *(StatementSensor(hub, d) for d in STATEMENT_SENSORS),
         ]
     )
     async_add_meter_sensors(entry, async_add_entities)

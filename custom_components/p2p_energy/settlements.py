@@ -1,9 +1,10 @@
 """The household's settled slots as Home Assistant shows them.
 
 `HouseholdSettlements` follows the node's `SlotSettled` events: a verified slot's hour
-goes to the neighbour statistics (`energy_statistics`), and every settlement, like every new
-slot, reads the last 24 h of settled slots again from the node's store for the
-settlement status entity and its repair issues (`MarketIssues.check_settlement`).
+goes to the neighbour statistics (`energy_statistics`), and every settlement, like every
+new slot, reads the node's store again: today's and this month's statements
+(`statements`), and the last 24 h for the settlement status entity and its repair issues
+(`MarketIssues.check_settlement`).
 
 What counts as a problem (docs/settlement.md): a slot of the window still DISPUTED in
 which the household traded or was read (its local figures are provisional), and a slot
@@ -31,6 +32,7 @@ from market.settlement.records import SettledSlot, SettleState
 from .const import DOMAIN
 from .energy_statistics import NeighbourStatistics
 from .issues import MarketIssues
+from .statements import StatementReader, Statements
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -104,7 +106,9 @@ class HouseholdSettlements:
         self.statistics = NeighbourStatistics(
             hass, entry, node, name=name, currency=node.terms.currency
         )
+        self.reader = StatementReader(node, hass.config.time_zone)
         self.health: SettlementHealth | None = None
+        self.statements: Statements | None = None
         self._changed = changed
         self._dirty = False
         self._task: asyncio.Task[None] | None = None
@@ -132,6 +136,8 @@ class HouseholdSettlements:
         """The node recorded a slot's settlement (or changed it)."""
         if event.state != SettleState.DISPUTED:
             self.statistics.slot_verified(event.slot)
+        if event.state == SettleState.FINAL:
+            self.reader.slot_final(event.slot)
         self.refresh()
 
     @callback
@@ -158,6 +164,7 @@ class HouseholdSettlements:
     async def _read(self) -> None:
         now_s = self.node.clock.now_ms() // 1000
         slots, _own = await self.node.settled_slots(now_s - HEALTH_WINDOW_S, now_s)
+        self.statements = await self.reader.read(now_s)
         self.health = SettlementHealth.of(slots, self.household)
         self.issues.check_settlement(
             disputed=len(self.health.disputed),

@@ -21,7 +21,7 @@ from market.node.clock import ManualClock
 from market.node.events import SlotSettled
 from market.settlement import HouseholdSettlement
 from market.settlement.records import SettledSlot, SettleState
-from market.settlement.store import SettlementStore
+from market.settlement.store import SettlementStore, SettlementStoreError
 from market.units import to_money
 from tests.market.node_harness import Household
 
@@ -178,4 +178,35 @@ async def test_an_hour_settled_after_later_ones_moves_their_sums(
         [(H1, 0.6, 0.6), (H2, 0.0, 0.6), (H3, 0.3, 0.9)],
     ]
     assert rows["cost_from_neighbours"][-1] == (H3, _money(300), _money(900))
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_import_the_store_refused_is_retried_with_the_next(
+    hass: HomeAssistant, node_dirs: NodeDirs, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry = node_dirs.entry()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    hub: MarketHub = entry.runtime_data.market
+    store = SettlementStore.in_dir(hub.node.data.path)
+    read = hub.node.settled_slots
+
+    async def refused(start: int, end: int) -> Any:
+        raise SettlementStoreError("disk I/O error")
+
+    try:
+        store.put(_final(H1, hub.node_id, 500))
+        # the node's store fails once (a disk error): nothing is imported, and said so
+        hub.node.settled_slots = refused  # type: ignore[method-assign]
+        hub.settlements.statistics.slot_verified(H1)
+        assert (await neighbour_statistics(hass, hub))["energy_from_neighbours"] == []
+        assert "importing the neighbour statistics failed" in caplog.text
+        # it reads again: the refused hour comes with the next one
+        hub.node.settled_slots = read  # type: ignore[method-assign]
+        store.put(_final(H2, hub.node_id, 100))
+        hub.settlements.statistics.slot_verified(H2)
+        rows = await neighbour_statistics(hass, hub)
+    finally:
+        store.close()
+    assert rows["energy_from_neighbours"] == [(H1, 0.5, 0.5), (H2, 0.1, 0.6)]
     await hass.config_entries.async_unload(entry.entry_id)
