@@ -1,11 +1,11 @@
 """The node's events, as Home Assistant sees them.
 
 `HubEvents` is the node's subscriber: it records cleared slots in the trade book and
-the agents' plans, raises the equivocation repair issue, asks for a status refresh when
-a peer comes or goes or the node's chain state changes (the catching-up issue), and
-fires the `p2p_energy_slot_cleared`, `p2p_energy_slot_disputed` and
-`p2p_energy_ev_schedule` events. Every event's data starts with `config_entry_id`;
-times are ISO 8601 UTC.
+the agents' plans, hands settled slots to the settlements (`settlements`), raises the
+equivocation repair issue, asks for a status refresh when a peer comes or goes or the
+node's chain state changes (the catching-up issue), and fires the
+`p2p_energy_slot_cleared`, `p2p_energy_slot_disputed` and `p2p_energy_ev_schedule`
+events. Every event's data starts with `config_entry_id`; times are ISO 8601 UTC.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from market.node.events import (
     PeerUp,
     SlotCleared,
     SlotDisputed,
+    SlotSettled,
 )
 from market.units import to_kwh, to_price
 
@@ -34,6 +35,7 @@ from .const import DOMAIN
 from .ev_schedule import ev_schedule_data
 from .household_agents import HouseholdAgents
 from .issues import MarketIssues
+from .settlements import HouseholdSettlements
 from .trades import Trade, TradeBook, slot_datetime
 
 
@@ -51,6 +53,7 @@ class HubEvents:
         trades: TradeBook,
         agents: HouseholdAgents,
         issues: MarketIssues,
+        settlements: HouseholdSettlements,
         refresh_status: Callable[[], None],
         changed: Callable[[], None],
     ) -> None:
@@ -64,6 +67,7 @@ class HubEvents:
         self.trades = trades
         self.agents = agents
         self.issues = issues
+        self.settlements = settlements
         self._refresh_status = refresh_status
         self._changed = changed
 
@@ -75,6 +79,10 @@ class HubEvents:
             self._fire("slot_cleared", self.slot_cleared_data(event, trade))
         elif isinstance(event, SlotDisputed):
             self._fire("slot_disputed", self.slot_disputed_data(event))
+        elif isinstance(event, SlotSettled):
+            # the entities change once the settlements have read the store again
+            self.settlements.on_settled(event)
+            return
         elif isinstance(event, AgentSchedule):
             self.agents.schedules[event.agent_id] = event.schedule
             data = ev_schedule_data(event.schedule, self.slot_s)

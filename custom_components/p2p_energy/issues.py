@@ -12,7 +12,12 @@
   its chain; it signs nothing any more (docs/node.md, "Restoring a backup");
 - `node_fault`: a duty of the node keeps failing (the disk refuses writes, a loop
   raises); it is retried, and the issue goes once the duty works again (docs/node.md,
-  "Faults").
+  "Faults");
+- `readings_missing`: in the last 24 h, the household traded in slots (4 or more) in
+  which the community counted no reading of its meter, so it was allocated nothing of
+  them and the grid billed it instead (docs/settlement.md, "Readings");
+- `settlement_disputed`: in the last 24 h, slots (4 or more) the household is in have
+  no quorum on their settlement: their local figures stay provisional.
 
 None can be fixed by a flow, so this module is not a `repairs` platform. Issues of a
 condition that clears are deleted; those of a running entry are deleted when it
@@ -40,6 +45,8 @@ ISSUE_EQUIVOCATION: Final = "equivocation"
 ISSUE_CATCHING_UP: Final = "catching_up"
 ISSUE_CHAIN_FORKED: Final = "chain_forked"
 ISSUE_NODE_FAULT: Final = "node_fault"
+ISSUE_READINGS_MISSING: Final = "readings_missing"
+ISSUE_SETTLEMENT_DISPUTED: Final = "settlement_disputed"
 # market.node.catchup.ChainState values, each with its issue
 _CHAIN_ISSUES: Final = {"catching_up": ISSUE_CATCHING_UP, "forked": ISSUE_CHAIN_FORKED}
 
@@ -131,6 +138,21 @@ class MarketIssues:
             self._raise(self._id(ISSUE_NODE_FAULT), ISSUE_NODE_FAULT, {"fault": status.fault})
         else:
             self._clear(self._id(ISSUE_NODE_FAULT))
+
+    @callback
+    def check_settlement(
+        self, *, disputed: int, unmeasured: int, threshold: int, hours: int
+    ) -> None:
+        """Raise or clear the settlement issues from the problem slots of the last
+        `hours`: raised from `threshold` slots on."""
+        for key, count in (
+            (ISSUE_READINGS_MISSING, unmeasured),
+            (ISSUE_SETTLEMENT_DISPUTED, disputed),
+        ):
+            if count >= threshold:
+                self._raise(self._id(key), key, {"slots": str(count), "hours": str(hours)})
+            else:
+                self._clear(self._id(key))
 
     @callback
     def equivocation(self, node_id: str, seq: int) -> None:

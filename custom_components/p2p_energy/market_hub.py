@@ -2,10 +2,11 @@
 
 `MarketHub` owns the entry's started `market.node.Node` and its parts: the household's
 agents (`household_agents`), the meter readings they observe (`readings`), the trade
-bookkeeping (`trades`), the node-event bridge (`hub_events`) and the repair issues
-(`issues`). It is a `DataUpdateCoordinator` without an update interval, as WLED's
-websocket one: node events, the slot clock and the 30 s status refresh push a new
-`MarketData` snapshot with `async_set_updated_data`, and the entities read only that.
+bookkeeping (`trades`), the settled slots and their statistics (`settlements`), the
+node-event bridge (`hub_events`) and the repair issues (`issues`). It is a
+`DataUpdateCoordinator` without an update interval, as WLED's websocket one: node
+events, the slot clock and the 30 s status refresh push a new `MarketData` snapshot
+with `async_set_updated_data`, and the entities read only that.
 `node_setup.async_open_hub` builds it.
 
 Quantities stay integers here (Wh, ticks, Wh x ticks); entities and events convert.
@@ -44,6 +45,8 @@ from .hub_events import HubEvents
 from .issues import MarketIssues
 from .meter import TicMeterHub
 from .readings import HouseholdReadings
+from .settlements import HouseholdSettlements, SettlementHealth
+from .statements import Statements
 from .trades import Trade, TradeBook
 
 _LOGGER = logging.getLogger(__name__)
@@ -69,6 +72,10 @@ class MarketData:
     # Each hosted agent and whether it trades (the switches).
     agents: Mapping[str, bool]
     slot_s: int
+    # the household's problem slots of the last 24 h (None until first read)
+    settlement: SettlementHealth | None = None
+    # today's and this month's statements (None until first read)
+    statements: Statements | None = None
 
 
 def storage_not_ready(data_dir: Path, err: DataDirError) -> ConfigEntryNotReady:
@@ -118,6 +125,9 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         self.agents = HouseholdAgents(
             node, self.terms, entry.options, self.trades.today.start, self.async_publish
         )
+        self.settlements = HouseholdSettlements(
+            hass, entry, node, self.issues, name=name, changed=self.async_publish_soon
+        )
         self.events = HubEvents(
             hass,
             entry,
@@ -127,6 +137,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
             trades=self.trades,
             agents=self.agents,
             issues=self.issues,
+            settlements=self.settlements,
             refresh_status=self.async_refresh_status,
             changed=self.async_publish_soon,
         )
@@ -179,6 +190,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
             ) from err
         self._running = True
         self.readings.async_start()
+        self.settlements.async_start()
         if self.meter is not None:
             self._unsubscribe.append(self.meter.async_add_listener(self._on_meter_snapshot))
         self._unsubscribe.append(
@@ -205,6 +217,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         """Stop the node: tasks, sockets, zeroconf, then the ledger. Idempotent."""
         self._running = False
         self.readings.async_stop()
+        await self.settlements.async_stop()
         while self._unsubscribe:
             self._unsubscribe.pop()()
         if self._slot_task is not None:
@@ -232,6 +245,8 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
             next_charging_slot=self.agents.next_charging_slot(trades.current_slot),
             agents=self.agents.switches(),
             slot_s=self.terms.slot_s,
+            settlement=self.settlements.health,
+            statements=self.settlements.statements,
         )
 
     def _last_sync(self) -> datetime | None:
@@ -308,6 +323,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         self.readings.sample_indexes()
         if self.trades.enter_slot(slot):
             self.agents.new_day(self.trades.today.start)
+        self.settlements.refresh()  # the 24 h window moved
         self.async_publish()
 
     @callback

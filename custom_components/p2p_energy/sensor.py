@@ -27,6 +27,8 @@ from .ev_schedule import ev_schedule_data
 from .market_hub import MarketData, MarketHub
 from .meter_sensors import async_add_meter_sensors
 from .runtime import P2PEnergyConfigEntry
+from .settlements import SettlementStatus
+from .statement_sensors import STATEMENT_SENSORS, StatementSensor
 from .trades import slot_datetime
 
 # Entities are written by the hubs' push callbacks, never polled.
@@ -71,6 +73,17 @@ def _open_orders(data: MarketData) -> dict[str, Any]:
 def _ev_schedule(data: MarketData) -> dict[str, Any] | None:
     schedule = data.ev_schedule
     return None if schedule is None else ev_schedule_data(schedule, data.slot_s)
+
+
+def _settlement_status(data: MarketData) -> str | None:
+    return None if data.settlement is None else data.settlement.status.value
+
+
+def _settlement_slots(data: MarketData) -> dict[str, Any] | None:
+    health = data.settlement
+    if health is None:
+        return None
+    return {"disputed_slots": len(health.disputed), "unmeasured_slots": len(health.unmeasured)}
 
 
 def _slot_energy(key: str, value_fn: Callable[[MarketData], int]) -> MarketSensorDescription:
@@ -153,6 +166,15 @@ MARKET_SENSORS: tuple[MarketSensorDescription, ...] = (
         suggested_display_precision=1,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_status(lambda status: status.clock_skew_ms),
+    ),
+    MarketSensorDescription(
+        # ok, or what needs attention in the last 24 h (settlements.SettlementHealth)
+        key="settlement_status",
+        translation_key="settlement_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=[status.value for status in SettlementStatus],
+        value_fn=_settlement_status,
+        attributes_fn=_settlement_slots,
     ),
 )
 
@@ -309,6 +331,7 @@ async def async_setup_entry(
         [
             *(MarketSensor(hub, d, community=d.community) for d in MARKET_SENSORS),
             *(DailyTotalSensor(hub, d) for d in DAILY_TOTAL_SENSORS),
+            *(StatementSensor(hub, d) for d in STATEMENT_SENSORS),
         ]
     )
     async_add_meter_sensors(entry, async_add_entities)

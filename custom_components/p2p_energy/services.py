@@ -1,4 +1,5 @@
-"""The market's services: orders, invites and EV charging sessions, on a chosen node.
+"""The market's services: orders, invites, EV charging sessions and statements, on a
+chosen node.
 
 Each service names its node with `config_entry_id`. Values are converted at this
 boundary: kWh to Wh, currency/kWh to ticks, datetimes (local when naive) to Unix
@@ -7,7 +8,7 @@ seconds; refusals become translated errors.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final, cast
 
 import voluptuous as vol
@@ -27,6 +28,7 @@ from homeassistant.util.json import JsonValueType
 from market.agents import EvSession, InvalidAgentInputError
 from market.model import Side
 from market.node.errors import OrderRejectedError
+from market.settlement.store import SettlementStoreError
 from market.terms import MAX_ORDER_WH
 from market.units import WH_PER_KWH, to_price, to_ticks, to_wh
 
@@ -43,6 +45,7 @@ SERVICE_STOP_EV_SESSION: Final = "stop_ev_session"
 SERVICE_LEAVE_COMMUNITY: Final = "leave_community"
 SERVICE_ROTATE_KEY: Final = "rotate_key"
 SERVICE_VOTE_TO_REMOVE: Final = "vote_to_remove"
+SERVICE_GET_STATEMENT: Final = "get_statement"
 ATTR_MEMBER: Final = "member"
 ATTR_REPLACED_BY: Final = "replaced_by"
 
@@ -59,6 +62,9 @@ ATTR_DEPARTURE: Final = "departure"
 ATTR_MAX_PRICE: Final = "max_price"
 ATTR_MIN_POWER_W: Final = "min_power_w"
 ATTR_MAX_POWER_W: Final = "max_power_w"
+ATTR_PERIOD: Final = "period"
+ATTR_DATE: Final = "date"
+ATTR_SCOPE: Final = "scope"
 
 # One order per slot: a day of quarter-hours at most in one call.
 MAX_WINDOW_SLOTS: Final = 96
@@ -123,6 +129,14 @@ START_EV_SESSION_SCHEMA: Final = vol.Schema(
     }
 )
 STOP_EV_SESSION_SCHEMA: Final = vol.Schema(_ENTRY)
+GET_STATEMENT_SCHEMA: Final = vol.Schema(
+    {
+        **_ENTRY,
+        vol.Optional(ATTR_PERIOD, default="day"): vol.In(["day", "month"]),
+        vol.Optional(ATTR_DATE): cv.date,
+        vol.Optional(ATTR_SCOPE, default="household"): vol.In(["household", "community"]),
+    }
+)
 
 
 def _error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -308,6 +322,29 @@ async def _stop_ev_session(call: ServiceCall) -> None:
     await _hub(call.hass, call).agents.async_stop_ev_session()
 
 
+async def _get_statement(call: ServiceCall) -> ServiceResponse:
+    hub = _hub(call.hass, call)
+    reader = hub.settlements.reader
+    today = reader.today(hub.now_s)
+    day: date = call.data.get(ATTR_DATE) or date.fromisoformat(today.label)
+    period = reader.period(call.data[ATTR_PERIOD], day)
+    if period.start > today.start:
+        raise _error("statement_future", date=day.isoformat())
+    try:
+        if call.data[ATTR_SCOPE] == "community":
+            statement = (await reader.community_statement(period)).to_json_obj()
+        else:
+            statement = (await reader.household_statement(period)).to_json_obj()
+    except SettlementStoreError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="statement_unavailable",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    # the shape of `python -m market statement --format json`: integers, Wh and Wh x ticks
+    return {"currency": hub.currency, "statement": cast(dict[str, JsonValueType], statement)}
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the market's services."""
@@ -339,6 +376,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
     hass.services.async_register(
         DOMAIN, SERVICE_VOTE_TO_REMOVE, _vote_to_remove, schema=VOTE_TO_REMOVE_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_STATEMENT,
+        _get_statement,
+        schema=GET_STATEMENT_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(
         DOMAIN,

@@ -70,6 +70,7 @@ SERVICE_SCHEMAS: dict[str, vol.Schema] = {
     services.SERVICE_LEAVE_COMMUNITY: services.ENTRY_SCHEMA,
     services.SERVICE_ROTATE_KEY: services.ENTRY_SCHEMA,
     services.SERVICE_VOTE_TO_REMOVE: services.VOTE_TO_REMOVE_SCHEMA,
+    services.SERVICE_GET_STATEMENT: services.GET_STATEMENT_SCHEMA,
 }
 RAW_BLUEPRINTS = (
     "https://raw.githubusercontent.com/p2p-energy-market/p2p-energy-market/main/"
