@@ -8,7 +8,9 @@ from pathlib import Path
 
 from market.agents import ConsumptionBuyerAgent, HouseholdLimits, Observation, PvSellerAgent
 from market.agents.inputs import SlotForecast
+from market.cli import build_parser
 from market.node import Node
+from market.node.cli import _attach_meter
 from market.node.events import SlotCleared
 from tests.market.node_harness import (
     T0,
@@ -87,3 +89,25 @@ async def test_a_steady_import_is_bid_for_the_coming_slots_and_bought_from_a_nei
     forecast = again.node.demand_forecast(now_s)
     assert set(forecast.values()) == {STEADY_WH}
     assert _bids(again.node) == dict.fromkeys(terms.open_slots(now_s, 4), STEADY_WH)
+
+
+async def test_the_headless_node_buys_its_demand_unless_told_not_to(
+    tmp_path: Path, running: list[Household]
+) -> None:
+    """`python -m market node --meter ...` hosts the PV seller and the consumption
+    buyer; `--no-consumption-buyer` leaves the buyer out."""
+    _clock, _dirs, _ = await start_neighbourhood(tmp_path, running, 1)
+    (house,) = running
+    for extra, expected in (([], ["pv", "load"]), (["--no-consumption-buyer"], ["pv"])):
+        args = build_parser().parse_args(
+            ["node", "--data-dir", str(tmp_path), "--meter", "sim", *extra]
+        )
+        for agent_id in house.node.agent_ids():
+            house.node.remove_agent(agent_id)
+        await _attach_meter(
+            house.node,
+            args.meter,
+            args.simulated_household,
+            consumption_buyer=args.consumption_buyer,
+        )
+        assert house.node.agent_ids() == expected
