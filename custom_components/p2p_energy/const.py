@@ -61,6 +61,9 @@ DEFAULT_FLEXIBLE_LOAD: Final = False
 DEFAULT_FLEXIBLE_LOAD_W: Final = 2000
 DEFAULT_MAX_IMPORT_W: Final = 9000
 DEFAULT_MAX_EXPORT_W: Final = 6000
+# The consumption buyer: bids the household's expected import, learned from its readings.
+CONF_BUY_CONSUMPTION: Final = "buy_consumption"
+DEFAULT_BUY_CONSUMPTION: Final = True
 
 # Config flow fields that are not stored as such.
 CONF_COMMUNITY_NAME: Final = "community_name"

@@ -27,6 +27,7 @@ from market.node.setup import join_with_invite
 from market.terms import CommunityTerms
 
 from .const import (
+    CONF_BUY_CONSUMPTION,
     CONF_FLEXIBLE_LOAD,
     CONF_FLEXIBLE_LOAD_W,
     CONF_MAX_BUY_PRICE,
@@ -36,6 +37,7 @@ from .const import (
     CONF_PEERS,
     CONF_SELL_SURPLUS,
     CONF_UPDATE_INTERVAL,
+    DEFAULT_BUY_CONSUMPTION,
     DEFAULT_FLEXIBLE_LOAD,
     DEFAULT_FLEXIBLE_LOAD_W,
     DEFAULT_MAX_EXPORT_W,
@@ -148,6 +150,7 @@ def default_options(terms: CommunityTerms) -> dict[str, Any]:
         CONF_MAX_BUY_PRICE: terms.ceiling,
         CONF_MIN_SELL_PRICE: terms.floor,
         CONF_SELL_SURPLUS: DEFAULT_SELL_SURPLUS,
+        CONF_BUY_CONSUMPTION: DEFAULT_BUY_CONSUMPTION,
         CONF_FLEXIBLE_LOAD: DEFAULT_FLEXIBLE_LOAD,
         CONF_FLEXIBLE_LOAD_W: DEFAULT_FLEXIBLE_LOAD_W,
         CONF_MAX_IMPORT_W: DEFAULT_MAX_IMPORT_W,

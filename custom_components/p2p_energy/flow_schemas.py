@@ -16,6 +16,7 @@ from homeassistant.helpers import selector
 from market.tariff import TARIFF_PRESETS
 
 from .const import (
+    CONF_BUY_CONSUMPTION,
     CONF_CEILING_PRICE,
     CONF_COMMUNITY_NAME,
     CONF_EXPORT_ENERGY,
@@ -232,6 +233,7 @@ def options_schema(
         CONF_MAX_BUY_PRICE: _price_selector(currency),
         CONF_MIN_SELL_PRICE: _price_selector(currency),
         CONF_SELL_SURPLUS: selector.BooleanSelector(),
+        CONF_BUY_CONSUMPTION: selector.BooleanSelector(),
         CONF_FLEXIBLE_LOAD: selector.BooleanSelector(),
         CONF_FLEXIBLE_LOAD_W: _power_selector(100),
         CONF_MAX_IMPORT_W: _power_selector(0),

@@ -17,6 +17,7 @@ from typing import Any, Final
 from homeassistant.util import dt as dt_util
 
 from market.agents import (
+    ConsumptionBuyerAgent,
     EvChargingAgent,
     EvSession,
     FlexibleLoadBuyerAgent,
@@ -31,6 +32,7 @@ from market.tariff import TARIFF_PRESETS, Tariff, tariff_of_contract
 from market.terms import CommunityTerms
 
 from .const import (
+    CONF_BUY_CONSUMPTION,
     CONF_FLEXIBLE_LOAD,
     CONF_FLEXIBLE_LOAD_W,
     CONF_MAX_BUY_PRICE,
@@ -39,6 +41,7 @@ from .const import (
     CONF_MIN_SELL_PRICE,
     CONF_SELL_SURPLUS,
     CONF_TARIFF,
+    DEFAULT_BUY_CONSUMPTION,
     DEFAULT_FLEXIBLE_LOAD,
     DEFAULT_FLEXIBLE_LOAD_W,
     DEFAULT_MAX_EXPORT_W,
@@ -51,15 +54,18 @@ from .ev_schedule import next_charging_slot
 # The household's agents, by id (also the `source` of their orders and fills).
 AGENT_SELL_SURPLUS: Final = "sell_surplus"
 AGENT_FLEXIBLE_LOAD: Final = "flexible_load"
+AGENT_BUY_CONSUMPTION: Final = "buy_consumption"
 AGENT_EV: Final = "ev"
 # The agents the options describe: their switch's option and its default.
 AGENT_OPTIONS: Final = {
     AGENT_SELL_SURPLUS: CONF_SELL_SURPLUS,
     AGENT_FLEXIBLE_LOAD: CONF_FLEXIBLE_LOAD,
+    AGENT_BUY_CONSUMPTION: CONF_BUY_CONSUMPTION,
 }
 AGENT_DEFAULTS: Final = {
     AGENT_SELL_SURPLUS: DEFAULT_SELL_SURPLUS,
     AGENT_FLEXIBLE_LOAD: DEFAULT_FLEXIBLE_LOAD,
+    AGENT_BUY_CONSUMPTION: DEFAULT_BUY_CONSUMPTION,
 }
 
 # The flexible load (a boiler, a pool pump) runs this long each day, bought between
@@ -131,7 +137,10 @@ class HouseholdAgents:
         self.node.set_tariff(tariff)
         for agent_id in self.node.agent_ids():
             agent = self.node.agent(agent_id)
-            if isinstance(agent, (PvSellerAgent, FlexibleLoadBuyerAgent, EvChargingAgent)):
+            if isinstance(
+                agent,
+                (PvSellerAgent, FlexibleLoadBuyerAgent, EvChargingAgent, ConsumptionBuyerAgent),
+            ):
                 agent.set_limits(self.limits)
 
     def enabled(self, agent_id: str) -> bool:
@@ -193,6 +202,10 @@ class HouseholdAgents:
     def _build(self, agent_id: str) -> Agent:
         if agent_id == AGENT_SELL_SURPLUS:
             return PvSellerAgent(agent_id, self.terms, self.limits)
+        if agent_id == AGENT_BUY_CONSUMPTION:
+            # bids the import the node expects from the household's own readings
+            # (HouseholdReadings.observe), up to its own grid price of each slot
+            return ConsumptionBuyerAgent(agent_id, self.terms, self.limits)
         return FlexibleLoadBuyerAgent(
             agent_id,
             self.terms,

@@ -11,6 +11,7 @@ from market.terms import CommunityTerms
 from market.units import to_price, to_ticks
 
 from .const import (
+    CONF_BUY_CONSUMPTION,
     CONF_FLEXIBLE_LOAD,
     CONF_FLEXIBLE_LOAD_W,
     CONF_MAX_BUY_PRICE,
@@ -23,6 +24,7 @@ from .const import (
     CONF_SELL_SURPLUS,
     CONF_TARIFF,
     CONF_UPDATE_INTERVAL,
+    DEFAULT_BUY_CONSUMPTION,
     DEFAULT_FLEXIBLE_LOAD,
     DEFAULT_FLEXIBLE_LOAD_W,
     DEFAULT_MAX_EXPORT_W,
@@ -77,6 +79,7 @@ class P2PEnergyOptionsFlow(OptionsFlow):
             CONF_MAX_BUY_PRICE: to_price(current.get(CONF_MAX_BUY_PRICE, terms.ceiling)),
             CONF_MIN_SELL_PRICE: to_price(current.get(CONF_MIN_SELL_PRICE, terms.floor)),
             CONF_SELL_SURPLUS: current.get(CONF_SELL_SURPLUS, DEFAULT_SELL_SURPLUS),
+            CONF_BUY_CONSUMPTION: current.get(CONF_BUY_CONSUMPTION, DEFAULT_BUY_CONSUMPTION),
             CONF_FLEXIBLE_LOAD: current.get(CONF_FLEXIBLE_LOAD, DEFAULT_FLEXIBLE_LOAD),
             CONF_FLEXIBLE_LOAD_W: current.get(CONF_FLEXIBLE_LOAD_W, DEFAULT_FLEXIBLE_LOAD_W),
             CONF_MAX_IMPORT_W: current.get(CONF_MAX_IMPORT_W, DEFAULT_MAX_IMPORT_W),
@@ -109,6 +112,7 @@ def _options_from(
         CONF_MAX_BUY_PRICE: to_ticks(user_input[CONF_MAX_BUY_PRICE]),
         CONF_MIN_SELL_PRICE: to_ticks(user_input[CONF_MIN_SELL_PRICE]),
         CONF_SELL_SURPLUS: bool(user_input[CONF_SELL_SURPLUS]),
+        CONF_BUY_CONSUMPTION: bool(user_input[CONF_BUY_CONSUMPTION]),
         CONF_FLEXIBLE_LOAD: bool(user_input[CONF_FLEXIBLE_LOAD]),
         CONF_FLEXIBLE_LOAD_W: int(user_input[CONF_FLEXIBLE_LOAD_W]),
         CONF_MAX_IMPORT_W: int(user_input[CONF_MAX_IMPORT_W]),

@@ -134,9 +134,14 @@ class HouseholdReadings:
         return remove
 
     def observe(self, now_s: int) -> Observation:
-        """The agents' view of the household: the readings of the last 30 minutes."""
+        """The agents' view of the household: the readings of the last 30 minutes, and
+        the import the node expects in the coming slots from the readings it signed
+        (the meter's import is after the household's own PV: the deficit to buy)."""
         since = now_s - READINGS_WINDOW_S
-        return Observation(readings=tuple(r for r in self._readings if since <= r.at <= now_s))
+        return Observation(
+            readings=tuple(r for r in self._readings if since <= r.at <= now_s),
+            demand=None if self._node is None else self._node.demand_forecast(now_s),
+        )
 
     @callback
     def sample(self) -> None:

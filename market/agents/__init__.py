@@ -8,6 +8,7 @@ and intent ids to cancel. Integers only: Wh, W, ticks. See docs/agents.md.
 
 from .base import InvalidAgentIdError
 from .consumption_buyer import ConsumptionBuyerAgent
+from .demand_forecast import DemandForecaster, InvalidForecastSettingError
 from .errors import (
     InvalidAgentInputError,
     InvalidPowerRangeError,
@@ -29,6 +30,7 @@ from .ramp import PriceRamp, ask_bounds, bid_bounds
 __all__ = [
     "AgentDecision",
     "ConsumptionBuyerAgent",
+    "DemandForecaster",
     "EvChargingAgent",
     "EvSchedule",
     "EvSession",
@@ -37,6 +39,7 @@ __all__ = [
     "HouseholdLimits",
     "InvalidAgentIdError",
     "InvalidAgentInputError",
+    "InvalidForecastSettingError",
     "InvalidPowerRangeError",
     "InvalidRampError",
     "InvalidWindowError",

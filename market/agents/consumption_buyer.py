@@ -15,12 +15,15 @@ from .ramp import PriceRamp, bid_bounds
 
 
 class ConsumptionBuyerAgent(DelegatesToBase):
-    """Buy the forecast deficit (base load minus PV) of the next `horizon_slots` slots.
+    """Buy the expected deficit of the next `horizon_slots` open slots.
 
-    Needs a per-slot forecast (slots it does not cover get no bid). Per open slot:
-    energy = min(deficit, max_import_w x slot length); bid = the `PriceRamp` from the
-    lowest bid that can trade up to min(max_buy_price, ceiling) as gate closure nears.
-    Bidding at most the retail price, the household never pays more than the grid.
+    The deficit of a slot is `observation.demand` (the grid import expected, e.g. learned
+    from the household's readings) when the observation has one, else the forecast's
+    base load minus PV; slots neither covers get no bid. Per open slot: energy =
+    min(deficit, max_import_w x slot length); bid = the `PriceRamp` from the lowest bid
+    that can trade up to min(max_buy_price, the slot's import price, ceiling) as gate
+    closure nears. Bidding at most its own retail price, the household never pays more
+    than the grid.
     """
 
     def __init__(
@@ -65,13 +68,29 @@ class ConsumptionBuyerAgent(DelegatesToBase):
         terms = base.terms
         wanted = set(terms.open_slots(now, base.horizon_slots))
         cap = terms.slot_energy_wh(base.limits.max_import_w)
-        deficits: dict[int, int] = {}
-        for entry in observation.forecast or ():
-            if check_int("slot", entry.slot) in wanted and entry.slot not in deficits:
-                deficits[entry.slot] = min(max(0, entry.load_wh - entry.pv_wh), cap)
-            elif entry.slot % terms.slot_s:
-                dropped += 1
+        deficits, unaligned = _deficits(observation, wanted, cap, terms.slot_s)
         targets = {
             slot: Target(energy, self.bid_price(slot, now)) for slot, energy in deficits.items()
         }
-        return base.finish(now, targets, resize_wh=self.resize_wh, dropped=dropped)
+        return base.finish(now, targets, resize_wh=self.resize_wh, dropped=dropped + unaligned)
+
+
+def _deficits(
+    observation: Observation, wanted: set[int], cap: int, slot_s: int
+) -> tuple[dict[int, int], int]:
+    """The energy to bid per wanted slot, and how many unaligned entries were dropped."""
+    deficits: dict[int, int] = {}
+    dropped = 0
+    if observation.demand is not None:
+        for slot, energy in observation.demand.items():
+            if slot in wanted:
+                deficits[slot] = min(energy, cap)
+            elif slot % slot_s:
+                dropped += 1
+        return deficits, dropped
+    for entry in observation.forecast or ():
+        if check_int("slot", entry.slot) in wanted and entry.slot not in deficits:
+            deficits[entry.slot] = min(max(0, entry.load_wh - entry.pv_wh), cap)
+        elif entry.slot % slot_s:
+            dropped += 1
+    return deficits, dropped

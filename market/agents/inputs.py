@@ -48,11 +48,11 @@ class SlotForecast:
         return max(0, self.pv_wh - self.load_wh)
 
 
-def _frozen_prices(prices: Mapping[int, int]) -> Mapping[int, int]:
-    for slot, price in prices.items():
-        check_int("expected_prices slot", slot)
-        check_non_negative(f"expected_prices[{slot}]", price)
-    return MappingProxyType(dict(prices))
+def _frozen_per_slot(name: str, values: Mapping[int, int]) -> Mapping[int, int]:
+    for slot, value in values.items():
+        check_int(f"{name} slot", slot)
+        check_non_negative(f"{name}[{slot}]", value)
+    return MappingProxyType(dict(values))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,18 +62,27 @@ class Observation:
     `readings`: recent samples, any order (the default forecaster uses the last few).
     `forecast`: per-slot PV/load forecast; when given it is authoritative and slots it
     does not cover are not offered. `expected_prices`: an expected clearing price per
-    slot start (ticks), used by the EV planner to pick the cheapest slots.
+    slot start (ticks), used by the EV planner to pick the cheapest slots. `demand`: the
+    grid import (Wh) expected per slot start, as the household's meter will measure it
+    (after its own PV), e.g. learned from its readings (`DemandForecaster`); when given,
+    the consumption buyer bids it rather than the forecast's deficit, and a slot it does
+    not cover gets no bid.
     """
 
     readings: tuple[Reading, ...] = ()
     forecast: tuple[SlotForecast, ...] | None = None
     expected_prices: Mapping[int, int] = field(default_factory=dict)
+    demand: Mapping[int, int] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "readings", tuple(self.readings))
         if self.forecast is not None:
             object.__setattr__(self, "forecast", tuple(self.forecast))
-        object.__setattr__(self, "expected_prices", _frozen_prices(self.expected_prices))
+        object.__setattr__(
+            self, "expected_prices", _frozen_per_slot("expected_prices", self.expected_prices)
+        )
+        if self.demand is not None:
+            object.__setattr__(self, "demand", _frozen_per_slot("demand", self.demand))
 
 
 EMPTY_OBSERVATION = Observation()

@@ -12,12 +12,13 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ..agents import HouseholdLimits, Observation, PvSellerAgent, Reading
+from ..agents import ConsumptionBuyerAgent, HouseholdLimits, Observation, PvSellerAgent, Reading
 from ..logflood import CollapseFilter
 from ..tariff import TARIFF_PRESETS, Tariff, tariff_of_contract
 from ..terms import CommunityTerms, InvalidCommunityTermsError
@@ -127,6 +128,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="auto",
         help="the household's grid contract, for its agents' limits and its statements "
         "(auto: the one the Linky names; without a meter, the community's ceiling and floor)",
+    )
+    node.add_argument(
+        "--no-consumption-buyer",
+        dest="consumption_buyer",
+        action="store_false",
+        help="with a meter, do not bid for the household's expected import (learned from "
+        "its own readings); its PV surplus is still offered",
     )
     node.add_argument("--log-level", default="info")
     node.set_defaults(handler=_run_node)
@@ -247,7 +255,9 @@ async def _node_main(args: argparse.Namespace) -> int:
         tariff = TARIFF_PRESETS.get(args.tariff)
         node.set_tariff(tariff)
         simulated = getattr(args, "simulated_household", None)
-        meter = await _attach_meter(node, args.meter, simulated, tariff)
+        meter = await _attach_meter(
+            node, args.meter, simulated, tariff, consumption_buyer=args.consumption_buyer
+        )
         node.subscribe(_log_event)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -294,8 +304,9 @@ class _MeterReadings:
     """Keeps the last readings of a meter for the agents' forecasts, and hands the
     node the energy indexes it signs slot readings from."""
 
-    def __init__(self, node: Node, *, follow_contract: bool) -> None:
+    def __init__(self, node: Node, limits: HouseholdLimits, *, follow_contract: bool) -> None:
         self.node = node
+        self.limits = limits
         self.readings: deque[Reading] = deque(maxlen=_READINGS_KEPT)
         # --tariff auto: the contract the meter names prices the statements
         self._follow_contract = follow_contract
@@ -310,10 +321,18 @@ class _MeterReadings:
         option = None if snapshot.meter is None else snapshot.meter.tariff_option
         if self._follow_contract and option is not None and option != self._contract:
             self._contract = option
-            self.node.set_tariff(tariff_of_contract(option))
+            tariff = tariff_of_contract(option)
+            self.node.set_tariff(tariff)
+            # and the agents' limits: never a bid above this contract's import price
+            self.limits = replace(self.limits, tariff=tariff)
+            for agent_id in self.node.agent_ids():
+                agent = self.node.agent(agent_id)
+                if isinstance(agent, (PvSellerAgent, ConsumptionBuyerAgent)):
+                    agent.set_limits(self.limits)
 
-    def observe(self, _now_s: int) -> Observation:
-        return Observation(readings=tuple(self.readings))
+    def observe(self, now_s: int) -> Observation:
+        # the import its Linky measured is already net of its PV: the deficit to buy
+        return Observation(readings=tuple(self.readings), demand=self.node.demand_forecast(now_s))
 
 
 # `--meter sim`: given a seed and the slot length, the observations of a simulated
@@ -327,6 +346,8 @@ async def _attach_meter(
     spec: str | None,
     simulated: SimulatedHousehold | None = None,
     tariff: Tariff | None = None,
+    *,
+    consumption_buyer: bool = True,
 ) -> Any:
     if spec is None:
         return None
@@ -337,24 +358,31 @@ async def _attach_meter(
         max_export_w=9_000,
         tariff=tariff,
     )
-    terms = node.terms
     if spec == "sim":
         if simulated is None:
             raise NodeError("--meter sim needs the simulator: run `python -m market node`")
         seed = int.from_bytes(node.identity.public_key[:4], "big")
         source = simulated(seed, node.terms.slot_s)
         node.set_observation_source(source)
-        node.add_agent(PvSellerAgent("pv", terms, limits))
+        _add_agents(node, limits, consumption_buyer=consumption_buyer)
         return None
     if not spec.startswith("tic:"):
         raise NodeError(f"--meter must be tic:PATH or sim, got {spec!r}")
     from ..meter import TicReader  # noqa: PLC0415
 
-    readings = _MeterReadings(node, follow_contract=tariff is None)
+    readings = _MeterReadings(node, limits, follow_contract=tariff is None)
     reader = TicReader(spec.removeprefix("tic:"))
     reader.add_listener(readings.on_snapshot)
     await reader.start()
     node.set_observation_source(readings.observe)
-    node.add_agent(PvSellerAgent("pv", terms, limits))
+    _add_agents(node, limits, consumption_buyer=consumption_buyer)
     _LOGGER.info("meter %s", reader.status)
     return reader
+
+
+def _add_agents(node: Node, limits: HouseholdLimits, *, consumption_buyer: bool) -> None:
+    """A metered household's agents: the PV seller, and (unless switched off) the
+    consumption buyer, with the ids the simulator gives them."""
+    node.add_agent(PvSellerAgent("pv", node.terms, limits))
+    if consumption_buyer:
+        node.add_agent(ConsumptionBuyerAgent("load", node.terms, limits))

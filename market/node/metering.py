@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import MutableMapping
 from typing import Any
 
+from ..agents import DemandForecaster
 from ..ledger import Kind, Ledger, ReadingBody
 from ..ledger.errors import LedgerError
 from ..meter import MeterSnapshot
@@ -36,10 +37,14 @@ MAX_PENDING = 96
 # Slots already signed, remembered so that a sample replayed after a restart of the
 # meter never signs a slot twice.
 SIGNED_KEPT = 1024
+# The household's expected import is forecast for the slot under way and this many
+# more: the consumption buyer bids a few open slots ahead.
+DEMAND_SLOTS = 8
 
 
 class ReadingRecorder:
-    """Signs the household's slot readings on its own chain."""
+    """Signs the household's slot readings on its own chain, and learns from them what
+    the household draws (`demand`: its own readings, at load and as it signs them)."""
 
     def __init__(
         self, ledger: Ledger, terms: CommunityTerms, stats: MutableMapping[str, int]
@@ -59,15 +64,27 @@ class ReadingRecorder:
         self._signed: deque[int] = deque(maxlen=SIGNED_KEPT)
         self._task: asyncio.Task[None] | None = None
         self.faults = FaultLog("signing a meter reading", stats, "reading_failures")
+        self.demand = DemandForecaster(terms.slot_s)
 
     async def load(self) -> None:
-        """Remember the slots this node already signed a reading for."""
+        """Remember the slots this node already signed a reading for, and learn the
+        household's demand from them."""
         identity = self._ledger.identity
         if identity is None:
             return
         entries = await self._ledger.entries(author=identity.public_key, kind=Kind.READING)
-        for entry in entries[-SIGNED_KEPT:]:
-            self._signed.append(ReadingBody.decode(entry.body).slot)
+        kept = max(SIGNED_KEPT, self.demand.history_slots)
+        bodies = [ReadingBody.decode(entry.body) for entry in entries[-kept:]]
+        for body in bodies:
+            self.demand.learn(body.slot, body.import_wh)
+        for body in bodies[-SIGNED_KEPT:]:
+            self._signed.append(body.slot)
+
+    def expected_import(self, now_s: int, count: int) -> dict[int, int]:
+        """The import expected (Wh) in the slot under way at `now_s` and the `count - 1`
+        after it; a slot with no guess yet is absent."""
+        first = now_s - now_s % self._slot_s
+        return self.demand.forecast(range(first, first + count * self._slot_s, self._slot_s))
 
     def add_index(self, at_s: int, import_wh: int, export_wh: int) -> None:
         """A sample of the meter's cumulative energy indexes (Wh) at `at_s`."""
@@ -130,6 +147,7 @@ class ReadingRecorder:
             self.faults.recovered()
             self._pending.popleft()
             self._signed.append(reading.slot)
+            self.demand.learn(reading.slot, reading.import_wh)
             self._stats["readings_signed"] += 1
 
     async def stop(self) -> None:
@@ -173,3 +191,12 @@ class MeterInputs:
         """Power drawn and injected (W) at `at_s`, for a household with no energy index
         at all: slots are integrated and signed as estimated readings."""
         self._readings.add_power(at_s, import_w, export_w)
+
+    def demand_forecast(self, now_s: int, count: int = DEMAND_SLOTS) -> dict[int, int]:
+        """The household's expected grid import (Wh, by slot start) in the slot under way
+        at `now_s` and the `count - 1` after it, learned from its own signed readings by
+        local time of day and weekday or weekend (market.agents.DemandForecaster); a
+        slot it has nothing to go by for yet is absent. What the hosts hand the
+        consumption buyer as `Observation.demand`: a Linky measures the import after the
+        household's own PV, which is the deficit to buy."""
+        return self._readings.expected_import(now_s, count)

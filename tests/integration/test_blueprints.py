@@ -26,6 +26,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.p2p_energy.const import CONF_SELL_SURPLUS, DOMAIN
+from market.agents import Observation
 from market.model import Side
 from market.node.clock import ManualClock
 from market.node.index import OrderStatus
@@ -185,6 +186,36 @@ async def test_a_charger_without_a_current_setting(
     await run_slot(market_clock, nodes, SLOT)
     await wait_until(hass, lambda: _state(hass, CHARGER).state == STATE_ON)
     assert float(_state(hass, CURRENT).state) == 6  # not the blueprint's to set
+
+
+@pytest.mark.usefixtures("charger")
+async def test_what_the_consumption_buyer_bought_does_not_charge_the_car(
+    hass: HomeAssistant, market_clock: ManualClock, neighbour: Household, home: MockConfigEntry
+) -> None:
+    """The household's base load bought in one slot leaves the charger off; a purchase
+    for the car in the next slot (the sensor stays on, who bought changes) turns it on."""
+    await _use_blueprint(
+        hass, "ev_charge_on_surplus", {"bought_now": BOUGHT_NOW, "charger": CHARGER}
+    )
+    node = home.runtime_data.market.node
+    nodes = [Household(node), neighbour]
+    # What the node would have learnt from the household's readings: 800 Wh in SLOT,
+    # bid close to its gate (the bid at its limit: the clock jumps, the ramp does not).
+    node.set_observation_source(lambda _now_s: Observation(demand={SLOT: 800}))
+    await advance(market_clock, nodes, T0 + 960)
+    await node.run_agents_now()
+    await neighbour.node.place_order(Side.SELL, 2000, 600, SLOT)
+    await _place(hass, home, "buy", 1.5, 0.18, SLOT + 900)
+    await neighbour.node.place_order(Side.SELL, 2000, 600, SLOT + 900)
+
+    await run_slot(market_clock, nodes, SLOT)
+    await wait_until(hass, lambda: _state(hass, BOUGHT_NOW).state == STATE_ON)
+    assert _state(hass, BOUGHT_NOW).attributes["bought_by"] == {"buy_consumption": 800}
+    assert _state(hass, CHARGER).state == STATE_OFF
+
+    await run_slot(market_clock, nodes, SLOT + 900)
+    await wait_until(hass, lambda: _state(hass, CHARGER).state == STATE_ON)
+    assert _state(hass, BOUGHT_NOW).attributes["bought_by"] == {"automation": 1500}
 
 
 # ---------------------------------------------------------------- selling the surplus

@@ -36,6 +36,7 @@ from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.p2p_energy.const import (
+    CONF_BUY_CONSUMPTION,
     CONF_CEILING_PRICE,
     CONF_COMMUNITY_ID,
     CONF_COMMUNITY_NAME,
@@ -217,6 +218,7 @@ async def test_creating_a_community_makes_this_node_its_first_member(
         CONF_MAX_BUY_PRICE: 1799,
         CONF_MIN_SELL_PRICE: 500,
         CONF_SELL_SURPLUS: True,
+        CONF_BUY_CONSUMPTION: True,
         CONF_FLEXIBLE_LOAD: False,
         CONF_FLEXIBLE_LOAD_W: 2000,
         CONF_MAX_IMPORT_W: 9000,
@@ -549,6 +551,7 @@ async def test_options_show_prices_per_kwh_and_store_ticks(hass: HomeAssistant) 
     assert shown[CONF_MAX_BUY_PRICE] == pytest.approx(0.1952)
     assert shown[CONF_MIN_SELL_PRICE] == pytest.approx(0.04)
     assert shown[CONF_SELL_SURPLUS] is True
+    assert shown[CONF_BUY_CONSUMPTION] is True  # on for every household unless switched off
     assert shown[CONF_FLEXIBLE_LOAD] is False
     assert shown[CONF_UPDATE_INTERVAL] == 10
 
@@ -560,6 +563,7 @@ async def test_options_show_prices_per_kwh_and_store_ticks(hass: HomeAssistant) 
             CONF_MAX_BUY_PRICE: 0.1501,
             CONF_MIN_SELL_PRICE: 0.0823,
             CONF_SELL_SURPLUS: False,
+            CONF_BUY_CONSUMPTION: False,
             CONF_FLEXIBLE_LOAD: True,
             CONF_FLEXIBLE_LOAD_W: 3000,
             CONF_MAX_IMPORT_W: 12000,
@@ -574,6 +578,7 @@ async def test_options_show_prices_per_kwh_and_store_ticks(hass: HomeAssistant) 
         CONF_MAX_BUY_PRICE: 1501,
         CONF_MIN_SELL_PRICE: 823,
         CONF_SELL_SURPLUS: False,
+        CONF_BUY_CONSUMPTION: False,
         CONF_FLEXIBLE_LOAD: True,
         CONF_FLEXIBLE_LOAD_W: 3000,
         CONF_MAX_IMPORT_W: 12000,
@@ -588,6 +593,7 @@ async def test_options_show_prices_per_kwh_and_store_ticks(hass: HomeAssistant) 
     shown = form_values(result, {})
     assert shown[CONF_MAX_BUY_PRICE] == pytest.approx(0.1501)
     assert shown[CONF_FLEXIBLE_LOAD] is True
+    assert shown[CONF_BUY_CONSUMPTION] is False
 
 
 @pytest.mark.parametrize(

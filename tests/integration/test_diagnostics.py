@@ -75,5 +75,9 @@ async def test_diagnostics_are_redacted(
     assert diag["node"]["chain"] == "ready"  # a one-member community has nobody to ask
     assert diag["node"]["peer_links"][0]["online"] is False
     assert diag["node"]["terms"]["slot_s"] == 900
-    assert diag["market"]["agents"] == {"sell_surplus": True, "flexible_load": False}
+    assert diag["market"]["agents"] == {
+        "sell_surplus": True,
+        "flexible_load": False,
+        "buy_consumption": True,
+    }
     await hass.config_entries.async_unload(entry.entry_id)

@@ -76,3 +76,31 @@ def test_an_hp_hc_household_never_bids_above_its_off_peak_price_off_peak() -> No
         assert {intent.price for intent in agent.decide(now, forecast).place} <= set(
             range(limit + 1)
         )
+
+
+def test_it_bids_the_demand_it_is_given_rather_than_the_forecast() -> None:
+    """A Linky household's expected import (learned from its readings) is its deficit:
+    bid as given, capped by the contract; a slot without a guess gets no bid."""
+    agent = ConsumptionBuyerAgent("load", TERMS, LIMITS)
+    first, second, third, _fourth = TERMS.open_slots(NOW, 4)
+    observation = Observation(
+        demand={first: 420, second: 5000, third + 1: 300},
+        forecast=_forecast(load_wh=1500, pv_wh=0).forecast,
+    )
+    decision = agent.decide(NOW, observation)
+    assert {intent.slot: intent.energy_wh for intent in decision.place} == {
+        first: 420,
+        second: 1000,  # 4 kW x 15 min
+    }
+    assert decision.dropped == 1  # the unaligned slot
+    assert agent.decide(NOW + 1, Observation(demand={})).place == ()
+
+
+@given(st.dictionaries(st.integers(0, 8), st.integers(0, 10_000)), st.integers(0, 3000))
+def test_demand_bids_stay_within_limits(demand: dict[int, int], offset: int) -> None:
+    agent = ConsumptionBuyerAgent("load", TERMS, LIMITS)
+    first = NOW - NOW % 900
+    by_slot = {first + k * 900: wh for k, wh in demand.items()}
+    for intent in agent.decide(NOW + offset, Observation(demand=by_slot)).place:
+        assert intent.price <= min(LIMITS.max_buy_price, TERMS.ceiling)
+        assert 0 < intent.energy_wh <= min(by_slot[intent.slot], 1000)
