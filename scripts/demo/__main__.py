@@ -286,8 +286,16 @@ async def _demo(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one story, 
                 await stop.wait()
             stop.set()
             await watcher
+            # the statement of the household's day, as an automation would ask for it
+            answer = await asyncio.to_thread(
+                hass.request,
+                "POST",
+                "/api/services/p2p_energy/get_statement?return_response",
+                {"config_entry_id": entry_id, "period": "day"},
+            )
             states = await asyncio.to_thread(hass.request, "GET", "/api/states")
             summary = {
+                "statement": answer.get("service_response", {}),
                 "entry_id": entry_id,
                 "states": {
                     s["entity_id"]: s["state"]

@@ -61,6 +61,15 @@ def test_a_short_demo_trades_in_home_assistant_and_charges_the_ev(tmp_path: Path
     assert bought > 0
     assert float(states["sensor.maison_demo_spent_today"]) > 0
     assert bought + sold > 0
+    # settled on the meters: today's savings and usage rate are its statement's
+    statement = summary["statement"]["statement"]
+    totals = statement["totals"]
+    assert totals["local_bought_wh"] > 0
+    savings = float(states["sensor.maison_demo_savings_today"])
+    assert savings == pytest.approx(totals["savings"] * 1e-7, abs=0.005)
+    assert totals["savings"] > 0
+    rate = statement["usage_rate"]["basis_points"]
+    assert float(states["sensor.maison_demo_local_energy_usage_rate_today"]) == rate / 100
     # the EV blueprint switched the charger on in the slots bought from neighbours
     end = (
         max(

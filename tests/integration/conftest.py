@@ -22,6 +22,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.location import PyTestLocation
 
 from custom_components.p2p_energy.const import (
+    CONF_BUY_CONSUMPTION,
     CONF_COMMUNITY_ID,
     CONF_NODE_DIR,
     CONF_NODE_ID,
@@ -280,7 +281,8 @@ async def home(hass: HomeAssistant, neighbour: Household) -> AsyncIterator[MockC
     hass.config_entries.async_update_entry(
         entry,
         data={**entry.data, CONF_PEERS: [f"127.0.0.1:{neighbour.node.port}"]},
-        options={CONF_SELL_SURPLUS: False},
+        # its agents trade nothing by themselves: the tests place the orders
+        options={CONF_SELL_SURPLUS: False, CONF_BUY_CONSUMPTION: False},
     )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

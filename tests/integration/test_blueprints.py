@@ -202,6 +202,7 @@ async def test_what_the_consumption_buyer_bought_does_not_charge_the_car(
     # What the node would have learnt from the household's readings: 800 Wh in SLOT,
     # bid close to its gate (the bid at its limit: the clock jumps, the ramp does not).
     node.set_observation_source(lambda _now_s: Observation(demand={SLOT: 800}))
+    node.set_agent_enabled("buy_consumption", True)  # the fixture's household has it off
     await advance(market_clock, nodes, T0 + 960)
     await node.run_agents_now()
     await neighbour.node.place_order(Side.SELL, 2000, 600, SLOT)
