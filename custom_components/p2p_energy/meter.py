@@ -40,6 +40,9 @@ class TicMeterHub:
         self._pending: MeterSnapshot | None = None
         self._last_push = float("-inf")
         self._listeners: list[SnapshotListener] = []
+        # every frame's snapshot, unthrottled: the node cuts slot readings from the
+        # indexes and needs each slot boundary heard within two minutes of it
+        self._frame_listeners: list[SnapshotListener] = []
         self._cancel_timer: CALLBACK_TYPE | None = None
         self._remove_reader_listener: Callable[[], None] | None = None
 
@@ -70,7 +73,21 @@ class TicMeterHub:
         return remove
 
     @callback
+    def async_add_frame_listener(self, listener: SnapshotListener) -> CALLBACK_TYPE:
+        """Call `listener` with every snapshot the reader makes (one per frame, not
+        throttled: keep it cheap) until the returned callback."""
+        self._frame_listeners.append(listener)
+
+        @callback
+        def remove() -> None:
+            self._frame_listeners.remove(listener)
+
+        return remove
+
+    @callback
     def _on_snapshot(self, snapshot: MeterSnapshot) -> None:
+        for listener in list(self._frame_listeners):
+            listener(snapshot)
         self._pending = snapshot
         elapsed = self.hass.loop.time() - self._last_push
         if _urgent(self.snapshot, snapshot) or elapsed >= self.interval_s:

@@ -105,6 +105,7 @@ class HouseholdReadings:
         """Follow the meter's snapshots, or the power entities' state changes."""
         if self.meter is not None:
             self._unsubscribe.append(self.meter.async_add_listener(self._on_snapshot))
+            self._unsubscribe.append(self.meter.async_add_frame_listener(self._on_frame))
         elif self.from_entities:
             sources = [entity for entity in (self._import_id, self._export_id) if entity]
             if sources:
@@ -175,12 +176,16 @@ class HouseholdReadings:
 
     @callback
     def _on_snapshot(self, snapshot: MeterSnapshot) -> None:
-        now_s = self.clock.now_ms() // 1000
-        reading = reading_from_meter(snapshot, now_s)
+        # the agents' window: one reading per published snapshot
+        reading = reading_from_meter(snapshot, self.clock.now_ms() // 1000)
         if reading is not None:
             self._readings.append(reading)
+
+    @callback
+    def _on_frame(self, snapshot: MeterSnapshot) -> None:
+        # the node's slot readings: every frame, so a boundary is heard at once
         if self._node is not None:
-            self._node.record_meter_snapshot(now_s, snapshot)
+            self._node.record_meter_snapshot(self.clock.now_ms() // 1000, snapshot)
 
     @callback
     def _on_power_change(self, _event: Event[EventStateChangedData]) -> None:

@@ -343,3 +343,27 @@ async def test_the_contract_the_linky_names_prices_the_own_slot(
     assert PEAK_OFF_PEAK_TARIFF.off_peak is not None
     assert own.prices.buy == PEAK_OFF_PEAK_TARIFF.off_peak
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_every_linky_frame_reaches_the_node_whatever_the_update_interval(
+    hass: HomeAssistant, tic_line: TicLine, node_dirs: NodeDirs, market_clock: ManualClock
+) -> None:
+    """The entities are updated once an hour here, yet the node hears the meter at each
+    slot boundary: it is handed every frame (the demo's fast clock found this)."""
+    entry = node_dirs.entry(
+        data={
+            CONF_METER_SOURCE: METER_SOURCE_TIC,
+            CONF_SERIAL_PORT: tic_line.url,
+            CONF_TIC_MODE: "auto",
+            CONF_METER_ADDRESS: "064468368739",
+        },
+        options={CONF_UPDATE_INTERVAL: 3600},
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    node = entry.runtime_data.market.node
+    for t in (T0 + 1, T0 + 901):
+        await advance_to(hass, market_clock, t)
+        await asyncio.sleep(0.2)  # frames keep coming every 50 ms
+    await wait_until(hass, lambda: node.status().counters["readings_signed"] == 1)
+    assert await _readings(node) == [ReadingBody(T0, 0, 0)]
+    assert await hass.config_entries.async_unload(entry.entry_id)
