@@ -58,6 +58,8 @@ class MeterSimulator:
         self._max_export_va = 0
         self.import_va = 0
         self.export_va = 0
+        # a load the profile does not model (the demo's EV charger): W, drawn on top
+        self.extra_load_w = 0
 
     @property
     def period_s(self) -> float:
@@ -79,7 +81,7 @@ class MeterSimulator:
         ms = round(seconds * 1000)
         self.now += timedelta(milliseconds=ms)
         local = self.now.astimezone(PARIS)
-        net = consumption_w(local, self._rng)
+        net = consumption_w(local, self._rng) + self.extra_load_w
         if self.config.producer:
             net -= pv_w(local, self.config.pv_peak_w, self._rng)
         self.import_va = max(net, 0)

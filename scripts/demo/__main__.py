@@ -40,6 +40,9 @@ from .hass import CORE_CONFIG, HassProcess, free_port, running_hass
 ROOT = Path(__file__).resolve().parents[2]
 ENV_SIM_CLOCK = "P2P_ENERGY_SIM_CLOCK"
 USERNAME = "demo"
+# What the simulated charger draws while the EV blueprint has it on (the session's
+# maximum power, below).
+EV_CHARGER_W = 7400
 
 # What the demo's Home Assistant adds: the UI, history, a simulated EV charger.
 DEMO_EXTRAS = """\
@@ -67,6 +70,7 @@ class DemoState:
     bought_intervals: list[tuple[float, float | None]] = field(default_factory=list)
     charger_intervals: list[tuple[float, float | None]] = field(default_factory=list)
     last: dict[str, str] = field(default_factory=dict)
+    charging: bool = False  # the EV charger is on now: the Linky counts its power
 
     def track(self, name: str, on: bool, now: float) -> None:
         intervals = self.bought_intervals if name == "bought" else self.charger_intervals
@@ -116,14 +120,19 @@ def _install(config_dir: Path, build_dir: Path) -> None:
     (config_dir / "automations.yaml").write_text("[]\n")
 
 
-async def _run_meter(pty: PtySink, start_s: int, speed: float) -> None:
-    """A producing Linky whose clock follows the neighbourhood's accelerated one."""
+async def _run_meter(pty: PtySink, start_s: int, speed: float, watched: DemoState) -> None:
+    """A producing Linky whose clock follows the neighbourhood's accelerated one, and
+    which counts the EV charger's power while it is on (what the car really draws)."""
     simulator = MeterSimulator(
         SimulatorConfig(producer=True, pv_peak_w=6000, seed=7),
         datetime.fromtimestamp(start_s, UTC),
     )
-    period = simulator.period_s
+    # A real Linky sends a frame every second or two; on the demo's fast clock that
+    # would be minutes of market time, and the node must hear each slot boundary within
+    # two (docs/settlement.md, "Readings"): a frame every minute of market time at most.
+    period = min(simulator.period_s, 60 / speed)
     while True:
+        simulator.extra_load_w = EV_CHARGER_W if watched.charging else 0
         pty.write(simulator.step(period * speed))
         await asyncio.sleep(period)
 
@@ -179,7 +188,7 @@ def _automate(hass: HassProcess, entry_id: str, sim_now_s: int, bought_now: str)
             "departure": departure.isoformat(),
             "max_price": 0.19,
             "min_power_w": 1400,
-            "max_power_w": 7400,
+            "max_power_w": EV_CHARGER_W,
         },
     )
 
@@ -187,6 +196,15 @@ def _automate(hass: HassProcess, entry_id: str, sim_now_s: int, bought_now: str)
 def _state(hass: HassProcess, entity_id: str) -> dict[str, Any]:
     result: dict[str, Any] = hass.request("GET", f"/api/states/{entity_id}")
     return result
+
+
+def _bought_for_the_car(bought: dict[str, Any]) -> bool:
+    """Whether the household bought for this slot beyond its base load (what the
+    consumption buyer bought): what the EV blueprint charges on."""
+    if bought.get("state") != "on":
+        return False
+    by: dict[str, int] = bought.get("attributes", {}).get("bought_by") or {}
+    return sum(by.values()) - by.get("buy_consumption", 0) > 0
 
 
 async def _watch(
@@ -199,8 +217,9 @@ async def _watch(
             charger = await asyncio.to_thread(_state, hass, "input_boolean.ev_charger")
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             bought = charger = {"state": "unavailable"}
-        watched.track("bought", bought["state"] == "on", now)
+        watched.track("bought", _bought_for_the_car(bought), now)
         watched.track("charger", charger["state"] == "on", now)
+        watched.charging = charger["state"] == "on"
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.25)
 
@@ -241,11 +260,11 @@ async def _demo(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one story, 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     pty = PtySink()
+    watched = DemoState()
     tasks = [
         asyncio.create_task(neighbourhood.run()),
-        asyncio.create_task(_run_meter(pty, sim.start_s - sim.terms.slot_s, args.speed)),
+        asyncio.create_task(_run_meter(pty, sim.start_s - sim.terms.slot_s, args.speed, watched)),
     ]
-    watched = DemoState()
     summary: dict[str, Any] = {}
     password = secrets.token_urlsafe(9)
     node_port = free_port()

@@ -70,7 +70,8 @@ def test_a_short_demo_trades_in_home_assistant_and_charges_the_ev(tmp_path: Path
     assert totals["savings"] > 0
     rate = statement["usage_rate"]["basis_points"]
     assert float(states["sensor.maison_demo_local_energy_usage_rate_today"]) == rate / 100
-    # the EV blueprint switched the charger on in the slots bought from neighbours
+    # the EV blueprint switched the charger on in the slots bought from neighbours for
+    # the car (not in those the consumption buyer bought the base load in)
     end = (
         max(
             [end for _start, end in summary["bought_intervals"] if end is not None]

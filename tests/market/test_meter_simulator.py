@@ -162,3 +162,15 @@ def test_parse_mode() -> None:
     with pytest.raises(InvalidModeError) as err:
         parse_mode("STANDARD")
     assert err.value.mode == "STANDARD"
+
+
+def test_a_load_the_profile_does_not_model_is_counted_on_the_import_index() -> None:
+    """The demo's EV charger: while it draws, the Linky's import index counts it."""
+    start = datetime(2026, 1, 15, 23, 0, tzinfo=UTC)  # night: no PV, the base load only
+    quiet = MeterSimulator(SimulatorConfig(seed=3), start)
+    charging = MeterSimulator(SimulatorConfig(seed=3), start)
+    charging.extra_load_w = 7400
+    for _ in range(360):  # an hour in 10 s steps
+        quiet.step(10)
+        charging.step(10)
+    assert charging.import_wh - quiet.import_wh == 7400
