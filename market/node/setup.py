@@ -40,5 +40,10 @@ async def join_with_invite(
     result = await redeem_invite(session, invite, identity, now_ms=now_ms, url=url)
     peer = url or f"http://{invite.address}"
     await loop.run_in_executor(None, data.save_community, invite.community)
-    await loop.run_in_executor(None, data.save_peers, [*data.peers(), peer])
+    # read and written off the event loop, both (Home Assistant reports a blocking read)
+    await loop.run_in_executor(None, _add_peer, data, peer)
     return invite, result
+
+
+def _add_peer(data: DataDir, peer: str) -> None:
+    data.save_peers([*data.peers(), peer])
