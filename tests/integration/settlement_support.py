@@ -173,6 +173,26 @@ class Neighbourhood:
         await wait_until(
             lambda: all(m.node.stats["readings_signed"] >= m.signed for m in (ours, theirs))
         )
+        if self.apart:
+            return
+        # every reading of the closed slots held by both nodes before anyone settles:
+        # a node that settles without its neighbour's reading seals another root, and
+        # two nodes need both seals (found on the newest Home Assistant, whose loop runs
+        # the signing later)
+        read = [trade.slot for trade in closing]
+        nodes = (ours.node, theirs.node)
+        expected = {theirs.node.identity.public_key}
+        if not unread:
+            expected.add(ours.node.identity.public_key)
+
+        def held() -> bool:
+            return all(
+                set(node.index.settlements.readings(slot)) >= expected
+                for node in nodes
+                for slot in read
+            )
+
+        await wait_until(held)
 
 
 # ---------------------------------------------------------------- the recorder's statistics
