@@ -48,6 +48,12 @@ class ConsumptionBuyerAgent(DelegatesToBase):
         )
         self.resize_wh = check_non_negative("resize_wh", resize_wh)
 
+    @property
+    def buys_forecast_demand(self) -> bool:
+        """It buys the household's expected import: its fills are not a steered load's
+        (the node's demand forecast subtracts every other buyer's, not these)."""
+        return True
+
     def bid_price(self, slot: int, now: int) -> int:
         """The bid for `slot` at `now`."""
         base = self._base

@@ -26,6 +26,17 @@ class PublishesSchedule(Protocol):
         ...
 
 
+@runtime_checkable
+class BuysForecastDemand(Protocol):
+    """An agent that buys the household's forecast import (the consumption buyer): its
+    fills are the demand the forecast learns, not a steered load's purchase."""
+
+    @property
+    def buys_forecast_demand(self) -> bool:
+        """True: what it buys is the household's own expected import."""
+        ...
+
+
 class Agent(Protocol):
     """What the node needs of an agent (see market.agents)."""
 
@@ -80,6 +91,13 @@ class AgentHost:
     def ids(self) -> list[str]:
         """Ids of the hosted agents."""
         return list(self._agents)
+
+    def buys_forecast_demand(self, agent_id: str) -> bool:
+        """Whether the agent (an order's source) buys the household's forecast import."""
+        hosted = self._agents.get(agent_id)
+        if hosted is None or not isinstance(hosted.agent, BuysForecastDemand):
+            return False
+        return hosted.agent.buys_forecast_demand
 
     def set_enabled(self, agent_id: str, enabled: bool) -> None:
         """Pause or resume an agent (a paused agent places nothing new)."""

@@ -26,6 +26,7 @@ LEDGER_DIR = "ledger"
 ADDRESS_FILE = "node.json"
 PEERS_FILE = "peers.json"
 AGENT_ORDERS_FILE = "agent_orders.json"
+STEERED_FILE = "steered_loads.json"
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -165,3 +166,25 @@ class DataDir:
         """Record which agent placed which open order."""
         self.path.mkdir(parents=True, exist_ok=True)
         write_atomically(self.path / AGENT_ORDERS_FILE, json.dumps(orders, sort_keys=True))
+
+    def steered_loads(self) -> dict[int, int]:
+        """Slot start -> Wh the household's steered loads bought in it, as recorded by
+        the last run (empty when missing or unreadable: the forecast then learns those
+        slots' whole import, as before the file existed)."""
+        try:
+            raw = jsontext.loads((self.path / STEERED_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(raw, dict):
+            return {}
+        found: dict[int, int] = {}
+        for key, value in raw.items():
+            if key.isascii() and key.isdigit() and type(value) is int and value > 0:
+                found[int(key)] = value
+        return found
+
+    def save_steered_loads(self, steered: dict[int, int]) -> None:
+        """Record what the household's steered loads bought, by slot start."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({str(slot): wh for slot, wh in sorted(steered.items())})
+        write_atomically(self.path / STEERED_FILE, text)

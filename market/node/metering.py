@@ -18,6 +18,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from ..agents import DemandForecaster
+from ..agents.demand_forecast import WEEK_S
 from ..ledger import Kind, Ledger, ReadingBody
 from ..ledger.errors import LedgerError
 from ..meter import MeterSnapshot
@@ -25,6 +26,7 @@ from ..settlement.metering import Gap, MeterOutcome, SlotMeter, SlotReading
 from ..supervise import FaultLog
 from ..tariff import UNKNOWN_PERIOD, MeterPeriod
 from ..terms import CommunityTerms
+from .datadir import DataDir
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,12 +46,23 @@ DEMAND_SLOTS = 8
 
 class ReadingRecorder:
     """Signs the household's slot readings on its own chain, and learns from them what
-    the household draws (`demand`: its own readings, at load and as it signs them)."""
+    the household draws (`demand`: its own readings, at load and as it signs them).
+
+    The demand learned is a slot's import minus what the household's steered loads
+    bought for it (`note_steered`: the car's or the boiler's orders): those loads buy
+    their own energy when they run, and a car charged on Tuesday noon is no reason for
+    the consumption buyer to bid for Wednesday noon. What they bought is kept on disk
+    for the forecast's weeks, so a restart learns the same."""
 
     def __init__(
-        self, ledger: Ledger, terms: CommunityTerms, stats: MutableMapping[str, int]
+        self,
+        ledger: Ledger,
+        terms: CommunityTerms,
+        stats: MutableMapping[str, int],
+        data: DataDir,
     ) -> None:
         self._ledger = ledger
+        self._data = data
         self._stats = stats
         self._meter = SlotMeter(
             terms.slot_s, max_import_w=MAX_CONNECTION_W, max_export_w=MAX_CONNECTION_W
@@ -65,6 +78,9 @@ class ReadingRecorder:
         self._task: asyncio.Task[None] | None = None
         self.faults = FaultLog("signing a meter reading", stats, "reading_failures")
         self.demand = DemandForecaster(terms.slot_s)
+        # slot -> Wh bought by the household's steered loads (only slots that had some)
+        self._steered: dict[int, int] = {}
+        self._steered_dirty = False
 
     async def load(self) -> None:
         """Remember the slots this node already signed a reading for, and learn the
@@ -75,10 +91,49 @@ class ReadingRecorder:
         entries = await self._ledger.entries(author=identity.public_key, kind=Kind.READING)
         kept = max(SIGNED_KEPT, self.demand.history_slots)
         bodies = [ReadingBody.decode(entry.body) for entry in entries[-kept:]]
+        loop = asyncio.get_running_loop()
+        self._steered = await loop.run_in_executor(None, self._data.steered_loads)
+        if bodies:
+            self._forget_steered(bodies[-1].slot)
         for body in bodies:
-            self.demand.learn(body.slot, body.import_wh)
+            self._learn(body.slot, body.import_wh)
         for body in bodies[-SIGNED_KEPT:]:
             self._signed.append(body.slot)
+
+    def note_steered(self, slot: int, energy_wh: int) -> None:
+        """What the household's steered loads (every buyer but the consumption buyer)
+        were filled in `slot`; a later result for the slot replaces it. A slot whose
+        reading was already learned keeps what was learned (a late result after a
+        dispute: the forecast's lower median absorbs one such slot)."""
+        if energy_wh > 0:
+            self._steered[slot] = energy_wh
+        elif self._steered.pop(slot, None) is None:
+            return
+        self._steered_dirty = True
+        self._forget_steered(slot)
+
+    def _forget_steered(self, newest: int) -> None:
+        # the forecast forgets readings older than its weeks; so does this table
+        since = newest - self.demand.weeks * WEEK_S
+        for old in [old for old in self._steered if old < since]:
+            del self._steered[old]
+
+    def _learn(self, slot: int, import_wh: int) -> None:
+        self.demand.learn(slot, max(0, import_wh - self._steered.get(slot, 0)))
+
+    async def _save_steered(self) -> None:
+        if not self._steered_dirty:
+            return
+        self._steered_dirty = False
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, self._data.save_steered_loads, dict(self._steered)
+            )
+        except OSError as err:
+            # after a restart those slots are learned whole: a forecast a little high
+            self._steered_dirty = True
+            self._stats["steered_save_failures"] += 1
+            _LOGGER.debug("could not record the steered loads' purchases: %s", err)
 
     def expected_import(self, now_s: int, count: int) -> dict[int, int]:
         """The import expected (Wh) in the slot under way at `now_s` and the `count - 1`
@@ -147,8 +202,9 @@ class ReadingRecorder:
             self.faults.recovered()
             self._pending.popleft()
             self._signed.append(reading.slot)
-            self.demand.learn(reading.slot, reading.import_wh)
+            self._learn(reading.slot, reading.import_wh)
             self._stats["readings_signed"] += 1
+        await self._save_steered()
 
     async def stop(self) -> None:
         """Let a signing in progress finish. Readings still pending (the ledger refused

@@ -26,6 +26,7 @@ from ..ledger.codec import Entry
 from ..ledger.community import Community
 from ..ledger.identity import Identity
 from ..ledger.ledger import Origin
+from ..model import Side
 from ..settlement.store import SettlementStoreError
 from ..supervise import supervise
 from .addresses import advertised_host, peer_url
@@ -133,7 +134,7 @@ class Node(AgentControls, OrderControls, MembershipControls, MeterInputs, Settle
             writes,
         )
         self._catchup = CatchUp(ledger, self.gossip, self._emit, config.catchup_timeout_s)
-        self._readings = ReadingRecorder(ledger, self.terms, self.stats)
+        self._readings = ReadingRecorder(ledger, self.terms, self.stats, self.data)
         self._settlement = SettlementKeeper(
             ledger,
             identity,
@@ -374,11 +375,24 @@ class Node(AgentControls, OrderControls, MembershipControls, MeterInputs, Settle
 
     def _on_decided(self, outcome: SlotOutcome, own_fills: dict[bytes, int]) -> None:
         by_agent = self._orders.own.fills_by_agent(own_fills)
+        self._readings.note_steered(outcome.slot, self._steered_wh(own_fills))
         price = None if outcome.result is None else outcome.result.price
         late = isinstance(outcome.event, SlotCleared) and outcome.event.late
         self._agents.deliver(outcome.slot, by_agent, price, late=late)
         self._emit(outcome.event)
         self._wake.set()
+
+    def _steered_wh(self, own_fills: dict[bytes, int]) -> int:
+        """What the household's steered loads bought: its filled bids but the consumption
+        buyer's (a host's own orders, "api", buy for a load it drives: a car, a boiler)."""
+        total = 0
+        for order_hash, energy_wh in own_fills.items():
+            order = self.index.get_order(order_hash)
+            if order is None or order.side is not Side.BUY:
+                continue
+            if not self._agents.buys_forecast_demand(self._orders.own.source_of(order_hash)):
+                total += energy_wh
+        return total
 
     def _prune(self, before_slot: int) -> None:
         self.index.prune(before_slot)
