@@ -20,7 +20,7 @@ from .errors import (
 from .ev_plan import EvSchedule, EvSession, EvSlotPlan, SlotPhase, plan_ev, slot_power_w
 from .ev_session import EvChargingAgent
 from .flexible_load import FlexibleLoadBuyerAgent, LoadWindow, WindowStatus, daily_windows
-from .forecast import PersistenceForecaster
+from .forecast import PersistenceForecaster, slot_production
 from .inputs import Observation, Reading, SlotForecast, SlotResult
 from .intents import AgentDecision, OrderIntent
 from .limits import HouseholdLimits
@@ -61,4 +61,5 @@ __all__ = [
     "daily_windows",
     "plan_ev",
     "slot_power_w",
+    "slot_production",
 ]

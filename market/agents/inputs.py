@@ -66,13 +66,16 @@ class Observation:
     grid import (Wh) expected per slot start, as the household's meter will measure it
     (after its own PV), e.g. learned from its readings (`DemandForecaster`); when given,
     the consumption buyer bids it rather than the forecast's deficit, and a slot it does
-    not cover gets no bid.
+    not cover gets no bid. `pv_forecast`: the household's own PV production (Wh)
+    expected per slot start, from a solar forecast service (`slot_production`); the PV
+    seller then offers further ahead, the recent surplus moved by the forecast's change.
     """
 
     readings: tuple[Reading, ...] = ()
     forecast: tuple[SlotForecast, ...] | None = None
     expected_prices: Mapping[int, int] = field(default_factory=dict)
     demand: Mapping[int, int] | None = None
+    pv_forecast: Mapping[int, int] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "readings", tuple(self.readings))
@@ -83,6 +86,10 @@ class Observation:
         )
         if self.demand is not None:
             object.__setattr__(self, "demand", _frozen_per_slot("demand", self.demand))
+        if self.pv_forecast is not None:
+            object.__setattr__(
+                self, "pv_forecast", _frozen_per_slot("pv_forecast", self.pv_forecast)
+            )
 
 
 EMPTY_OBSERVATION = Observation()

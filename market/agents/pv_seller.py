@@ -15,7 +15,8 @@ from .ramp import PriceRamp, ask_bounds
 
 
 class PvSellerAgent(DelegatesToBase):
-    """Sell forecast PV surplus in the next `horizon_slots` open slots.
+    """Sell forecast PV surplus in the next `horizon_slots` open slots (with a solar
+    forecast in the observation, `forecast_horizon_slots`: the forecast sees further).
 
     Per open slot: energy = min(forecast surplus, max_export_w x slot length); ask =
     the `PriceRamp` from (ceiling - grid fee) down to max(floor, min_sell_price) as the
@@ -31,6 +32,7 @@ class PvSellerAgent(DelegatesToBase):
         limits: HouseholdLimits,
         *,
         horizon_slots: int = 4,
+        forecast_horizon_slots: int = 8,
         ramp: PriceRamp | None = None,
         forecaster: PersistenceForecaster | None = None,
         min_order_wh: int = 10,
@@ -46,6 +48,9 @@ class PvSellerAgent(DelegatesToBase):
             min_order_wh=min_order_wh,
         )
         self.forecaster = forecaster or PersistenceForecaster()
+        self.forecast_horizon_slots = max(
+            horizon_slots, check_non_negative("forecast_horizon_slots", forecast_horizon_slots)
+        )
         self.resize_wh = check_non_negative("resize_wh", resize_wh)
 
     def sold_wh(self, slot: int) -> int | None:
@@ -62,11 +67,16 @@ class PvSellerAgent(DelegatesToBase):
         """Energy to offer per coming open slot, and how many inputs were dropped."""
         base = self._base
         terms = base.terms
-        slots = terms.open_slots(now, base.horizon_slots)
         if observation.forecast is not None:
+            slots = terms.open_slots(now, base.horizon_slots)
             surplus, dropped = forecast_surplus(observation.forecast, slots, terms)
         else:
-            surplus = self.forecaster.surplus_wh(observation.readings, now, slots, terms)
+            with_pv = observation.pv_forecast is not None
+            ahead = self.forecast_horizon_slots if with_pv else base.horizon_slots
+            slots = terms.open_slots(now, ahead)
+            surplus = self.forecaster.surplus_wh(
+                observation.readings, now, slots, terms, observation.pv_forecast
+            )
             dropped = 0
         dropped += future_readings(observation.readings, now)
         cap = terms.slot_energy_wh(base.limits.max_export_w)
