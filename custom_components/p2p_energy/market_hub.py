@@ -120,7 +120,9 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         # beyond the seal margin its seals miss their slots.
         skew_limit_s = min(node.terms.seal_margin_s, int(node.config.gossip.replay_window_s))
         self.issues = MarketIssues(hass, entry, skew_limit_s)
-        self.readings = HouseholdReadings(hass, entry, meter, node.clock, node)
+        self.readings = HouseholdReadings(
+            hass, entry, meter, node.clock, node, slot_s=node.terms.slot_s
+        )
         node.set_observation_source(self.readings.observe)
         self.agents = HouseholdAgents(
             node, self.terms, entry.options, self.trades.today.start, self.async_publish

@@ -36,10 +36,13 @@ from market.node.readings import reading_from_meter
 from .const import CONF_EXPORT_POWER, CONF_IMPORT_POWER, CONF_METER_SOURCE, METER_SOURCE_ENTITIES
 from .energy_sensors import EnergySensors
 from .meter import TicMeterHub
+from .solar_forecast import SolarForecast
 
 # Readings kept for the PV seller's persistence forecast (it averages the last 15 min).
 READINGS_KEPT: Final = 256
 READINGS_WINDOW_S: Final = 1800
+# The solar forecast handed to the agents: the slot under way and the next 2 hours.
+PV_FORECAST_SLOTS: Final = 9
 
 type ReadingsListener = Callable[[], None]
 
@@ -71,6 +74,8 @@ class HouseholdReadings:
         meter: TicMeterHub | None,
         clock: Clock,
         node: MeterInputs | None = None,
+        *,
+        slot_s: int = 900,
     ) -> None:
         """Read `meter` (a Linky), or the entry's power entities; nothing is followed
         before `async_start`. `node` is given the samples it signs slot readings from:
@@ -80,6 +85,8 @@ class HouseholdReadings:
         self.meter = meter
         self.clock = clock
         self._node = node
+        self._slot_s = slot_s
+        self.solar = SolarForecast(hass, lambda: clock.now_ms() // 1000)
         self.from_entities = entry.data.get(CONF_METER_SOURCE) == METER_SOURCE_ENTITIES
         # Import is required, export optional (None: nothing is exported).
         self._import_id: str | None = entry.data.get(CONF_IMPORT_POWER)
@@ -114,6 +121,7 @@ class HouseholdReadings:
                 )
         if self.energy is not None:
             self.energy.async_start()
+        self.solar.async_start()
 
     @callback
     def async_stop(self) -> None:
@@ -122,6 +130,7 @@ class HouseholdReadings:
             self._unsubscribe.pop()()
         if self.energy is not None:
             self.energy.async_stop()
+        self.solar.async_stop()
 
     @callback
     def async_add_listener(self, listener: ReadingsListener) -> CALLBACK_TYPE:
@@ -137,11 +146,13 @@ class HouseholdReadings:
     def observe(self, now_s: int) -> Observation:
         """The agents' view of the household: the readings of the last 30 minutes, and
         the import the node expects in the coming slots from the readings it signed
-        (the meter's import is after the household's own PV: the deficit to buy)."""
+        (the meter's import is after the household's own PV: the deficit to buy), and
+        the solar forecast of the Energy dashboard, if it has one."""
         since = now_s - READINGS_WINDOW_S
         return Observation(
             readings=tuple(r for r in self._readings if since <= r.at <= now_s),
             demand=None if self._node is None else self._node.demand_forecast(now_s),
+            pv_forecast=self.solar.slots(now_s, self._slot_s, PV_FORECAST_SLOTS),
         )
 
     @callback
