@@ -23,7 +23,9 @@ class EvSession:
     Never bid above `max_price` (ticks). While charging, power stays within
     [min_power_w, max_power_w] (a charger cannot go below ~6 A: 1.4 kW single-phase,
     4.1 kW three-phase). With `grid_fallback`, energy the market cannot deliver in time
-    is charged from the grid so the car is full at departure.
+    is charged from the grid so the car is full at departure. `min_energy_wh` (the
+    "minimum state of charge first" mode): so much is charged at once, from the grid
+    where the market has not delivered it, before the rest waits for cheap slots.
     """
 
     energy_wh: int
@@ -32,6 +34,7 @@ class EvSession:
     min_power_w: int
     max_power_w: int
     grid_fallback: bool = True
+    min_energy_wh: int = 0
 
     def __post_init__(self) -> None:
         check_non_negative("energy_wh", self.energy_wh)
@@ -45,6 +48,10 @@ class EvSession:
             )
         if not isinstance(self.grid_fallback, bool):
             raise InvalidPowerRangeError("grid_fallback", self.grid_fallback)
+        if check_non_negative("min_energy_wh", self.min_energy_wh) > self.energy_wh:
+            raise InvalidPowerRangeError(
+                "min_energy_wh > energy_wh", (self.min_energy_wh, self.energy_wh)
+            )
 
 
 class SlotPhase(StrEnum):
@@ -176,6 +183,7 @@ def plan_ev(
     locked_market: Mapping[int, tuple[int, bool]] = _EMPTY,
     expected_prices: Mapping[int, int] = _EMPTY,
     slot_limit: Callable[[int], int] | None = None,
+    charged_wh: int | None = None,
 ) -> EvSchedule:
     """Plan a session at `now`.
 
@@ -185,7 +193,11 @@ def plan_ev(
     session's maximum capped by the household's import limit. `bid_limit`: the highest
     bid the session may make; an open slot whose expected price exceeds it gets no bid.
     `slot_limit`: a lower limit for some slots (the household's import price there), so
-    that an off-peak slot is bid on only up to the off-peak price.
+    that an off-peak slot is bid on only up to the off-peak price. `charged_wh`: what
+    the charger measured going into the car since the session started; when given it
+    replaces the frozen plans of the slots before the one under way as what was
+    delivered (a car that drew less than planned, or was unplugged an hour, is planned
+    for what it really lacks), and the slot under way counts for the rest of its plan.
 
     Rules: (1) energy still needed = session energy - frozen energy - locked market
     energy; (2) bids go to the cheapest open slots (expected price, unknown prices
@@ -197,12 +209,13 @@ def plan_ev(
     if max_power_w < session.min_power_w:
         raise InvalidPowerRangeError("max_power_w", (session.min_power_w, max_power_w))
     done = {slot: entry for slot, entry in frozen.items() if entry.energy_wh > 0}
-    delivered = sum(entry.energy_wh for entry in done.values())
+    delivered = _delivered(now, terms, done, charged_wh)
     need = max(0, session.energy_wh - delivered)
     slots: list[_Slot] = []
     if now < session.departure and need > 0:
         slots = _future_slots(now, session, terms, max_power_w, done, locked_market)
     need -= sum(item.market_wh for item in slots)
+    need = _minimum_first(slots, max(0, session.min_energy_wh - delivered), need)
     candidates = [item for item in slots if item.phase is SlotPhase.OPEN]
     limits = {
         item.slot: bid_limit if slot_limit is None else min(bid_limit, slot_limit(item.slot))
@@ -218,14 +231,15 @@ def plan_ev(
     for item in ordered:
         if need <= 0:
             break
-        item.market_wh = min(item.cap_wh, need)
+        item.market_wh = min(item.cap_wh - item.grid_wh, need)
         need -= item.market_wh
     if session.grid_fallback:
         for item in reversed(slots):
             if need <= 0:
                 break
-            item.grid_wh = min(item.cap_wh - item.market_wh, need)
-            need -= item.grid_wh
+            extra = min(item.cap_wh - item.market_wh - item.grid_wh, need)
+            item.grid_wh += extra
+            need -= extra
     entries = [*done.values()]
     for item in slots:
         energy = item.market_wh + item.grid_wh
@@ -243,8 +257,37 @@ def plan_ev(
             )
         )
     entries.sort(key=lambda entry: entry.slot)
-    shortfall = max(0, session.energy_wh - sum(entry.energy_wh for entry in entries))
-    return EvSchedule(now=now, session=session, slots=tuple(entries), shortfall_wh=shortfall)
+    return EvSchedule(now=now, session=session, slots=tuple(entries), shortfall_wh=max(0, need))
+
+
+def _minimum_first(slots: list[_Slot], urgent: int, need: int) -> int:
+    """Put `urgent` Wh in the earliest slots at full power, from the grid where the
+    market delivers nothing there; returns the need left."""
+    for item in slots:
+        if urgent <= 0 or need <= 0:
+            break
+        urgent -= item.market_wh
+        take = min(item.cap_wh - item.market_wh, urgent, need)
+        if take > 0:
+            item.grid_wh = take
+            urgent -= take
+            need -= take
+    return need
+
+
+def _delivered(
+    now: int, terms: CommunityTerms, done: Mapping[int, EvSlotPlan], charged_wh: int | None
+) -> int:
+    """Energy counted as in the car: the frozen plans, or what the charger measured
+    plus the rest of the plan of the slot under way."""
+    if charged_wh is None:
+        return sum(entry.energy_wh for entry in done.values())
+    running = terms.slot_of(now)
+    under_way = done.get(running)
+    rest = 0
+    if under_way is not None:
+        rest = under_way.energy_wh * (running + terms.slot_s - now) // terms.slot_s
+    return check_non_negative("charged_wh", charged_wh) + rest
 
 
 def _future_slots(

@@ -12,7 +12,7 @@ from .errors import InvalidPowerRangeError
 from .ev_plan import EvSchedule, EvSession, EvSlotPlan, SlotPhase, plan_ev
 from .inputs import EMPTY_OBSERVATION, Observation, SlotResult
 from .intents import AgentDecision, Target
-from .limits import HouseholdLimits
+from .limits import HouseholdLimits, check_non_negative
 from .ramp import PriceRamp, bid_bounds
 
 
@@ -50,6 +50,7 @@ class EvChargingAgent(DelegatesToBase):
         self.session = self._checked(session)
         self._frozen: dict[int, EvSlotPlan] = {}
         self._schedule: EvSchedule | None = None
+        self._charged_wh: int | None = None
 
     def _checked(self, session: EvSession) -> EvSession:
         if min(session.max_power_w, self._base.limits.max_import_w) < session.min_power_w:
@@ -79,6 +80,16 @@ class EvChargingAgent(DelegatesToBase):
     def schedule(self) -> EvSchedule | None:
         """The schedule of the last call, None before the first."""
         return self._schedule
+
+    @property
+    def charged_wh(self) -> int | None:
+        """What the charger measured going into the car this session (None: no meter)."""
+        return self._charged_wh
+
+    def record_charged(self, charged_wh: int) -> None:
+        """The charger's measured energy since the session started (Wh, from its energy
+        sensor): the next plans count it, not what the plan said, as delivered."""
+        self._charged_wh = check_non_negative("charged_wh", charged_wh)
 
     def update_session(self, session: EvSession) -> None:
         """Replace the session (new target or departure); energy already charged counts."""
@@ -171,4 +182,5 @@ class EvChargingAgent(DelegatesToBase):
             frozen=self._frozen,
             locked_market=locked,
             expected_prices=observation.expected_prices,
+            charged_wh=self._charged_wh,
         )
