@@ -26,6 +26,7 @@ from .const import (
     DOMAIN,
     METER_SOURCE_TIC,
 )
+from .ev_charger import async_forget_ev_session
 from .household_agents import AGENT_OPTIONS
 from .issues import async_delete_entry_issues
 from .meter import TicMeterHub
@@ -133,4 +134,5 @@ async def async_remove_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) -
     """The user confirmed the removal: the household leaves the community, then its key
     and ledger are deleted (kept while no neighbour confirmed it left, see removal.py)."""
     async_delete_entry_issues(hass, entry.entry_id)
+    await async_forget_ev_session(hass, entry)
     await async_leave_and_forget(hass, entry)

@@ -36,10 +36,12 @@ from market.agents.ev_plan import EvSchedule
 from market.meter.snapshot import MeterSnapshot
 from market.node import Node, NodeStatus
 from market.node.errors import DataDirError
+from market.node.events import AgentSchedule, NodeEvent
 from market.node.views import BookOrder
 from market.supervise import FaultLog, supervise
 
 from .const import CONF_NODE_NAME, CONF_PORT, DOMAIN
+from .ev_charger import EvSessions, charging_current
 from .household_agents import AGENT_EV, HouseholdAgents
 from .hub_events import HubEvents
 from .issues import MarketIssues
@@ -69,6 +71,8 @@ class MarketData:
     open_orders: tuple[BookOrder, ...]
     ev_schedule: EvSchedule | None
     next_charging_slot: datetime | None
+    # the current (A) the EV plan asks of the charger in the slot under way (0: off)
+    ev_current_a: int
     # Each hosted agent and whether it trades (the switches).
     agents: Mapping[str, bool]
     slot_s: int
@@ -127,6 +131,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         self.agents = HouseholdAgents(
             node, self.terms, entry.options, self.trades.today.start, self.async_publish
         )
+        self.ev = EvSessions(hass, entry, self.agents, node.clock)
         self.settlements = HouseholdSettlements(
             hass, entry, node, self.issues, name=name, changed=self.async_publish_soon
         )
@@ -191,6 +196,8 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
                 },
             ) from err
         self._running = True
+        self._unsubscribe.append(self.node.subscribe(self._on_node_event))
+        await self.ev.async_restore()
         self.readings.async_start()
         self.settlements.async_start()
         if self.meter is not None:
@@ -215,9 +222,15 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
         if snapshot.meter is not None:
             self.agents.set_meter_contract(snapshot.meter.tariff_option)
 
+    @callback
+    def _on_node_event(self, event: NodeEvent) -> None:
+        if isinstance(event, AgentSchedule) and event.agent_id == AGENT_EV:
+            self.ev.schedule_changed(event.schedule)
+
     async def async_stop(self) -> None:
         """Stop the node: tasks, sockets, zeroconf, then the ledger. Idempotent."""
         self._running = False
+        self.ev.async_unload()
         self.readings.async_stop()
         await self.settlements.async_stop()
         while self._unsubscribe:
@@ -245,11 +258,18 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
             open_orders=tuple(self.node.open_orders()),
             ev_schedule=self.agents.schedules.get(AGENT_EV),
             next_charging_slot=self.agents.next_charging_slot(trades.current_slot),
+            ev_current_a=self._ev_current(trades.current_slot),
             agents=self.agents.switches(),
             slot_s=self.terms.slot_s,
             settlement=self.settlements.health,
             statements=self.settlements.statements,
         )
+
+    def _ev_current(self, slot: int) -> int:
+        charger = self.ev.charger
+        if charger is None:
+            return 0
+        return charging_current(self.agents.schedules.get(AGENT_EV), slot, charger)
 
     def _last_sync(self) -> datetime | None:
         status = self.status

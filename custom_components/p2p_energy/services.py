@@ -33,6 +33,7 @@ from market.terms import MAX_ORDER_WH
 from market.units import WH_PER_KWH, to_price, to_ticks, to_wh
 
 from .const import DOMAIN, SOURCE_ACTION, SOURCE_AUTOMATION
+from .ev_charger import EvCharger, EvRequest, EvRequestError, session_energy
 from .market_hub import MarketHub
 from .runtime import P2PEnergyConfigEntry
 from .trades import slot_datetime
@@ -62,6 +63,14 @@ ATTR_DEPARTURE: Final = "departure"
 ATTR_MAX_PRICE: Final = "max_price"
 ATTR_MIN_POWER_W: Final = "min_power_w"
 ATTR_MAX_POWER_W: Final = "max_power_w"
+ATTR_MIN_ENERGY_KWH: Final = "min_energy_kwh"
+ATTR_PHASES: Final = "phases"
+ATTR_CHARGER_ENERGY: Final = "charger_energy"
+ATTR_CAR_SOC: Final = "car_soc"
+ATTR_BATTERY_KWH: Final = "battery_kwh"
+ATTR_TARGET_SOC: Final = "target_soc"
+ATTR_MIN_SOC: Final = "min_soc"
+ATTR_PLUGGED_IN: Final = "plugged_in"
 ATTR_PERIOD: Final = "period"
 ATTR_DATE: Final = "date"
 ATTR_SCOPE: Final = "scope"
@@ -118,14 +127,23 @@ CREATE_INVITE_SCHEMA: Final = vol.Schema(
         ),
     }
 )
+_SOC = vol.All(vol.Coerce(int), vol.Range(min=0, max=100))
 START_EV_SESSION_SCHEMA: Final = vol.Schema(
     {
         **_ENTRY,
-        vol.Required(ATTR_ENERGY_KWH): _ENERGY,
+        vol.Optional(ATTR_ENERGY_KWH): _ENERGY,
         vol.Required(ATTR_DEPARTURE): cv.datetime,
         vol.Required(ATTR_MAX_PRICE): _PRICE,
         vol.Optional(ATTR_MIN_POWER_W, default=1400): vol.All(vol.Coerce(int), vol.Range(min=1)),
         vol.Optional(ATTR_MAX_POWER_W, default=7400): vol.All(vol.Coerce(int), vol.Range(min=1)),
+        vol.Optional(ATTR_MIN_ENERGY_KWH, default=0): vol.All(vol.Coerce(float), vol.Range(min=0)),
+        vol.Optional(ATTR_PHASES, default=1): vol.All(vol.Coerce(int), vol.In([1, 3])),
+        vol.Optional(ATTR_CHARGER_ENERGY): cv.entity_id,
+        vol.Optional(ATTR_CAR_SOC): cv.entity_id,
+        vol.Optional(ATTR_BATTERY_KWH): _ENERGY,
+        vol.Optional(ATTR_TARGET_SOC): _SOC,
+        vol.Optional(ATTR_MIN_SOC): _SOC,
+        vol.Optional(ATTR_PLUGGED_IN): cv.entity_id,
     }
 )
 STOP_EV_SESSION_SCHEMA: Final = vol.Schema(_ENTRY)
@@ -293,6 +311,24 @@ async def _vote_to_remove(call: ServiceCall) -> None:
         raise _rejected(err, hub) from err
 
 
+def _ev_request(data: dict[str, Any]) -> EvRequest:
+    battery = data.get(ATTR_BATTERY_KWH)
+    energy = data.get(ATTR_ENERGY_KWH)
+    return EvRequest(
+        energy_wh=None if energy is None else to_wh(energy),
+        min_energy_wh=to_wh(data[ATTR_MIN_ENERGY_KWH]),
+        target_soc=data.get(ATTR_TARGET_SOC),
+        min_soc=data.get(ATTR_MIN_SOC),
+        charger=EvCharger(
+            phases=data[ATTR_PHASES],
+            energy_entity=data.get(ATTR_CHARGER_ENERGY),
+            soc_entity=data.get(ATTR_CAR_SOC),
+            battery_wh=None if battery is None else to_wh(battery),
+            plugged_entity=data.get(ATTR_PLUGGED_IN),
+        ),
+    )
+
+
 async def _start_ev_session(call: ServiceCall) -> None:
     hub = _hub(call.hass, call)
     departure = int(_seconds(call.data[ATTR_DEPARTURE]))
@@ -300,15 +336,21 @@ async def _start_ev_session(call: ServiceCall) -> None:
         raise _error("departure_passed", departure=_local(departure))
     min_power_w: int = call.data[ATTR_MIN_POWER_W]
     max_power_w: int = call.data[ATTR_MAX_POWER_W]
+    request = _ev_request(call.data)
+    try:
+        energy_wh, min_energy_wh = session_energy(call.hass, request)
+    except EvRequestError as err:
+        raise _error(err.key, **err.placeholders) from err
     try:
         session = EvSession(
-            energy_wh=to_wh(call.data[ATTR_ENERGY_KWH]),
+            energy_wh=energy_wh,
             departure=departure,
             max_price=to_ticks(call.data[ATTR_MAX_PRICE]),
             min_power_w=min_power_w,
             max_power_w=max_power_w,
+            min_energy_wh=min_energy_wh,
         )
-        await hub.agents.async_start_ev_session(session)
+        await hub.ev.async_start(session, request.charger)
     except InvalidAgentInputError as err:
         raise _error(
             "invalid_ev_power",
@@ -319,7 +361,7 @@ async def _start_ev_session(call: ServiceCall) -> None:
 
 
 async def _stop_ev_session(call: ServiceCall) -> None:
-    await _hub(call.hass, call).agents.async_stop_ev_session()
+    await _hub(call.hass, call).ev.async_stop()
 
 
 async def _get_statement(call: ServiceCall) -> ServiceResponse:
