@@ -148,10 +148,12 @@ class EvSessions:
                 self._feed()
             await self._save()
 
-    @callback
-    def async_unload(self) -> None:
-        """Stop following the entities (the session stays stored)."""
+    async def async_unload(self) -> None:
+        """Stop following the entities; the session stays stored, with what was charged
+        (a delayed save would be lost with the entry)."""
         self._follow_stop()
+        if self._session is not None:
+            await self._save()
 
     def schedule_changed(self, schedule: EvSchedule) -> None:
         """Without a meter, the plan's started slots are what was charged (kept, so that
@@ -257,7 +259,10 @@ class EvSessions:
         }
 
     async def _save(self) -> None:
-        await self._store.async_save(self._data())
+        if self._session is None:
+            await self._store.async_remove()
+        else:
+            await self._store.async_save(self._data())
 
 
 def _left(session: EvSession, charged_wh: int) -> EvSession:

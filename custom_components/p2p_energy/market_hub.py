@@ -230,7 +230,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
     async def async_stop(self) -> None:
         """Stop the node: tasks, sockets, zeroconf, then the ledger. Idempotent."""
         self._running = False
-        self.ev.async_unload()
+        await self.ev.async_unload()
         self.readings.async_stop()
         await self.settlements.async_stop()
         while self._unsubscribe:

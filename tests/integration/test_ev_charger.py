@@ -235,3 +235,32 @@ async def test_minimum_first_and_the_errors_of_a_session_by_state_of_charge(
     with pytest.raises(ServiceValidationError) as err:
         await _start(hass, home, target_soc=80)
     assert err.value.translation_key == "ev_soc_unavailable"
+
+
+async def test_a_session_without_a_meter_goes_on_for_what_it_still_lacks_after_a_restart(
+    hass: HomeAssistant, market_clock: ManualClock, neighbour: Household, home: MockConfigEntry
+) -> None:
+    """No charger meter, no state of charge: the plan's started slots are what was
+    charged, and a restart does not buy them again."""
+    await hass.services.async_call(
+        DOMAIN,
+        "start_ev_session",
+        {
+            "config_entry_id": home.entry_id,
+            "energy_kwh": 5,
+            "departure": _at(T0 + 6 * 3600),
+            "max_price": 0.18,
+        },
+        blocking=True,
+    )
+    node = home.runtime_data.market.node
+    nodes = [Household(node), neighbour]
+    # two slots of 1850 Wh start (bought or not, the plan charges them: grid fallback)
+    for t_s in (T0 + 900, SLOT, SLOT + 60):
+        await advance(market_clock, nodes, t_s)
+        await node.run_agents_now()
+    await wait_until(hass, lambda: home.runtime_data.market.ev.charged_wh == 3700)
+
+    assert await hass.config_entries.async_reload(home.entry_id)
+    await hass.async_block_till_done()
+    assert _ev(home).session.energy_wh == 5000 - 3700
