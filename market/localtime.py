@@ -20,10 +20,16 @@ PARIS = "Europe/Paris"
 STEP_S = 300
 STEPS_PER_DAY = 86_400 // STEP_S
 SECONDS_PER_DAY = 86_400
+MINUTES_PER_DAY = 1440
 EPOCH = date(1970, 1, 1)
 
 DayTable = Callable[[int], Sequence[int]]
 """Mean power (W) per local step of the day whose number since 1970-01-01 is given."""
+
+DailyWindow = tuple[int, int]
+"""Hours of every local day: (start, end) minutes after local midnight (0..1439), the
+end excluded; a window crossing midnight has start > end (22:00-06:00 is (1320, 360));
+start == end is empty. A tariff's off-peak hours and a household's quiet hours."""
 
 # Every real UTC offset and every DST switch falls on a quarter hour of UTC, so one
 # look-up per quarter hour is exact.
@@ -81,6 +87,33 @@ def local_time_utc(day: date, seconds_of_day: int, zone: str = PARIS) -> int:
     midnight_local = day_number(day) * SECONDS_PER_DAY
     offset = utc_offset_s(midnight_local + SECONDS_PER_DAY // 2, zone)
     return midnight_local + seconds_of_day - offset
+
+
+def in_daily_window(minute: int, window: DailyWindow) -> bool:
+    """Whether `minute` of the local day (0..1439) falls in `window`."""
+    start, end = window
+    return start <= minute < end if start <= end else minute >= start or minute < end
+
+
+def overlaps_daily_window(start: int, end: int, window: DailyWindow, zone: str = PARIS) -> bool:
+    """Whether the instants [start, end) (Unix s) meet `window` on any local day.
+
+    Compared on the wall clock: a slot on a DST day overlaps the hours it shows.
+    """
+    first, last = local_seconds(start, zone), local_seconds(end, zone)
+    if last <= first:
+        return False
+    w_start, w_end = window[0] * 60, window[1] * 60
+    if w_start == w_end:
+        return False
+    if w_end < w_start:
+        w_end += SECONDS_PER_DAY  # the night's hours, counted from the evening's day
+    # every occurrence that may meet [first, last): from the day before the first
+    for day in range(first // SECONDS_PER_DAY - 1, (last - 1) // SECONDS_PER_DAY + 1):
+        base = day * SECONDS_PER_DAY
+        if base + w_start < last and first < base + w_end:
+            return True
+    return False
 
 
 def energy_over(table: DayTable, start: int, duration_s: int, zone: str = PARIS) -> int:

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
 
-from .localtime import PARIS, local_seconds
+from .localtime import MINUTES_PER_DAY, PARIS, DailyWindow, in_daily_window, local_seconds
 from .meter.state import MeterState
 from .meter.stge import TempoColour
 from .terms import FRENCH_FEED_IN_TICKS, FRENCH_RETAIL_TICKS
 
-MINUTES_PER_DAY = 24 * 60
 # EDF Tarif Bleu, regulated prices of 1 Aug 2025 (TTC, ticks per kWh).
 FRENCH_PEAK_TICKS = 2081
 FRENCH_OFF_PEAK_TICKS = 1635
@@ -107,7 +106,7 @@ class Tariff:
     retail: int
     feed_in: int = FRENCH_FEED_IN_TICKS
     off_peak: int | None = None
-    off_peak_windows: tuple[tuple[int, int], ...] = ((22 * 60, 6 * 60),)
+    off_peak_windows: tuple[DailyWindow, ...] = ((22 * 60, 6 * 60),)
     tempo: TempoPrices | None = None
     timezone: str = PARIS
 
@@ -135,10 +134,7 @@ class Tariff:
             return False
         windows = TEMPO_OFF_PEAK if self.tempo is not None else self.off_peak_windows
         minute = local_seconds(t, self.timezone) % 86_400 // 60
-        return any(
-            start <= minute < end if start <= end else minute >= start or minute < end
-            for start, end in windows
-        )
+        return any(in_daily_window(minute, window) for window in windows)
 
     def prices(self, t: int, period: MeterPeriod = UNKNOWN_PERIOD) -> GridPrices:
         """The grid's prices at Unix time `t`; what the meter says of the period wins

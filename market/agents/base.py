@@ -67,8 +67,19 @@ class AgentBase:
     def finish(
         self, now: int, targets: Mapping[int, Target], *, resize_wh: int, dropped: int
     ) -> AgentDecision:
-        """Turn a call's targets into its decision, counting the inputs it dropped."""
-        decision = self.book.reconcile(now, targets, resize_wh=resize_wh)
+        """Turn a call's targets into its decision, counting the inputs it dropped.
+
+        A slot in the household's quiet hours gets no target whatever the agent wanted,
+        so its live intent (placed before the hours were set) is cancelled while the
+        gate is open: one place that every agent goes through.
+        """
+        slot_s = self.terms.slot_s
+        allowed = {
+            slot: target
+            for slot, target in targets.items()
+            if not self.limits.is_quiet(slot, slot_s)
+        }
+        decision = self.book.reconcile(now, allowed, resize_wh=resize_wh)
         self.dropped_total += dropped
         return AgentDecision(place=decision.place, cancel=decision.cancel, dropped=dropped)
 
@@ -99,6 +110,7 @@ class DelegatesToBase:
         return self._base.limits
 
     def set_limits(self, limits: HouseholdLimits) -> None:
-        """Work within new limits (a changed contract) from the next call on; orders on
-        the book are re-priced as the ramp moves."""
+        """Work within new limits (a changed contract, prices or quiet hours) from the
+        next call on: orders on the book are re-priced, and cancelled in new quiet hours,
+        while their gate is open."""
         self._base.limits = limits

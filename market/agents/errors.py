@@ -39,6 +39,7 @@ class InvalidPowerRangeError(InvalidAgentInputError):
 
 
 class InvalidWindowError(InvalidAgentInputError):
-    """A load window ends before it starts, or windows overlap."""
+    """A load window ends before it starts, or windows overlap; or a quiet window is not
+    two distinct minutes of the day (0..1439)."""
 
-    rule = "windows need start < end and must not overlap"
+    rule = "windows need start < end and must not overlap (quiet: two distinct minutes 0..1439)"

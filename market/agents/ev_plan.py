@@ -184,6 +184,7 @@ def plan_ev(
     expected_prices: Mapping[int, int] = _EMPTY,
     slot_limit: Callable[[int], int] | None = None,
     charged_wh: int | None = None,
+    quiet: Callable[[int], bool] | None = None,
 ) -> EvSchedule:
     """Plan a session at `now`.
 
@@ -198,6 +199,9 @@ def plan_ev(
     replaces the frozen plans of the slots before the one under way as what was
     delivered (a car that drew less than planned, or was unplugged an hour, is planned
     for what it really lacks), and the slot under way counts for the rest of its plan.
+    `quiet`: whether a slot lies in the household's "don't trade" hours; such a slot
+    gets no bid, but the grid fallback may still charge in it (the hours forbid trading,
+    not charging).
 
     Rules: (1) energy still needed = session energy - frozen energy - locked market
     energy; (2) bids go to the cheapest open slots (expected price, unknown prices
@@ -216,7 +220,11 @@ def plan_ev(
         slots = _future_slots(now, session, terms, max_power_w, done, locked_market)
     need -= sum(item.market_wh for item in slots)
     need = _minimum_first(slots, max(0, session.min_energy_wh - delivered), need)
-    candidates = [item for item in slots if item.phase is SlotPhase.OPEN]
+    candidates = [
+        item
+        for item in slots
+        if item.phase is SlotPhase.OPEN and (quiet is None or not quiet(item.slot))
+    ]
     limits = {
         item.slot: bid_limit if slot_limit is None else min(bid_limit, slot_limit(item.slot))
         for item in candidates

@@ -162,6 +162,10 @@ class EvChargingAgent(DelegatesToBase):
                 )
             self._frozen[item.slot] = frozen
 
+    def _quiet(self, slot: int) -> bool:
+        base = self._base
+        return base.limits.is_quiet(slot, base.terms.slot_s)
+
     def _plan(self, now: int, observation: Observation) -> EvSchedule:
         terms = self._base.terms
         book = self._base.book
@@ -179,6 +183,7 @@ class EvChargingAgent(DelegatesToBase):
             max_power_w=self.max_power_w,
             bid_limit=self.bid_limit,
             slot_limit=self.slot_bid_limit,
+            quiet=self._quiet,
             frozen=self._frozen,
             locked_market=locked,
             expected_prices=observation.expected_prices,

@@ -79,9 +79,10 @@ class FlexibleLoadBuyerAgent(DelegatesToBase):
 
     The energy not yet bought (fills), awaiting a result (gate closed) or bid is spread
     over the window's open slots in the horizon, earliest first, at most
-    min(power_w, max_import_w) x slot length per slot; each bid follows the `PriceRamp`
-    from (floor + grid fee) up to min(max_price, max_buy_price, ceiling). A slot whose
-    result falls short frees its energy for the window's later slots.
+    min(power_w, max_import_w) x slot length per slot (never a quiet slot of the
+    household's limits: the energy goes to the window's other slots); each bid follows
+    the `PriceRamp` from (floor + grid fee) up to min(max_price, max_buy_price, ceiling).
+    A slot whose result falls short frees its energy for the window's later slots.
     """
 
     def __init__(
@@ -176,7 +177,8 @@ class FlexibleLoadBuyerAgent(DelegatesToBase):
             open_slots = []
             for slot in self._slots(window):
                 if terms.is_open(slot, now):
-                    if slot in horizon:
+                    # the window's energy goes to slots the household trades in
+                    if slot in horizon and not base.limits.is_quiet(slot, terms.slot_s):
                         open_slots.append(slot)
                 else:
                     fixed += base.book.committed_wh(slot)
