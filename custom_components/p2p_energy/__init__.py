@@ -27,7 +27,7 @@ from .const import (
     METER_SOURCE_TIC,
 )
 from .ev_charger import async_forget_ev_session
-from .household_agents import AGENT_OPTIONS
+from .household_agents import AGENT_OPTIONS, LIMIT_OPTIONS
 from .issues import async_delete_entry_issues
 from .meter import TicMeterHub
 from .node_setup import async_open_hub
@@ -96,8 +96,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: P2PEnergyConfigEntry) ->
     return True
 
 
-def _without_agent_switches(options: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in options.items() if key not in AGENT_OPTIONS.values()}
+# What the running agents take without restarting the node.
+_LIVE_OPTIONS = frozenset((*AGENT_OPTIONS.values(), *LIMIT_OPTIONS))
+
+
+def _without_live_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in options.items() if key not in _LIVE_OPTIONS}
 
 
 def _running_data(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,12 +113,14 @@ async def _async_entry_updated(hass: HomeAssistant, entry: P2PEnergyConfigEntry)
     """The one place that applies a changed entry (options, reconfigure, a moved dongle):
     Home Assistant wants flows to leave reloading to the update listener (2026.12)."""
     runtime = entry.runtime_data
-    if _running_data(entry.data) != runtime.started_data or _without_agent_switches(
+    if _running_data(entry.data) != runtime.started_data or _without_live_options(
         entry.options
-    ) != _without_agent_switches(runtime.started_options):
+    ) != _without_live_options(runtime.started_options):
         await hass.config_entries.async_reload(entry.entry_id)
         return
-    # Only agents were switched on or off: no need to restart the node for that.
+    # Only agents were switched, or their prices or quiet hours changed (the options
+    # flow, the set_limits action): no need to restart the node for that.
+    await runtime.market.agents.async_set_limits(entry.options)
     for agent_id, option in AGENT_OPTIONS.items():
         if option in entry.options:
             await runtime.market.agents.async_set_enabled(agent_id, bool(entry.options[option]))

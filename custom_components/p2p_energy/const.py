@@ -61,6 +61,10 @@ DEFAULT_FLEXIBLE_LOAD: Final = False
 DEFAULT_FLEXIBLE_LOAD_W: Final = 2000
 DEFAULT_MAX_IMPORT_W: Final = 9000
 DEFAULT_MAX_EXPORT_W: Final = 6000
+# The household's "don't trade" hours (local "HH:MM:SS", as a time selector gives them):
+# no agent has an order for a slot that meets them. Both or neither; start == end refused.
+CONF_QUIET_START: Final = "quiet_start"
+CONF_QUIET_END: Final = "quiet_end"
 # The consumption buyer: bids the household's expected import, learned from its readings.
 CONF_BUY_CONSUMPTION: Final = "buy_consumption"
 DEFAULT_BUY_CONSUMPTION: Final = True

@@ -36,6 +36,8 @@ from .const import (
     CONF_PEERS,
     CONF_PORT,
     CONF_PV_ENERGY,
+    CONF_QUIET_END,
+    CONF_QUIET_START,
     CONF_SELL_SURPLUS,
     CONF_SERIAL_PORT,
     CONF_SLOT_MINUTES,
@@ -226,8 +228,8 @@ TARIFF_SELECTOR = selector.SelectSelector(
 def options_schema(
     currency: str, shown: Mapping[str, Any], energy_keys: Iterable[str] = ()
 ) -> vol.Schema:
-    """The prices and powers the agents work within, the energy sensors `energy_keys`,
-    peers and the update interval."""
+    """The prices, powers and quiet hours the agents work within, the energy sensors
+    `energy_keys`, peers and the update interval."""
     fields: dict[str, selector.Selector[Any]] = {
         CONF_TARIFF: TARIFF_SELECTOR,
         CONF_MAX_BUY_PRICE: _price_selector(currency),
@@ -242,7 +244,9 @@ def options_schema(
     schema: dict[vol.Marker, Any] = {
         vol.Required(key, default=shown[key]): field for key, field in fields.items()
     }
-    # Suggested, not defaults: clearing a sensor or every peer must stick.
+    # Suggested, not defaults: clearing a sensor, every peer or the quiet hours must stick.
+    schema[vol.Optional(CONF_QUIET_START)] = selector.TimeSelector()
+    schema[vol.Optional(CONF_QUIET_END)] = selector.TimeSelector()
     for key in energy_keys:
         schema[vol.Optional(key)] = _energy_entity_selector()
     schema[vol.Optional(CONF_PEERS)] = PEERS_SELECTOR

@@ -26,6 +26,7 @@ from market.agents import (
     PvSellerAgent,
 )
 from market.agents.ev_plan import EvSchedule
+from market.localtime import PARIS, DailyWindow
 from market.node import Node
 from market.node.agent_host import Agent
 from market.tariff import TARIFF_PRESETS, Tariff, tariff_of_contract
@@ -39,6 +40,8 @@ from .const import (
     CONF_MAX_EXPORT_W,
     CONF_MAX_IMPORT_W,
     CONF_MIN_SELL_PRICE,
+    CONF_QUIET_END,
+    CONF_QUIET_START,
     CONF_SELL_SURPLUS,
     CONF_TARIFF,
     DEFAULT_BUY_CONSUMPTION,
@@ -82,17 +85,49 @@ def household_tariff(options: Mapping[str, Any], contract: str | None) -> Tariff
     return preset if preset is not None else tariff_of_contract(contract)
 
 
+# The options the running agents take without a reload: their switches, their prices
+# and the quiet hours (the `set_limits` action changes the last three at run time).
+LIMIT_OPTIONS: Final = (CONF_MAX_BUY_PRICE, CONF_MIN_SELL_PRICE, CONF_QUIET_START, CONF_QUIET_END)
+
+
+def minute_of_day(value: str) -> int | None:
+    """Minutes after midnight of an "HH:MM[:SS]" time (seconds dropped), None if invalid."""
+    parsed = dt_util.parse_time(value)
+    return None if parsed is None else parsed.hour * 60 + parsed.minute
+
+
+def quiet_window(options: Mapping[str, Any]) -> DailyWindow | None:
+    """The quiet hours the options hold, None when they hold none (or only one end)."""
+    start, end = options.get(CONF_QUIET_START), options.get(CONF_QUIET_END)
+    if not start or not end:
+        return None
+    first, last = minute_of_day(str(start)), minute_of_day(str(end))
+    if first is None or last is None:
+        return None
+    return first, last
+
+
 def household_limits(
-    options: Mapping[str, Any], terms: CommunityTerms, contract: str | None = None
+    options: Mapping[str, Any],
+    terms: CommunityTerms,
+    contract: str | None = None,
+    zone: str = PARIS,
 ) -> HouseholdLimits:
     """What the options allow the agents (the community's bounds by default), within the
-    household's own grid prices."""
+    household's own grid prices, out of its quiet hours (on the clock of `zone`).
+
+    Raises market.agents.InvalidAgentInputError for values the agents refuse (quiet
+    hours that start as they end).
+    """
+    window = quiet_window(options)
     return HouseholdLimits(
         max_buy_price=int(options.get(CONF_MAX_BUY_PRICE, terms.ceiling)),
         min_sell_price=int(options.get(CONF_MIN_SELL_PRICE, terms.floor)),
         max_import_w=int(options.get(CONF_MAX_IMPORT_W, DEFAULT_MAX_IMPORT_W)),
         max_export_w=int(options.get(CONF_MAX_EXPORT_W, DEFAULT_MAX_EXPORT_W)),
         tariff=household_tariff(options, contract),
+        quiet=() if window is None else (window,),
+        timezone=zone,
     )
 
 
@@ -117,7 +152,9 @@ class HouseholdAgents:
         self.node = node
         self.terms = terms
         self._options = options
-        self.limits = household_limits(options, terms)
+        # the quiet hours are typed on the household's clock
+        self._zone = str(dt_util.get_default_time_zone())
+        self.limits = household_limits(options, terms, zone=self._zone)
         node.set_tariff(self.limits.tariff)
         self.schedules: dict[str, EvSchedule] = {}
         self._load_w = int(options.get(CONF_FLEXIBLE_LOAD_W, DEFAULT_FLEXIBLE_LOAD_W))
@@ -133,15 +170,38 @@ class HouseholdAgents:
         tariff = household_tariff(self._options, contract)
         if contract is None or tariff == self.limits.tariff:
             return
-        self.limits = replace(self.limits, tariff=tariff)
         self.node.set_tariff(tariff)
+        self._set_limits(replace(self.limits, tariff=tariff))
+
+    async def async_set_limits(self, options: Mapping[str, Any]) -> bool:
+        """Work within the prices and quiet hours of `options` (the entry's, changed by
+        the options flow or the `set_limits` action): every agent re-prices its open
+        orders, and cancels those in quiet hours, at once. False when nothing changed.
+
+        Raises market.agents.InvalidAgentInputError for values the agents refuse.
+        """
+        self._options = options
+        # the contract stays: a changed tariff option reloads the entry
+        limits = replace(
+            household_limits(options, self.terms, zone=self._zone), tariff=self.limits.tariff
+        )
+        if limits == self.limits:
+            return False
+        self._set_limits(limits)
+        await self.node.run_agents_now()
+        self._changed()
+        return True
+
+    def _set_limits(self, limits: HouseholdLimits) -> None:
+        """The agents' next runs, and the agents built from now on, take `limits`."""
+        self.limits = limits
         for agent_id in self.node.agent_ids():
             agent = self.node.agent(agent_id)
             if isinstance(
                 agent,
                 (PvSellerAgent, FlexibleLoadBuyerAgent, EvChargingAgent, ConsumptionBuyerAgent),
             ):
-                agent.set_limits(self.limits)
+                agent.set_limits(limits)
 
     def enabled(self, agent_id: str) -> bool:
         """Whether an agent trades for the household."""
@@ -211,7 +271,9 @@ class HouseholdAgents:
             self.terms,
             self.limits,
             power_w=self._load_w,
-            max_price=self.limits.max_buy_price,
+            # no price of its own: the household's limit (which set_limits may change)
+            # caps its bids, as it caps every agent's
+            max_price=self.terms.ceiling,
             windows=[
                 self._load_window(self._today),
                 self._load_window(self._today + timedelta(days=1)),

@@ -1,5 +1,6 @@
-"""Options flow: the prices and powers the agents work within, the energy sensors, the
-node's peers and the meter's update interval, changed without setting the node up again."""
+"""Options flow: the prices, powers and quiet hours the agents work within, the energy
+sensors, the node's peers and the meter's update interval, changed without setting the
+node up again."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from .const import (
     CONF_MIN_SELL_PRICE,
     CONF_PEERS,
     CONF_PV_ENERGY,
+    CONF_QUIET_END,
+    CONF_QUIET_START,
     CONF_SELL_SURPLUS,
     CONF_TARIFF,
     CONF_UPDATE_INTERVAL,
@@ -38,6 +41,7 @@ from .energy_sensors import GRID_ENERGY_KEYS, energy_errors, entry_sensor
 from .flow_entries import async_community_of
 from .flow_helpers import InvalidPeerError, entry_peers, parse_peers
 from .flow_schemas import options_schema
+from .household_agents import minute_of_day
 
 
 class P2PEnergyOptionsFlow(OptionsFlow):
@@ -87,6 +91,7 @@ class P2PEnergyOptionsFlow(OptionsFlow):
             CONF_PEERS: entry_peers(entry.data, current),
             CONF_UPDATE_INTERVAL: current.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL_S),
         }
+        shown |= {key: current[key] for key in (CONF_QUIET_START, CONF_QUIET_END) if key in current}
         if user_input is None:
             shown |= {key: sensor for key in energy_keys if (sensor := entry_sensor(entry, key))}
         else:
@@ -126,4 +131,11 @@ def _options_from(
         placeholders["peer"] = err.peer
     if options[CONF_FLEXIBLE_LOAD] and options[CONF_FLEXIBLE_LOAD_W] > options[CONF_MAX_IMPORT_W]:
         errors[CONF_FLEXIBLE_LOAD_W] = "flexible_load_over_import"
+    start, end = user_input.get(CONF_QUIET_START), user_input.get(CONF_QUIET_END)
+    if start and end:
+        if minute_of_day(start) == minute_of_day(end):
+            errors[CONF_QUIET_END] = "quiet_empty"
+        options |= {CONF_QUIET_START: start, CONF_QUIET_END: end}
+    elif start or end:
+        errors[CONF_QUIET_END if start else CONF_QUIET_START] = "quiet_incomplete"
     return options, errors, placeholders

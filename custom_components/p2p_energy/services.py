@@ -1,5 +1,5 @@
-"""The market's services: orders, invites, EV charging sessions and statements, on a
-chosen node.
+"""The market's services: orders, invites, EV charging sessions, the agents' limits and
+statements, on a chosen node.
 
 Each service names its node with `config_entry_id`. Values are converted at this
 boundary: kWh to Wh, currency/kWh to ticks, datetimes (local when naive) to Unix
@@ -8,7 +8,7 @@ seconds; refusals become translated errors.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Final, cast
 
 import voluptuous as vol
@@ -32,7 +32,15 @@ from market.settlement.store import SettlementStoreError
 from market.terms import MAX_ORDER_WH
 from market.units import WH_PER_KWH, to_price, to_ticks, to_wh
 
-from .const import DOMAIN, SOURCE_ACTION, SOURCE_AUTOMATION
+from .const import (
+    CONF_MAX_BUY_PRICE,
+    CONF_MIN_SELL_PRICE,
+    CONF_QUIET_END,
+    CONF_QUIET_START,
+    DOMAIN,
+    SOURCE_ACTION,
+    SOURCE_AUTOMATION,
+)
 from .ev_charger import EvCharger, EvRequest, EvRequestError, session_energy
 from .market_hub import MarketHub
 from .runtime import P2PEnergyConfigEntry
@@ -43,6 +51,7 @@ SERVICE_CANCEL_ORDER: Final = "cancel_order"
 SERVICE_CREATE_INVITE: Final = "create_invite"
 SERVICE_START_EV_SESSION: Final = "start_ev_session"
 SERVICE_STOP_EV_SESSION: Final = "stop_ev_session"
+SERVICE_SET_LIMITS: Final = "set_limits"
 SERVICE_LEAVE_COMMUNITY: Final = "leave_community"
 SERVICE_ROTATE_KEY: Final = "rotate_key"
 SERVICE_VOTE_TO_REMOVE: Final = "vote_to_remove"
@@ -74,6 +83,11 @@ ATTR_PLUGGED_IN: Final = "plugged_in"
 ATTR_PERIOD: Final = "period"
 ATTR_DATE: Final = "date"
 ATTR_SCOPE: Final = "scope"
+ATTR_MAX_BUY_PRICE: Final = "max_buy_price"
+ATTR_MIN_SELL_PRICE: Final = "min_sell_price"
+ATTR_QUIET_START: Final = "quiet_start"
+ATTR_QUIET_END: Final = "quiet_end"
+ATTR_CLEAR_QUIET: Final = "clear_quiet"
 
 # One order per slot: a day of quarter-hours at most in one call.
 MAX_WINDOW_SLOTS: Final = 96
@@ -147,6 +161,16 @@ START_EV_SESSION_SCHEMA: Final = vol.Schema(
     }
 )
 STOP_EV_SESSION_SCHEMA: Final = vol.Schema(_ENTRY)
+SET_LIMITS_SCHEMA: Final = vol.Schema(
+    {
+        **_ENTRY,
+        vol.Optional(ATTR_MAX_BUY_PRICE): _PRICE,
+        vol.Optional(ATTR_MIN_SELL_PRICE): _PRICE,
+        vol.Optional(ATTR_QUIET_START): cv.time,
+        vol.Optional(ATTR_QUIET_END): cv.time,
+        vol.Optional(ATTR_CLEAR_QUIET, default=False): cv.boolean,
+    }
+)
 GET_STATEMENT_SCHEMA: Final = vol.Schema(
     {
         **_ENTRY,
@@ -364,6 +388,56 @@ async def _stop_ev_session(call: ServiceCall) -> None:
     await _hub(call.hass, call).ev.async_stop()
 
 
+_LIMIT_FIELDS: Final = (ATTR_MAX_BUY_PRICE, ATTR_MIN_SELL_PRICE, ATTR_QUIET_START, ATTR_QUIET_END)
+
+
+def _limit_options(data: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The entry's options with the limits a set_limits call gives (the others kept).
+
+    The quiet hours are set whole (a start and an end, a minute apart at least) or
+    cleared; a price is a limit of its own (a low maximum purchase price beside a high
+    minimum sale price is a household that trades only when it pays).
+    """
+    if not data[ATTR_CLEAR_QUIET] and not any(key in data for key in _LIMIT_FIELDS):
+        raise _error("limits_missing")
+    changed = dict(options)
+    if ATTR_MAX_BUY_PRICE in data:
+        changed[CONF_MAX_BUY_PRICE] = to_ticks(data[ATTR_MAX_BUY_PRICE])
+    if ATTR_MIN_SELL_PRICE in data:
+        changed[CONF_MIN_SELL_PRICE] = to_ticks(data[ATTR_MIN_SELL_PRICE])
+    start: time | None = data.get(ATTR_QUIET_START)
+    end: time | None = data.get(ATTR_QUIET_END)
+    if data[ATTR_CLEAR_QUIET]:
+        if start is not None or end is not None:
+            raise _error("quiet_clear_and_set")
+        changed.pop(CONF_QUIET_START, None)
+        changed.pop(CONF_QUIET_END, None)
+    elif start is not None and end is not None:
+        if (start.hour, start.minute) == (end.hour, end.minute):
+            raise _error("quiet_empty", time=start.strftime("%H:%M"))
+        # stored as the options flow's time selector stores them
+        changed[CONF_QUIET_START] = start.strftime("%H:%M:00")
+        changed[CONF_QUIET_END] = end.strftime("%H:%M:00")
+    elif start is not None or end is not None:
+        raise _error("quiet_incomplete")
+    return changed
+
+
+async def _set_limits(call: ServiceCall) -> None:
+    """Change the agents' prices and quiet hours now, and keep them in the entry's
+    options so that a restart starts with them."""
+    hub = _hub(call.hass, call)
+    entry = hub.config_entry
+    options = _limit_options(call.data, dict(entry.options))
+    try:
+        await hub.agents.async_set_limits(options)
+    except InvalidAgentInputError as err:  # refused above; kept for the agents' own rules
+        raise _error("invalid_limits", error=str(err)) from err
+    if options != entry.options:
+        # the update listener sees only live options changed: no reload
+        call.hass.config_entries.async_update_entry(entry, options=options)
+
+
 async def _get_statement(call: ServiceCall) -> ServiceResponse:
     hub = _hub(call.hass, call)
     reader = hub.settlements.reader
@@ -413,6 +487,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
         DOMAIN, SERVICE_STOP_EV_SESSION, _stop_ev_session, schema=STOP_EV_SESSION_SCHEMA
     )
+    hass.services.async_register(DOMAIN, SERVICE_SET_LIMITS, _set_limits, schema=SET_LIMITS_SCHEMA)
     hass.services.async_register(
         DOMAIN, SERVICE_LEAVE_COMMUNITY, _leave_community, schema=ENTRY_SCHEMA
     )

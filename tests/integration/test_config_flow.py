@@ -61,6 +61,8 @@ from custom_components.p2p_energy.const import (
     CONF_PEERS,
     CONF_PORT,
     CONF_PV_ENERGY,
+    CONF_QUIET_END,
+    CONF_QUIET_START,
     CONF_SELL_SURPLUS,
     CONF_SERIAL_PORT,
     CONF_SLOT_MINUTES,
@@ -607,6 +609,13 @@ async def test_options_show_prices_per_kwh_and_store_ticks(hass: HomeAssistant) 
             {CONF_FLEXIBLE_LOAD_W: "flexible_load_over_import"},
             None,
         ),
+        ({CONF_QUIET_START: "18:00:00"}, {CONF_QUIET_END: "quiet_incomplete"}, None),
+        ({CONF_QUIET_END: "20:00:00"}, {CONF_QUIET_START: "quiet_incomplete"}, None),
+        (
+            {CONF_QUIET_START: "18:00:00", CONF_QUIET_END: "18:00:30"},
+            {CONF_QUIET_END: "quiet_empty"},
+            None,
+        ),
     ],
 )
 async def test_options_refuse_what_cannot_work(
@@ -621,6 +630,28 @@ async def test_options_refuse_what_cannot_work(
     assert result["errors"] == errors
     assert placeholders(result).get("peer") == placeholder
     assert entry.options == before
+
+
+async def test_options_keep_the_hours_without_trading_until_cleared(
+    hass: HomeAssistant,
+) -> None:
+    entry = await _create_entry(hass)
+    result = await start_options(hass, entry.entry_id)
+    assert suggested(result).get(CONF_QUIET_START) is None  # none unless given
+    hours = {CONF_QUIET_START: "22:00:00", CONF_QUIET_END: "06:00:00"}  # across midnight
+    result = await configure_options(hass, result, form_values(result, {}) | hours)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert {key: entry.options[key] for key in hours} == hours
+
+    result = await start_options(hass, entry.entry_id)
+    shown = suggested(result)
+    assert (shown[CONF_QUIET_START], shown[CONF_QUIET_END]) == ("22:00:00", "06:00:00")
+    # Both cleared: the household trades at all hours again.
+    cleared = {key: value for key, value in form_values(result, {}).items() if key not in hours}
+    result = await configure_options(hass, result, cleared)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_QUIET_START not in entry.options
+    assert CONF_QUIET_END not in entry.options
 
 
 async def test_options_of_a_node_without_its_files_fall_back_to_defaults(
@@ -655,6 +686,8 @@ async def test_options_change_the_energy_sensors(hass: HomeAssistant) -> None:
     result = await start_options(hass, entry.entry_id)
     keys = [str(key) for key in schema_keys(result)]
     assert keys[keys.index(CONF_MAX_EXPORT_W) + 1 : keys.index(CONF_PEERS)] == [
+        CONF_QUIET_START,
+        CONF_QUIET_END,
         CONF_IMPORT_ENERGY,
         CONF_EXPORT_ENERGY,
         CONF_PV_ENERGY,
