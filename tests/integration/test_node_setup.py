@@ -20,12 +20,15 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.p2p_energy.const import (
+    CONF_MAX_BUY_PRICE,
     CONF_MAX_IMPORT_W,
     CONF_NODE_DIR,
     CONF_NODE_ID,
     CONF_NODE_NAME,
     CONF_PEERS,
     CONF_PORT,
+    CONF_QUIET_END,
+    CONF_QUIET_START,
     CONF_SELL_SURPLUS,
     DOMAIN,
     ENV_SIM_CLOCK,
@@ -217,7 +220,7 @@ async def test_peers_of_the_options_win(hass: HomeAssistant, node_dirs: NodeDirs
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_changed_options_restart_the_node_but_agent_switches_do_not(
+async def test_changed_options_restart_the_node_but_agent_switches_and_limits_do_not(
     hass: HomeAssistant, node_dirs: NodeDirs
 ) -> None:
     entry = node_dirs.entry()
@@ -230,9 +233,20 @@ async def test_changed_options_restart_the_node_but_agent_switches_do_not(
     assert entry.runtime_data.market is hub
     assert not hub.agents.enabled("sell_surplus")
 
-    hass.config_entries.async_update_entry(
-        entry, options={CONF_SELL_SURPLUS: False, CONF_MAX_IMPORT_W: 6000}
-    )
+    # Nor do the agents' prices and quiet hours: the running agents take them.
+    live = {
+        CONF_SELL_SURPLUS: False,
+        CONF_MAX_BUY_PRICE: 1500,
+        CONF_QUIET_START: "18:00:00",
+        CONF_QUIET_END: "20:00:00",
+    }
+    hass.config_entries.async_update_entry(entry, options=live)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.market is hub
+    assert hub.agents.limits.max_buy_price == 1500
+    assert hub.agents.limits.quiet == ((18 * 60, 20 * 60),)
+
+    hass.config_entries.async_update_entry(entry, options={**live, CONF_MAX_IMPORT_W: 6000})
     await hass.async_block_till_done()
     assert entry.runtime_data.market is not hub
     assert entry.runtime_data.market.agents.limits.max_import_w == 6000
