@@ -25,7 +25,14 @@ from market.agents import (
 from market.auction import ClearingParams, clear
 from market.model import Side
 from market.terms import CommunityTerms
-from tests.market.test_agents_support import HOUR, LIMITS, MIDNIGHT, TERMS, market_terms
+from tests.market.test_agents_support import (
+    HOUR,
+    LIMITS,
+    MIDNIGHT,
+    TERMS,
+    market_terms,
+    quiet_windows,
+)
 
 EVENING = MIDNIGHT + 18 * HOUR  # 18:00 UTC, the car comes home
 MORNING = MIDNIGHT + 31 * HOUR  # 07:00 UTC next day, it leaves
@@ -218,6 +225,8 @@ def ev_cases(draw: st.DrawFn) -> tuple[CommunityTerms, HouseholdLimits, EvSessio
         min_sell_price=0,
         max_import_w=draw(st.integers(min_power, 36_000)),
         max_export_w=0,
+        # quiet hours take slots from the market, never from the car: still full
+        quiet=draw(quiet_windows),
     )
     start = MIDNIGHT + draw(st.integers(0, 86_400))
     ev = EvSession(
@@ -268,6 +277,7 @@ def test_schedule_invariants_under_random_fills(
             assert intent.slot + terms.slot_s <= ev.departure
             assert 0 < intent.energy_wh <= cap
             assert intent.price <= bid_limit <= ev.max_price
+            assert not limits.is_quiet(intent.slot, terms.slot_s)
         for entry in schedule.slots:
             assert entry.slot + terms.slot_s <= ev.departure
             assert ev.min_power_w <= entry.power_w <= max_power

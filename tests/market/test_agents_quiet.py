@@ -24,7 +24,14 @@ from market.agents import (
 )
 from market.localtime import in_daily_window, overlaps_daily_window
 from market.terms import CommunityTerms
-from tests.market.test_agents_support import HOUR, LIMITS, MIDNIGHT, TERMS, market_terms
+from tests.market.test_agents_support import (
+    HOUR,
+    LIMITS,
+    MIDNIGHT,
+    TERMS,
+    market_terms,
+    quiet_windows,
+)
 
 # MIDNIGHT is 01:00 in Paris (CET): 18:00-20:00 local is 17:00-19:00 UTC that day.
 EVENING_QUIET = (18 * 60, 20 * 60)
@@ -148,12 +155,6 @@ def test_the_ev_plans_around_the_quiet_hours_and_may_charge_in_them_from_the_gri
     final = agent.schedule
     assert final is not None and final.planned_wh >= 7400
     assert any(QUIET.is_quiet(entry.slot, 900) and entry.grid_wh for entry in final.slots)
-
-
-quiet_windows = st.lists(
-    st.tuples(st.integers(0, 1439), st.integers(0, 1439)).filter(lambda w: w[0] != w[1]),
-    max_size=3,
-).map(tuple)
 
 
 @settings(max_examples=60, deadline=None)

@@ -43,3 +43,9 @@ household_limits = st.builds(
     max_import_w=st.integers(0, 36_000),
     max_export_w=st.integers(0, 36_000),
 )
+
+# Any "don't trade" hours: up to three (start, end) minutes of the local day.
+quiet_windows = st.lists(
+    st.tuples(st.integers(0, 1439), st.integers(0, 1439)).filter(lambda w: w[0] != w[1]),
+    max_size=3,
+).map(tuple)
