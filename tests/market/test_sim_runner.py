@@ -3,6 +3,7 @@ worse off, surplus traded, every slot final."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
@@ -73,3 +74,29 @@ async def test_each_households_statement_is_what_the_report_says(tmp_path: Path)
         assert (got.grid_paid, got.grid_received) == (totals.grid_paid, totals.grid_received)
         assert got.baseline_cost == totals.baseline_cost
         assert got.savings == totals.savings
+
+
+async def test_a_teleworkers_car_charges_at_midday_within_the_matching_limit(
+    tmp_path: Path,
+) -> None:
+    """Seed 4's teleworker (h04) is at home on Monday 15 June 2026: its car charges on
+    the midday surplus, partly bought from neighbours; what is traded stays within the
+    slot-by-slot matching limit and the car's local energy within its purchases."""
+    config = dataclasses.replace(
+        _config(tmp_path), seed=4, pv_share=0.6, ev_share=0.4, battery_share=0.0
+    )
+    report = await simulate(config)
+    assert "teleworker" in report.labels["h04"]
+    teleworker = report.households["h04"]
+    assert teleworker.ev_wh > 0
+    assert 0 < teleworker.ev_local_wh <= min(teleworker.ev_wh, teleworker.local_bought_wh)
+    for point in report.slots:
+        assert point.local_wh <= point.match_limit_wh
+    summary = report.summary()
+    assert 0 < summary.local_traded_wh <= summary.match_limit_wh
+    assert summary.match_efficiency_permille is not None
+    assert summary.ev_local_share_permille is not None
+    assert 0 < summary.ev_local_share_permille <= 1000
+    local, at_home = summary.pv_local_share_permille, summary.pv_self_consumption_permille
+    assert local is not None and at_home is not None
+    assert local > at_home  # some PV was sold to neighbours
