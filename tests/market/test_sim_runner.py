@@ -12,7 +12,7 @@ from market.node import DataDir
 from market.settlement.period import Period
 from market.settlement.statement import household_statement
 from market.settlement.store import SettlementStore
-from market.sim.runner import SimConfig, simulate
+from market.sim.runner import Neighbourhood, SimConfig, simulate
 from market.tariff import GridPrices
 
 
@@ -100,3 +100,32 @@ async def test_a_teleworkers_car_charges_at_midday_within_the_matching_limit(
     local, at_home = summary.pv_local_share_permille, summary.pv_self_consumption_permille
     assert local is not None and at_home is not None
     assert local > at_home  # some PV was sold to neighbours
+
+
+async def test_a_car_with_a_daytime_and_an_evening_session_gets_an_agent_for_each(
+    tmp_path: Path,
+) -> None:
+    """Seed 121's teleworker (h02) is plugged in on 15 June 2026 from 08:56 to 16:03 and
+    again from 16:18: the runner gives each session its own EV agent, one at a time."""
+    config = dataclasses.replace(
+        _config(tmp_path), seed=121, start_hour=15, pv_share=0.6, ev_share=0.4, battery_share=0.0
+    )
+    neighbourhood = Neighbourhood(config)
+    spec = next(s for s in neighbourhood.specs if s.id == "h02")
+    daytime, evening = spec.ev_sessions(config.start)
+    assert daytime.departure < evening.arrival
+    seen: list[tuple[str, ...]] = []
+    try:
+        await neighbourhood.open()
+        home = next(h for h in neighbourhood.homes if h.spec.id == "h02")
+        neighbourhood.on_slot.append(lambda _slot: seen.append(tuple(home.ev_agents.values())))
+        report = await neighbourhood.run()
+        agents = home.node.agent_ids()
+    finally:
+        await neighbourhood.close()
+    assert all(len(current) <= 1 for current in seen)
+    assert (f"ev{daytime.arrival}",) in seen
+    assert seen[-1] == (f"ev{evening.arrival}",)
+    assert f"ev{daytime.arrival}" not in agents
+    assert f"ev{evening.arrival}" in agents
+    assert report.households["h02"].ev_wh > 0
