@@ -9,7 +9,7 @@ from ..agents.inputs import Reading, SlotForecast
 from ..localtime import STEPS_PER_DAY, day_from_number, energy_over, local_day_number, power_at
 from ..tariff import BASE_TARIFF, Tariff
 from .battery import BatterySpec
-from .ev import EvSessionSpec, EvSpec, ev_session
+from .ev import EvSessionSpec, EvSpec, ev_session, ev_sessions
 from .load import LOAD_PROFILES, HouseholdKind, LoadProfile, load_day_table
 from .pv import PvSystem, pv_day_table
 from .site import DEFAULT_SITE, Site
@@ -81,17 +81,23 @@ class Household:
             return None
         return ev_session(self.ev, self.seed, day, self.site.timezone)
 
+    def ev_sessions(self, day: date) -> tuple[EvSessionSpec, ...]:
+        """Every plug-in of the car on local `day` (daytime and evening), by arrival."""
+        if self.ev is None:
+            return ()
+        return ev_sessions(self.ev, self.seed, day, self.site.timezone)
+
     def ev_session_at(self, t: int) -> EvSessionSpec | None:
         """The session the car is plugged in for at Unix time `t`, if any.
 
-        A session starts on one local evening and ends the next morning, so both the
-        day of `t` and the day before are looked at.
+        An evening session starts on one local day and ends the next morning, so both
+        the day of `t` and the day before are looked at; sessions never overlap.
         """
         today = local_day_number(t, self.site.timezone)
         for day in (today - 1, today):
-            session = self.ev_session(day_from_number(day))
-            if session is not None and session.arrival <= t < session.departure:
-                return session
+            for session in self.ev_sessions(day_from_number(day)):
+                if session.arrival <= t < session.departure:
+                    return session
         return None
 
     def describe(self) -> str:
@@ -102,7 +108,7 @@ class Household:
         if self.battery:
             parts.append(f"battery {self.battery.capacity_wh} Wh")
         if self.ev:
-            parts.append(f"ev {self.ev.charger_power_w} W")
+            parts.append(f"ev {self.ev.charger_power_w} W {self.ev.profile}")
         parts.append(self.tariff.name)
         return ", ".join(parts)
 

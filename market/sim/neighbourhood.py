@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TypeVar
 
 from ..localtime import PARIS
 from ..tariff import BASE_TARIFF, PEAK_OFF_PEAK_TARIFF, Tariff
 from .battery import BatterySpec
-from .ev import EvSpec
+from .ev import EvProfile, EvSpec
 from .household import Household
 from .load import HouseholdKind
 from .pv import PvSystem
@@ -37,10 +39,18 @@ ELECTRIC_HEATING = frozenset(
 # plug-in balcony kit.
 ROOF_PV_SIZES = ((3_000, 40), (4_500, 20), (6_000, 25), (9_000, 15))
 BALCONY_PV_W = 800
+# The EV owners' rhythms (assumption, docs/simulation.md "EVs"): a third telework part
+# of the week, some work part-time, the rest commute every weekday.
+EV_PROFILE_MIX: Mapping[EvProfile, int] = MappingProxyType(
+    {EvProfile.COMMUTER: 50, EvProfile.TELEWORKER: 35, EvProfile.PART_TIME: 15}
+)
 BATTERY_SIZES = (
     BatterySpec(capacity_wh=5_000, power_w=2_500),
     BatterySpec(capacity_wh=10_000, power_w=5_000),
 )
+
+
+K = TypeVar("K")
 
 
 class InvalidNeighbourhoodError(ValueError):
@@ -53,7 +63,7 @@ def _check_share(name: str, share: float) -> float:
     return share
 
 
-def _apportion(n: int, weights: Mapping[HouseholdKind, int]) -> list[HouseholdKind]:
+def _apportion(n: int, weights: Mapping[K, int]) -> list[K]:
     # Largest remainder, ties in mix order: a small neighbourhood still gets the mix's
     # most common types, and the same n always gives the same counts.
     total = sum(weights.values())
@@ -114,8 +124,9 @@ def make_neighbourhood(
     """n households with ids "h01".. in a deterministic mix for `seed`.
 
     Exactly round(n * share) households get PV (houses before apartments), a battery
-    (only PV households, so at most the PV count) and an EV. Every household shares
-    the site, hence the weather, seeded by `seed`.
+    (only PV households, so at most the PV count) and an EV; the EVs' profiles follow
+    `EV_PROFILE_MIX` by largest remainders. Every household shares the site, hence the
+    weather, seeded by `seed`.
     """
     if type(n) is not int or n < 1:
         raise InvalidNeighbourhoodError(f"n must be an int >= 1 (got {n!r})")
@@ -139,7 +150,11 @@ def make_neighbourhood(
     with_battery = set(pv_order[: min(pv_count, round(n * battery_share))])
     ev_order = order[:]
     rng.shuffle(ev_order)
-    with_ev = set(ev_order[: round(n * ev_share)])
+    ev_homes = ev_order[: round(n * ev_share)]
+    with_ev = set(ev_homes)
+    # exact counts by largest remainder; ev_order is already shuffled, so who gets
+    # which profile needs no further draw
+    profile_of = dict(zip(ev_homes, _apportion(len(ev_homes), EV_PROFILE_MIX), strict=True))
     width = max(2, len(str(n)))
     households: list[Household] = []
     for i, kind in enumerate(kinds):
@@ -160,7 +175,7 @@ def make_neighbourhood(
                 site=site,
                 tariff=tariff,
                 pv=pv if i in with_pv else None,
-                ev=ev if i in with_ev else None,
+                ev=dataclasses.replace(ev, profile=profile_of[i]) if i in with_ev else None,
                 battery=battery if i in with_battery else None,
             )
         )

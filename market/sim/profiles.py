@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..tariff import BASE_TARIFF, PEAK_OFF_PEAK_TARIFF, Tariff
 from .battery import BatterySpec, BatteryStep, HomeBattery, self_consumption_step
-from .ev import EvSessionSpec, EvSpec, ev_session
+from .ev import EvProfile, EvSessionSpec, EvSpec, ev_session, ev_sessions
 from .household import DEFAULT_SLOT_S, Household, SlotEnergy
 from .load import LOAD_PROFILES, HouseholdKind, LoadProfile
 from .metering import MeterFlows, meter_slot
@@ -20,6 +20,7 @@ __all__ = [
     "PEAK_OFF_PEAK_TARIFF",
     "BatterySpec",
     "BatteryStep",
+    "EvProfile",
     "EvSessionSpec",
     "EvSpec",
     "HomeBattery",
@@ -32,6 +33,7 @@ __all__ = [
     "SlotEnergy",
     "Tariff",
     "ev_session",
+    "ev_sessions",
     "make_neighbourhood",
     "meter_slot",
     "self_consumption_step",

@@ -7,7 +7,7 @@ mille; all integers, so two runs of the same seed give byte-identical reports.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -73,6 +73,17 @@ class HouseholdTotals:
         """Share of its consumption covered by PV, its own and its neighbours'."""
         return ratio_permille(self.consumption_wh - self.grid_import_wh, self.consumption_wh)
 
+    @property
+    def pv_local_share_permille(self) -> int | None:
+        """Share of its PV used in the neighbourhood: self-consumed (or stored) at home,
+        or sold to a neighbour."""
+        return pv_local_share_permille(self.pv_wh, self.export_wh, self.local_sold_wh)
+
+    @property
+    def ev_local_share_permille(self) -> int | None:
+        """Share of its car's charging bought from neighbours."""
+        return ratio_permille(self.ev_local_wh, self.ev_wh)
+
     def add(self, settled: HouseholdSettlement, usage: HouseholdUsage, ev_local_wh: int) -> None:
         """Add one slot."""
         self.consumption_wh += usage.consumption_wh
@@ -99,6 +110,8 @@ class HouseholdTotals:
             **asdict(self),
             "savings": self.savings,
             "self_sufficiency_permille": self.self_sufficiency_permille,
+            "pv_local_share_permille": self.pv_local_share_permille,
+            "ev_local_share_permille": self.ev_local_share_permille,
         }
 
 
@@ -116,6 +129,7 @@ class SlotPoint:
     grid_export_wh: int
     local_paid: int
     ev_local_wh: int
+    match_limit_wh: int
     ledger_bytes: int
 
 
@@ -138,6 +152,9 @@ class CommunitySummary:
     self_sufficiency_own_pv_permille: int | None
     pv_self_consumption_permille: int | None
     pv_traded_permille: int | None
+    pv_local_share_permille: int | None
+    match_limit_wh: int
+    match_efficiency_permille: int | None
     average_clearing_price: int | None
     average_local_price: int | None
     cost: int
@@ -147,9 +164,37 @@ class CommunitySummary:
     worse_off_slots: int
     ev_wh: int
     ev_local_wh: int
+    ev_local_share_permille: int | None
     disputed_slots: int
     ledger_bytes: int
     ledger_bytes_per_household_per_day: int | None
+
+
+def match_limit_wh(settlements: Iterable[HouseholdSettlement]) -> int:
+    """The most one slot could have traded between neighbours: min(what the meters
+    exported, what they imported), each after the households' own use, batteries and
+    cars. The settlement allocates no more (docs/settlement.md), so traded <= limit."""
+    rows = list(settlements)
+    return min(sum(row.export_wh for row in rows), sum(row.import_wh for row in rows))
+
+
+def pv_local_share_permille(pv_wh: int, export_wh: int, local_sold_wh: int) -> int | None:
+    """Share of PV production used in the neighbourhood: what was not exported (used or
+    stored at home) plus what was exported but sold to a neighbour."""
+    return ratio_permille(pv_wh - export_wh + local_sold_wh, pv_wh)
+
+
+def ev_local_wh(*, ev_wh: int, local_bought_wh: int, ev_filled_wh: int, filled_wh: int) -> int:
+    """The part of a household's settled local purchase that charged its car.
+
+    The settlement allocates a household's purchase as a whole (`local_bought_wh`, at
+    most its import); it is split between the car and the household's other bids pro
+    rata to their fills (`ev_filled_wh` of `filled_wh`), and is at most what the car
+    charged (`ev_wh`).
+    """
+    if filled_wh <= 0:
+        return 0
+    return min(ev_wh, local_bought_wh * min(ev_filled_wh, filled_wh) // filled_wh)
 
 
 def _rounded_div(numerator: int, denominator: int) -> int | None:
@@ -194,9 +239,11 @@ class Report:
         """Add one settled slot.
 
         `usage` must hold every settled household. `ev_local_wh` is the EV energy each
-        household charged from neighbours; by default the EV is deemed to take the
-        household's local purchases first (the EV agent is the one that bids), so it is
-        min(ev_wh, local_bought_wh). `ledger_bytes`: bytes the slot added to the ledger.
+        household charged from neighbours (the runner splits the settled purchase by the
+        agents' fills: `ev_local_wh()`); by default the EV is deemed to take the
+        household's local purchases first, so it is min(ev_wh, local_bought_wh), an upper
+        bound. `ledger_bytes`: bytes the slot added to the ledger. The slot's matching
+        limit is `match_limit_wh(settlements)`.
         """
         if self.slots and slot <= self.slots[-1].slot:
             raise InvalidReportInputError(f"slot {slot} is not after {self.slots[-1].slot}")
@@ -228,6 +275,7 @@ class Report:
                 grid_export_wh=grid_out,
                 local_paid=paid,
                 ev_local_wh=ev_total,
+                match_limit_wh=match_limit_wh(settlements),
                 ledger_bytes=ledger_bytes,
             )
         )
@@ -242,6 +290,7 @@ class Report:
         consumption, pv = total("consumption_wh"), total("pv_wh")
         imported, exported = total("import_wh"), total("export_wh")
         traded, grid_in = total("local_bought_wh"), total("grid_import_wh")
+        limit = sum(p.match_limit_wh for p in self.slots)
         priced = [p for p in self.slots if p.price is not None]
         ledger = sum(p.ledger_bytes for p in self.slots)
         household_days = len(totals) * len(self.slots) * self.slot_s
@@ -261,6 +310,9 @@ class Report:
             self_sufficiency_own_pv_permille=ratio_permille(consumption - imported, consumption),
             pv_self_consumption_permille=ratio_permille(pv - exported, pv),
             pv_traded_permille=ratio_permille(traded, pv),
+            pv_local_share_permille=pv_local_share_permille(pv, exported, total("local_sold_wh")),
+            match_limit_wh=limit,
+            match_efficiency_permille=ratio_permille(traded, limit),
             average_clearing_price=_rounded_div(
                 sum(p.price * p.local_wh for p in priced if p.price is not None),
                 sum(p.local_wh for p in priced),
@@ -273,6 +325,7 @@ class Report:
             worse_off_slots=total("worse_off_slots"),
             ev_wh=total("ev_wh"),
             ev_local_wh=total("ev_local_wh"),
+            ev_local_share_permille=ratio_permille(total("ev_local_wh"), total("ev_wh")),
             disputed_slots=sum(p.disputed for p in self.slots),
             ledger_bytes=ledger,
             ledger_bytes_per_household_per_day=_rounded_div(
@@ -313,14 +366,18 @@ class Report:
             f"  self-sufficiency {permille_text(s.self_sufficiency_permille)}"
             f" (own PV only: {permille_text(s.self_sufficiency_own_pv_permille)})",
             f"  PV self-consumed at home {permille_text(s.pv_self_consumption_permille)},"
-            f" PV traded to neighbours {permille_text(s.pv_traded_permille)}",
+            f" PV traded to neighbours {permille_text(s.pv_traded_permille)},"
+            f" PV used locally {permille_text(s.pv_local_share_permille)}",
+            f"  matching limit {kwh_text(s.match_limit_wh)} (min of surplus and deficit,"
+            f" slot by slot), match efficiency {permille_text(s.match_efficiency_permille)}",
             f"  average clearing price {price_text(s.average_clearing_price, cur)},"
             f" average local price paid {price_text(s.average_local_price, cur)}",
             f"  community cost {money_text(s.cost, cur)} vs grid only"
             f" {money_text(s.baseline_cost, cur)}: saved {money_text(s.savings, cur)}",
             f"  households worse off: {s.households_worse_off}"
             f" (slots worse off: {s.worse_off_slots})",
-            f"  EV charging {kwh_text(s.ev_wh)}, from neighbours {kwh_text(s.ev_local_wh)}",
+            f"  EV charging {kwh_text(s.ev_wh)}, from neighbours {kwh_text(s.ev_local_wh)}"
+            f" ({permille_text(s.ev_local_share_permille)})",
             f"  disputed slots: {s.disputed_slots}",
             f"  ledger {s.ledger_bytes} bytes,"
             f" {s.ledger_bytes_per_household_per_day} bytes per household per day",

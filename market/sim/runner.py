@@ -31,6 +31,7 @@ from ..ledger.community import Community
 from ..ledger.identity import KEY_FILE_NAME
 from ..ledger.ledger import Origin
 from ..localtime import local_midnight_utc
+from ..model import ClearingResult, Side
 from ..node import DataDir, ManualClock, Node, NodeConfig, ScaledClock
 from ..node.clock import Clock
 from ..node.lockstep import step_to
@@ -42,7 +43,7 @@ from .household import Household
 from .live import observation_source
 from .metering import meter_slot
 from .neighbourhood import make_neighbourhood
-from .report import HouseholdUsage, Report
+from .report import HouseholdUsage, Report, ev_local_wh
 from .site import LYON_LATITUDE, LYON_LONGITUDE
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ SIM_GOSSIP = GossipConfig(
 # Each node knows this many random neighbours (a LAN mesh of 50 would cost 2,450 links).
 SIM_PEERS = 8
 DEFAULT_START = date(2026, 6, 15)
+# The consumption buyer's agent id: every other bid of a household buys for its car.
+LOAD_AGENT = "load"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,7 +212,7 @@ class Neighbourhood:
             )
             node.set_tariff(spec.tariff)
             node.set_observation_source(observation_source(spec, self.terms.slot_s))
-            node.add_agent(ConsumptionBuyerAgent("load", self.terms, limits))
+            node.add_agent(ConsumptionBuyerAgent(LOAD_AGENT, self.terms, limits))
             if spec.pv is not None:
                 node.add_agent(PvSellerAgent("pv", self.terms, limits))
             battery = HomeBattery(spec.battery) if spec.battery else None
@@ -365,17 +368,46 @@ class Neighbourhood:
         outcome = node.outcome(slot)
         result = None if outcome is None else outcome.result
         disputed = result is None or (settled is not None and not settled.verified)
+        bought = {row.household: row.local_bought_wh for row in settlements}
         self.report.add_slot(
             slot,
             settlements=sorted(settlements, key=lambda row: row.household),
             usage=usage,
             price=None if result is None else result.price,
             disputed=disputed,
+            ev_local_wh=self._ev_local(slot, result, bought, usage),
             ledger_bytes=self._ledger_bytes,
         )
         self._ledger_bytes = 0
         for callback in self.on_slot:
             callback(slot)
+
+    def _ev_local(
+        self,
+        slot: int,
+        result: ClearingResult | None,
+        bought: dict[str, int],
+        usage: dict[str, HouseholdUsage],
+    ) -> dict[str, int]:
+        """Each household's settled local purchase split between its car and its
+        consumption buyer by their fills (`report.ev_local_wh`)."""
+        filled: dict[str, int] = {}
+        for fill in () if result is None else result.fills:
+            if fill.side is Side.BUY:
+                filled[fill.order_id] = filled.get(fill.order_id, 0) + fill.energy_wh
+        out: dict[str, int] = {}
+        for home in self.homes:
+            household = home.spec.id
+            if household not in bought or household not in usage:
+                continue
+            own = [o for o in home.node.order_book(slot) if o.own and o.side is Side.BUY]
+            out[household] = ev_local_wh(
+                ev_wh=usage[household].ev_wh,
+                local_bought_wh=bought[household],
+                ev_filled_wh=sum(filled.get(o.order_id, 0) for o in own if o.source != LOAD_AGENT),
+                filled_wh=sum(filled.get(o.order_id, 0) for o in own),
+            )
+        return out
 
 
 async def simulate(config: SimConfig, progress: Callable[[int, int], None] | None = None) -> Report:

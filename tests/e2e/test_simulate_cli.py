@@ -44,6 +44,14 @@ def test_simulate_writes_its_report_and_charts(tmp_path: Path) -> None:
     assert "households worse off: 0" in run.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["community"]["households_worse_off"] == 0
+    # what the market matched of what it could, and how local the PV and the cars were
+    assert "match efficiency" in run.stdout
+    assert "PV used locally" in run.stdout
+    community = report["community"]
+    assert community["local_traded_wh"] <= community["match_limit_wh"]
+    for share in ("match_efficiency_permille", "pv_local_share_permille"):
+        assert 0 <= community[share] <= 1000
+    assert "ev_local_share_permille" in community
     assert len(report["slots"]) == 8
     for chart in ("flows.png", "prices.png", "savings.png"):
         assert (out / chart).read_bytes().startswith(PNG)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from market.settlement import SlotPosition, settle_slot
-from market.sim.report import HouseholdUsage, InvalidReportInputError, Report
+from market.sim.report import HouseholdUsage, InvalidReportInputError, Report, ev_local_wh
 from market.sim.units import days_text, kwh_text, money_text, permille_text, price_text, to_cents
 
 RETAIL, FEED_IN = 1952, 400
@@ -169,3 +171,114 @@ def test_units_are_shown_with_integer_rounding() -> None:
     assert kwh_text(-1_250) == "-1.3 kWh"
     assert permille_text(5) == "0.5 %"
     assert days_text(7 * 86_400) == "7.0 days"
+
+
+def three_sellers_and_buyers() -> Report:
+    """Slot 1: s1 and s2 export 700 + 500 Wh, b1 and b2 import 400 + 300 Wh: the limit
+    is the deficit, 700 Wh; 600 Wh are traded (b1 400, b2 200, all from s1).
+    Slot 2: s1 exports 100 Wh, b1 imports 900 Wh: the limit is the surplus, 100 Wh, and
+    all of it is traded."""
+    report = Report(slot_s=900)
+    first = settle_slot(
+        [
+            SlotPosition(household="s1", import_wh=0, export_wh=700, buy_price=RETAIL,
+                         sell_price=FEED_IN, traded_sell_wh=600, sell_amount=600_000),
+            SlotPosition(household="s2", import_wh=0, export_wh=500, buy_price=RETAIL,
+                         sell_price=FEED_IN),
+            SlotPosition(household="b1", import_wh=400, export_wh=0, buy_price=RETAIL,
+                         sell_price=FEED_IN, traded_buy_wh=400, buy_amount=400_000),
+            SlotPosition(household="b2", import_wh=300, export_wh=0, buy_price=RETAIL,
+                         sell_price=FEED_IN, traded_buy_wh=200, buy_amount=200_000),
+        ]
+    )  # fmt: skip
+    report.add_slot(
+        SLOT,
+        settlements=first,
+        usage={
+            "s1": HouseholdUsage(consumption_wh=800, pv_wh=1500),
+            "s2": HouseholdUsage(consumption_wh=300, pv_wh=800),
+            "b1": HouseholdUsage(consumption_wh=400, pv_wh=0, ev_wh=400),
+            "b2": HouseholdUsage(consumption_wh=300, pv_wh=0),
+        },
+        ev_local_wh={"b1": 300},
+    )
+    second = settle_slot(
+        [
+            SlotPosition(household="s1", import_wh=0, export_wh=100, buy_price=RETAIL,
+                         sell_price=FEED_IN, traded_sell_wh=100, sell_amount=100_000),
+            SlotPosition(household="b1", import_wh=900, export_wh=0, buy_price=RETAIL,
+                         sell_price=FEED_IN, traded_buy_wh=100, buy_amount=100_000),
+        ]
+    )  # fmt: skip
+    report.add_slot(
+        SLOT + 900,
+        settlements=second,
+        usage={
+            "s1": HouseholdUsage(consumption_wh=200, pv_wh=300),
+            "b1": HouseholdUsage(consumption_wh=900, pv_wh=0, ev_wh=500),
+        },
+        ev_local_wh={"b1": 100},
+    )
+    return report
+
+
+def test_match_limit_and_local_shares_match_the_hand_computation() -> None:
+    report = three_sellers_and_buyers()
+    assert [p.match_limit_wh for p in report.slots] == [700, 100]
+    assert [p.local_wh for p in report.slots] == [600, 100]
+    s = report.summary()
+    assert (s.local_traded_wh, s.match_limit_wh) == (700, 800)
+    assert s.match_efficiency_permille == 875  # 700 / 800
+    # PV 1500 + 800 + 300 = 2600, exported 700 + 500 + 100 = 1300, sold locally 700:
+    # (2600 - 1300 + 700) / 2600 = 769.2 per mille
+    assert s.pv_local_share_permille == 769
+    assert (s.ev_wh, s.ev_local_wh, s.ev_local_share_permille) == (900, 400, 444)
+    s1 = report.households["s1"]
+    # s1: PV 1800, exported 800 of which 700 sold: (1800 - 800 + 700) / 1800
+    assert s1.pv_local_share_permille == 944
+    assert report.households["s2"].pv_local_share_permille == 375  # (800 - 500) / 800
+    assert report.households["b1"].ev_local_share_permille == 444
+    assert report.households["b2"].pv_local_share_permille is None
+    text = report.summary_text()
+    assert "matching limit 0.8 kWh" in text
+    assert "match efficiency 87.5 %" in text
+    assert "PV used locally 76.9 %" in text
+    assert "from neighbours 0.4 kWh (44.4 %)" in text
+    community = report.to_json_obj()["community"]
+    assert community["match_efficiency_permille"] == 875
+    assert community["pv_local_share_permille"] == 769
+    assert community["ev_local_share_permille"] == 444
+
+
+def test_the_cars_share_of_a_purchase_follows_its_fills() -> None:
+    # 500 Wh allocated of 900 Wh of fills, 600 of them the car's: 500 * 600 / 900
+    assert ev_local_wh(ev_wh=400, local_bought_wh=500, ev_filled_wh=600, filled_wh=900) == 333
+    # never more than the car charged, nothing without fills
+    assert ev_local_wh(ev_wh=200, local_bought_wh=500, ev_filled_wh=600, filled_wh=900) == 200
+    assert ev_local_wh(ev_wh=200, local_bought_wh=0, ev_filled_wh=0, filled_wh=0) == 0
+
+
+_position = st.builds(
+    lambda i, imp, exp, buy, sell: SlotPosition(
+        household=f"h{i}", import_wh=imp, export_wh=exp, buy_price=RETAIL, sell_price=FEED_IN,
+        traded_buy_wh=buy, buy_amount=buy * 1000, traded_sell_wh=sell, sell_amount=sell * 1000,
+    ),
+    st.integers(0, 9), st.integers(0, 3000), st.integers(0, 3000),
+    st.integers(0, 3000), st.integers(0, 3000),
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(slots=st.lists(st.lists(_position, max_size=8, unique_by=lambda p: p.household),
+                      max_size=4))  # fmt: skip
+def test_what_is_traded_never_exceeds_the_matching_limit(slots: list[list[SlotPosition]]) -> None:
+    report = Report()
+    for k, positions in enumerate(slots):
+        settled = settle_slot(positions)
+        usage = {p.household: HouseholdUsage(consumption_wh=p.import_wh, pv_wh=p.export_wh)
+                 for p in positions}  # fmt: skip
+        report.add_slot(SLOT + 900 * k, settlements=settled, usage=usage)
+        assert report.slots[-1].local_wh <= report.slots[-1].match_limit_wh
+    summary = report.summary()
+    assert summary.local_traded_wh <= summary.match_limit_wh
+    assert summary.match_efficiency_permille is None or summary.match_efficiency_permille <= 1000

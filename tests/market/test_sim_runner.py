@@ -3,6 +3,7 @@ worse off, surplus traded, every slot final."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
@@ -11,7 +12,7 @@ from market.node import DataDir
 from market.settlement.period import Period
 from market.settlement.statement import household_statement
 from market.settlement.store import SettlementStore
-from market.sim.runner import SimConfig, simulate
+from market.sim.runner import Neighbourhood, SimConfig, simulate
 from market.tariff import GridPrices
 
 
@@ -73,3 +74,58 @@ async def test_each_households_statement_is_what_the_report_says(tmp_path: Path)
         assert (got.grid_paid, got.grid_received) == (totals.grid_paid, totals.grid_received)
         assert got.baseline_cost == totals.baseline_cost
         assert got.savings == totals.savings
+
+
+async def test_a_teleworkers_car_charges_at_midday_within_the_matching_limit(
+    tmp_path: Path,
+) -> None:
+    """Seed 4's teleworker (h04) is at home on Monday 15 June 2026: its car charges on
+    the midday surplus, partly bought from neighbours; what is traded stays within the
+    slot-by-slot matching limit and the car's local energy within its purchases."""
+    config = dataclasses.replace(
+        _config(tmp_path), seed=4, pv_share=0.6, ev_share=0.4, battery_share=0.0
+    )
+    report = await simulate(config)
+    assert "teleworker" in report.labels["h04"]
+    teleworker = report.households["h04"]
+    assert teleworker.ev_wh > 0
+    assert 0 < teleworker.ev_local_wh <= min(teleworker.ev_wh, teleworker.local_bought_wh)
+    for point in report.slots:
+        assert point.local_wh <= point.match_limit_wh
+    summary = report.summary()
+    assert 0 < summary.local_traded_wh <= summary.match_limit_wh
+    assert summary.match_efficiency_permille is not None
+    assert summary.ev_local_share_permille is not None
+    assert 0 < summary.ev_local_share_permille <= 1000
+    local, at_home = summary.pv_local_share_permille, summary.pv_self_consumption_permille
+    assert local is not None and at_home is not None
+    assert local > at_home  # some PV was sold to neighbours
+
+
+async def test_a_car_with_a_daytime_and_an_evening_session_gets_an_agent_for_each(
+    tmp_path: Path,
+) -> None:
+    """Seed 121's teleworker (h02) is plugged in on 15 June 2026 from 08:56 to 16:03 and
+    again from 16:18: the runner gives each session its own EV agent, one at a time."""
+    config = dataclasses.replace(
+        _config(tmp_path), seed=121, start_hour=15, pv_share=0.6, ev_share=0.4, battery_share=0.0
+    )
+    neighbourhood = Neighbourhood(config)
+    spec = next(s for s in neighbourhood.specs if s.id == "h02")
+    daytime, evening = spec.ev_sessions(config.start)
+    assert daytime.departure < evening.arrival
+    seen: list[tuple[str, ...]] = []
+    try:
+        await neighbourhood.open()
+        home = next(h for h in neighbourhood.homes if h.spec.id == "h02")
+        neighbourhood.on_slot.append(lambda _slot: seen.append(tuple(home.ev_agents.values())))
+        report = await neighbourhood.run()
+        agents = home.node.agent_ids()
+    finally:
+        await neighbourhood.close()
+    assert all(len(current) <= 1 for current in seen)
+    assert (f"ev{daytime.arrival}",) in seen
+    assert seen[-1] == (f"ev{evening.arrival}",)
+    assert f"ev{daytime.arrival}" not in agents
+    assert f"ev{evening.arrival}" in agents
+    assert report.households["h02"].ev_wh > 0
