@@ -32,7 +32,7 @@ from homeassistant.helpers import script
 from homeassistant.helpers.template import Template
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.p2p_energy import services
+from custom_components.p2p_energy import household_services, services
 from custom_components.p2p_energy.const import (
     CONF_IMPORT_POWER,
     CONF_METER_ADDRESS,
@@ -65,9 +65,9 @@ SERVICE_SCHEMAS: dict[str, vol.Schema] = {
     services.SERVICE_PLACE_ORDER: services.PLACE_ORDER_SCHEMA,
     services.SERVICE_CANCEL_ORDER: services.CANCEL_ORDER_SCHEMA,
     services.SERVICE_CREATE_INVITE: services.CREATE_INVITE_SCHEMA,
-    services.SERVICE_START_EV_SESSION: services.START_EV_SESSION_SCHEMA,
-    services.SERVICE_STOP_EV_SESSION: services.STOP_EV_SESSION_SCHEMA,
-    services.SERVICE_SET_LIMITS: services.SET_LIMITS_SCHEMA,
+    household_services.SERVICE_START_EV_SESSION: household_services.START_EV_SESSION_SCHEMA,
+    household_services.SERVICE_STOP_EV_SESSION: household_services.STOP_EV_SESSION_SCHEMA,
+    household_services.SERVICE_SET_LIMITS: household_services.SET_LIMITS_SCHEMA,
     services.SERVICE_LEAVE_COMMUNITY: services.ENTRY_SCHEMA,
     services.SERVICE_ROTATE_KEY: services.ENTRY_SCHEMA,
     services.SERVICE_VOTE_TO_REMOVE: services.VOTE_TO_REMOVE_SCHEMA,
