@@ -4,8 +4,9 @@
 the agents' plans, hands settled slots to the settlements (`settlements`), raises the
 equivocation repair issue, asks for a status refresh when a peer comes or goes or the
 node's chain state changes (the catching-up issue), and fires the
-`p2p_energy_slot_cleared`, `p2p_energy_slot_disputed` and `p2p_energy_ev_schedule`
-events. Every event's data starts with `config_entry_id`; times are ISO 8601 UTC.
+`p2p_energy_slot_cleared`, `p2p_energy_slot_disputed`, `p2p_energy_ev_schedule` and
+`p2p_energy_surplus` events. Every event's data starts with `config_entry_id`; times
+are ISO 8601 UTC.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from market.node.events import (
     SlotCleared,
     SlotDisputed,
     SlotSettled,
+    SurplusChanged,
 )
 from market.units import to_kwh, to_price
 
@@ -83,6 +85,8 @@ class HubEvents:
             # the entities change once the settlements have read the store again
             self.settlements.on_settled(event)
             return
+        elif isinstance(event, SurplusChanged):
+            self._fire("surplus", self.surplus_data(event))
         elif isinstance(event, AgentSchedule):
             self.agents.schedules[event.agent_id] = event.schedule
             data = ev_schedule_data(event.schedule, self.slot_s)
@@ -128,6 +132,21 @@ class HubEvents:
             "slot_start": slot_datetime(event.slot).isoformat(),
             "slot_end": slot_datetime(event.slot + self.slot_s).isoformat(),
             "reason": event.reason,
+        }
+
+    def surplus_data(self, event: SurplusChanged) -> dict[str, Any]:
+        """The `surplus` event's data (after `config_entry_id`): the next open slot's
+        expected unsold energy, which moved by the node's surplus step or more."""
+        return {
+            "slot_start": slot_datetime(event.slot).isoformat(),
+            "slot_end": slot_datetime(event.slot + self.slot_s).isoformat(),
+            "unmatched_kwh": to_kwh(event.unmatched_sell_wh),
+            "unmatched_wh": event.unmatched_sell_wh,
+            "sell_wh": event.total_sell_wh,
+            "buy_wh": event.total_buy_wh,
+            "price": None if event.price is None else to_price(event.price),
+            "price_ticks": event.price,
+            "currency": self.currency,
         }
 
     def _fire(self, name: str, data: dict[str, Any]) -> None:

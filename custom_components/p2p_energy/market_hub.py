@@ -37,7 +37,7 @@ from market.meter.snapshot import MeterSnapshot
 from market.node import Node, NodeStatus
 from market.node.errors import DataDirError
 from market.node.events import AgentSchedule, NodeEvent
-from market.node.views import BookOrder
+from market.node.views import BookOrder, SlotSurplus
 from market.supervise import FaultLog, supervise
 
 from .const import CONF_NODE_NAME, CONF_PORT, DOMAIN
@@ -54,6 +54,8 @@ from .trades import Trade, TradeBook
 _LOGGER = logging.getLogger(__name__)
 
 STATUS_INTERVAL: Final = timedelta(seconds=30)
+# The coming slots the community surplus sensor shows (its attributes stay small).
+SURPLUS_SLOTS: Final = 8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +82,8 @@ class MarketData:
     settlement: SettlementHealth | None = None
     # today's and this month's statements (None until first read)
     statements: Statements | None = None
+    # the next open slots' books cleared now: the community's unsold asks, earliest first
+    surplus: tuple[SlotSurplus, ...] = ()
 
 
 def storage_not_ready(data_dir: Path, err: DataDirError) -> ConfigEntryNotReady:
@@ -263,6 +267,7 @@ class MarketHub(DataUpdateCoordinator[MarketData]):
             slot_s=self.terms.slot_s,
             settlement=self.settlements.health,
             statements=self.settlements.statements,
+            surplus=tuple(self.node.surplus_forecast(self.now_s, SURPLUS_SLOTS)),
         )
 
     def _ev_current(self, slot: int) -> int:

@@ -86,6 +86,28 @@ def _settlement_slots(data: MarketData) -> dict[str, Any] | None:
     return {"disputed_slots": len(health.disputed), "unmeasured_slots": len(health.unmeasured)}
 
 
+def _next_surplus(data: MarketData) -> int | None:
+    return data.surplus[0].unmatched_sell_wh if data.surplus else None
+
+
+def _surplus_slots(data: MarketData) -> dict[str, Any] | None:
+    if not data.surplus:
+        return None
+    return {
+        "slot_start": slot_datetime(data.surplus[0].slot).isoformat(),
+        "slots": [
+            {
+                "slot_start": slot_datetime(slot.slot).isoformat(),
+                "unmatched_kwh": to_kwh(slot.unmatched_sell_wh),
+                "sell_kwh": to_kwh(slot.total_sell_wh),
+                "buy_kwh": to_kwh(slot.total_buy_wh),
+                "price": None if slot.price is None else to_price(slot.price),
+            }
+            for slot in data.surplus
+        ],
+    }
+
+
 def _slot_energy(key: str, value_fn: Callable[[MarketData], int]) -> MarketSensorDescription:
     # What the current delivery slot carries: no state class, it is not a counter.
     return MarketSensorDescription(
@@ -142,6 +164,19 @@ MARKET_SENSORS: tuple[MarketSensorDescription, ...] = (
     ),
     _slot_energy("energy_bought_slot", lambda data: data.current_trade.bought_wh),
     _slot_energy("energy_sold_slot", lambda data: data.current_trade.sold_wh),
+    MarketSensorDescription(
+        # The next open slot's asks that no bid would take if its book cleared now: a
+        # forecast the book may change until the gate closes, so no state class.
+        key="community_surplus",
+        translation_key="community_surplus",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=3,
+        community=True,
+        value_fn=_next_surplus,
+        attributes_fn=_surplus_slots,
+    ),
     MarketSensorDescription(
         key="open_orders",
         translation_key="open_orders",
@@ -211,7 +246,8 @@ class MarketSensor(MarketEntity, SensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Details for automations (the open orders, the EV schedule's slots)."""
+        """Details for automations (the open orders, the EV schedule's and the surplus'
+        slots)."""
         attributes_fn = self.entity_description.attributes_fn
         return None if attributes_fn is None else attributes_fn(self.coordinator.data)
 

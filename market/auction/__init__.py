@@ -6,6 +6,7 @@ Pure functions, integers only: `clear(orders, params)` gives every node the same
 
 from .book import Book, prepare
 from .clearing import DEFAULT_PARAMS, MECHANISMS, Mechanism, clear
+from .indication import Indication, indicate
 from .params import (
     ClearingParams,
     InvalidGridFeeError,
@@ -20,6 +21,7 @@ __all__ = [
     "MECHANISMS",
     "Book",
     "ClearingParams",
+    "Indication",
     "InvalidGridFeeError",
     "InvalidKappaError",
     "InvalidParamsError",
@@ -27,5 +29,6 @@ __all__ = [
     "Mechanism",
     "UnknownMechanismError",
     "clear",
+    "indicate",
     "prepare",
 ]

@@ -20,12 +20,13 @@ from .events import (
     PeerUp,
     SlotCleared,
     SlotDisputed,
+    SurplusChanged,
 )
 from .finality import SlotState, Verdict
 from .index import OrderStatus
 from .invite import Invite, create_invite
 from .node import Node
-from .views import BookOrder, NodeStatus, PeerStatus, SlotOutcome
+from .views import BookOrder, NodeStatus, PeerStatus, SlotOutcome, SlotSurplus
 
 __all__ = [
     "AgentSchedule",
@@ -58,6 +59,8 @@ __all__ = [
     "SlotDisputed",
     "SlotOutcome",
     "SlotState",
+    "SlotSurplus",
+    "SurplusChanged",
     "SystemClock",
     "Verdict",
     "create_invite",

@@ -30,3 +30,6 @@ class NodeConfig:
     # How long a node that knows peers waits at start for one to confirm its own chain
     # before it signs anyway (None: until one answers; docs/node.md, "Restoring a backup").
     catchup_timeout_s: float | None = None
+    # The change of the next open slot's expected unsold energy (Wh) that is told as a
+    # SurplusChanged event (market.node.surplus): smaller moves are not events.
+    surplus_step_wh: int = 100

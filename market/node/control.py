@@ -1,5 +1,5 @@
-"""The headless node's control API: its host's place / cancel / book / outcome / status
-as JSON over HTTP on a Unix socket (`python -m market node --control-socket PATH`).
+"""The headless node's control API: its host's place / cancel / book / surplus /
+outcome / status as JSON over HTTP on a Unix socket (`python -m market node --control-socket PATH`).
 
 A Unix socket rather than a TCP port: only this machine's users that the socket file's
 mode (0600) admits can reach it, so the API needs no authentication of its own and
@@ -51,6 +51,7 @@ class ControlApi:
         app.router.add_delete(PREFIX + "/orders/{order_id}", self._cancel)
         app.router.add_get(PREFIX + "/orders/{order_id}", self._held)
         app.router.add_get(PREFIX + "/slots/{slot}/book", self._book)
+        app.router.add_get(PREFIX + "/surplus", self._surplus)
         app.router.add_get(PREFIX + "/outcomes", self._outcomes)
         app.router.add_get(PREFIX + "/status", self._status)
         app.router.add_get(PREFIX + "/heads", self._heads)
@@ -128,6 +129,14 @@ class ControlApi:
             return _refused("malformed", "the slot is a Unix second", 400)
         book = [dataclasses.asdict(order) for order in self.node.order_book(slot)]
         return web.json_response(book)
+
+    async def _surplus(self, request: web.Request) -> web.Response:
+        try:
+            count = int(request.query.get("count", "8"))
+        except ValueError:
+            return _refused("malformed", "count is a number of slots", 400)
+        forecast = self.node.surplus_forecast(count=count)
+        return web.json_response([dataclasses.asdict(slot) for slot in forecast])
 
     async def _outcomes(self, _request: web.Request) -> web.Response:
         return web.json_response([outcome_json(outcome) for outcome in self.node.outcomes()])
@@ -292,6 +301,11 @@ class ControlClient:
     async def status(self) -> dict[str, Any]:
         """The node's status (docs/node.md, "The node API")."""
         result: dict[str, Any] = await self.request("GET", "/status")
+        return result
+
+    async def surplus(self, count: int = 8) -> list[dict[str, Any]]:
+        """The next `count` open slots' books cleared now (Node.surplus_forecast)."""
+        result: list[dict[str, Any]] = await self.request("GET", f"/surplus?count={count}")
         return result
 
     async def outcomes(self) -> list[dict[str, Any]]:

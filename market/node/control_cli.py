@@ -24,6 +24,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     control.add_argument("--socket", type=Path, required=True, help="the node's control socket")
     actions = control.add_subparsers(title="actions", dest="action", required=True)
     actions.add_parser("status", help="the node's status, as JSON")
+    surplus = actions.add_parser(
+        "surplus", help="the energy offered in the next open slots that no bid would take"
+    )
+    surplus.add_argument("--count", type=int, default=8, help="how many slots (at most 96)")
     leave = actions.add_parser("leave", help="leave the community (the key stops counting)")
     leave.add_argument(
         "--confirm-timeout",
@@ -46,6 +50,8 @@ async def _ask(args: argparse.Namespace) -> Any:
     async with ControlClient(args.socket) as client:
         if args.action == "leave":
             return await client.leave(args.confirm_timeout)
+        if args.action == "surplus":
+            return await client.surplus(args.count)
         if args.action == "rotate-key":
             return await client.rotate_key()
         if args.action == "remove":

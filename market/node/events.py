@@ -109,6 +109,20 @@ class SlotSettled:
 
 
 @dataclass(frozen=True, slots=True)
+class SurplusChanged:
+    """The community's expected unsold energy in the next open slot moved by the node's
+    surplus step or more since it was last told (market.node.surplus): what the asks of
+    `slot` would leave unmatched if the book cleared now, and the price it would clear
+    at (None without a trade, or under a pairwise mechanism)."""
+
+    slot: int
+    unmatched_sell_wh: int
+    total_sell_wh: int
+    total_buy_wh: int
+    price: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class PeerUp:
     """A peer answered after being unknown or unreachable."""
 
@@ -157,6 +171,7 @@ NodeEvent = (
     | SlotCleared
     | SlotDisputed
     | SlotSettled
+    | SurplusChanged
     | PeerUp
     | PeerDown
     | EquivocationSeen

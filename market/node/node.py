@@ -58,6 +58,7 @@ from .rotation import open_ledger
 from .settlement_api import SettlementControls
 from .settling import SettlementKeeper
 from .slots import SlotKeeper
+from .surplus import SurplusWatch
 from .views import NODE_COUNTERS, NodeStatus, SlotOutcome
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ class Node(AgentControls, OrderControls, MembershipControls, MeterInputs, Settle
             self._prune,
             writes,
         )
+        self._surplus = SurplusWatch(self.index, self.terms, self._emit, config.surplus_step_wh)
         self._catchup = CatchUp(ledger, self.gossip, self._emit, config.catchup_timeout_s)
         self._readings = ReadingRecorder(ledger, self.terms, self.stats, self.data)
         self._settlement = SettlementKeeper(
@@ -372,6 +374,7 @@ class Node(AgentControls, OrderControls, MembershipControls, MeterInputs, Settle
             now = self.clock.now_ms()
             self._slots.on_entries(update.order_slots | update.seal_slots, now)
             self._settlement.on_entries(update.settle_slots, now)
+            self._surplus.check(now // 1000, update.order_slots)
 
     def _on_decided(self, outcome: SlotOutcome, own_fills: dict[bytes, int]) -> None:
         by_agent = self._orders.own.fills_by_agent(own_fills)
@@ -411,8 +414,10 @@ class Node(AgentControls, OrderControls, MembershipControls, MeterInputs, Settle
                 if now >= self._next_agent_ms:
                     self._next_agent_ms = now + self.config.agent_interval_s * 1000
                     await self._run_agents(now)
+                self._surplus.check(now // 1000)
                 settle_at = self._settlement.next_due_ms(now)
                 wake_at = min(self._slots.next_due_ms(), settle_at, self._next_agent_ms)
+                wake_at = min(wake_at, self._surplus.next_check_ms(now // 1000))
             except Exception as err:  # the next turn may succeed: the market must go on
                 faults.failed(err)
                 wake_at = now + _FAULT_RETRY_MS

@@ -1,5 +1,6 @@
 """The node's API for the host's own orders (a mixin of `Node`): place, cancel,
-withdraw, and the order book, through the node's order desk (market.node.orders)."""
+withdraw, and the order book, through the node's order desk (market.node.orders), and
+what the open books would leave unsold (the surplus signal, market.node.surplus)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from .orders import API_SOURCE
 
 if TYPE_CHECKING:
     from .catchup import CatchUp
+    from .clock import Clock
     from .index import HeldOrder
     from .orders import OrderDesk
-    from .views import BookOrder
+    from .surplus import SurplusWatch
+    from .views import BookOrder, SlotSurplus
 
 
 class OrderControls:
@@ -22,6 +25,8 @@ class OrderControls:
     # The node's parts this mixin uses (set by Node.__init__).
     _orders: OrderDesk
     _catchup: CatchUp
+    _surplus: SurplusWatch
+    clock: Clock
 
     async def place_order(
         self,
@@ -61,3 +66,11 @@ class OrderControls:
     def held_order(self, order_id: str) -> HeldOrder | None:
         """An order of any member, while its slot is remembered."""
         return self._orders.held(order_id)
+
+    def surplus_forecast(self, now_s: int | None = None, count: int = 8) -> list[SlotSurplus]:
+        """The next `count` slots whose gates are open at `now_s` (default: the node's
+        clock), earliest first, each as its live book would clear now: the ask volume no
+        bid would take, the books' totals and the indicative price. At most 96 slots."""
+        if now_s is None:
+            now_s = self.clock.now_ms() // 1000
+        return self._surplus.forecast(now_s, count)

@@ -39,6 +39,19 @@ class SlotOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class SlotSurplus:
+    """A slot whose gate is open, as its live book would clear now (market.auction's
+    `indicate`): the asks' energy nobody would buy, and the price (None without a trade,
+    or under a pairwise mechanism). An indication: the book changes until the gate."""
+
+    slot: int
+    unmatched_sell_wh: int
+    total_sell_wh: int
+    total_buy_wh: int
+    price: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class PeerStatus:
     """One peer as the node sees it."""
 

@@ -60,7 +60,9 @@ OUR_ENTITY = re.compile(
 FRENCH_ROW = re.compile(r"^\| `([a-z_]+\.[a-z0-9_]+)` \| `([a-z_]+\.[a-z0-9_]+)` \|$", re.MULTILINE)
 
 CORE_CARDS = frozenset({"entities", "history-graph", "statistics-graph", "tile", "markdown"})
-EVENTS = frozenset(f"{DOMAIN}_{name}" for name in ("slot_cleared", "slot_disputed", "ev_schedule"))
+EVENTS = frozenset(
+    f"{DOMAIN}_{name}" for name in ("slot_cleared", "slot_disputed", "ev_schedule", "surplus")
+)
 SERVICE_SCHEMAS: dict[str, vol.Schema] = {
     services.SERVICE_PLACE_ORDER: services.PLACE_ORDER_SCHEMA,
     services.SERVICE_CANCEL_ORDER: services.CANCEL_ORDER_SCHEMA,

@@ -17,7 +17,7 @@ import pytest
 from market.model import Side
 from market.node.clock import ManualClock
 from market.node.control import ControlApi, ControlClient, ControlError
-from tests.market.node_harness import T0, Household, run_slot, start_neighbourhood
+from tests.market.node_harness import T0, Household, run_slot, start_neighbourhood, wait_until
 
 Control = tuple[ControlClient, Path, ManualClock]
 
@@ -66,6 +66,26 @@ async def test_orders_placed_through_the_socket_trade_and_show_in_book_and_outco
     heads = await client.heads()
     frontier = await running[0].node.ledger.frontier()
     assert heads == {a.hex(): [seq, h.hex()] for a, (seq, h) in frontier.items()}
+
+
+async def test_a_script_reads_the_communitys_surplus(
+    control: Control, running: list[Household]
+) -> None:
+    client, _path, _clock = control
+    await running[1].node.place_order(Side.SELL, 1200, 500, T0 + 900)
+    await wait_until(lambda: running[0].node.surplus_forecast(count=1)[0].total_sell_wh > 0)
+    [first, second] = await client.surplus(2)
+    assert first == {
+        "slot": T0 + 900,
+        "unmatched_sell_wh": 1200,
+        "total_sell_wh": 1200,
+        "total_buy_wh": 0,
+        "price": None,
+    }
+    assert second["slot"] == T0 + 1800
+    with pytest.raises(ControlError) as err:
+        await client.request("GET", "/surplus?count=many")
+    assert (err.value.status, err.value.reason) == (400, "malformed")
 
 
 async def test_refusals_carry_the_nodes_reason_and_bad_requests_a_4xx(
@@ -136,6 +156,8 @@ async def test_a_shell_can_leave_or_vote_through_the_socket(
 
     code, out, _err = await shell("status")
     assert code == 0 and json.loads(out)["is_member"] is True
+    code, out, _err = await shell("surplus", "--count", "2")
+    assert code == 0 and [slot["slot"] for slot in json.loads(out)] == [T0 + 900, T0 + 1800]
     code, out, _err = await shell("remove", "zz")
     assert code == 1 and "malformed" in _err
     code, out, _err = await shell("remove", other)
