@@ -7,8 +7,10 @@ stay readable; it is a mixin of `Node` only, and reads the node's parts below.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ..model import Side
 from .agent_host import Agent, AgentHost, ObservationSource
 from .events import AgentSchedule, NodeEvent
 from .orders import API_SOURCE
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from .faults import NodeFaults
     from .index import MarketIndex
     from .orders import OrderDesk
+    from .prices import PriceHistory
 
 
 class AgentControls:
@@ -28,6 +31,7 @@ class AgentControls:
     # The node's parts this mixin uses (set by Node.__init__).
     _agents: AgentHost
     _observe: ObservationSource
+    _prices: PriceHistory
     faults: NodeFaults
     _orders: OrderDesk
     _catchup: CatchUp
@@ -79,6 +83,21 @@ class AgentControls:
             self.faults.observing.failed(err)
             return
         self.faults.observing.recovered()
+        if not observation.expected_prices:  # the host's own expectations win
+            observation = replace(observation, expected_prices=self._prices.expected(now_s))
         await self._orders.apply(self._agents.decide(now_s, observation))
+        await self._prices.save()
         for agent_id, schedule in self._agents.schedule_changes():
             self._emit(AgentSchedule(agent_id, schedule))
+
+    def _steered_wh(self, own_fills: dict[bytes, int]) -> int:
+        """What the household's steered loads bought: its filled bids but the consumption
+        buyer's (a host's own orders, "api", buy for a load it drives: a car, a boiler)."""
+        total = 0
+        for order_hash, energy_wh in own_fills.items():
+            order = self.index.get_order(order_hash)
+            if order is None or order.side is not Side.BUY:
+                continue
+            if not self._agents.buys_forecast_demand(self._orders.own.source_of(order_hash)):
+                total += energy_wh
+        return total

@@ -27,6 +27,7 @@ ADDRESS_FILE = "node.json"
 PEERS_FILE = "peers.json"
 AGENT_ORDERS_FILE = "agent_orders.json"
 STEERED_FILE = "steered_loads.json"
+PRICES_FILE = "prices.json"
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -171,20 +172,38 @@ class DataDir:
         """Slot start -> Wh the household's steered loads bought in it, as recorded by
         the last run (empty when missing or unreadable: the forecast then learns those
         slots' whole import, as before the file existed)."""
+        return self._slot_table(STEERED_FILE, positive=True)
+
+    def save_steered_loads(self, steered: dict[int, int]) -> None:
+        """Record what the household's steered loads bought, by slot start."""
+        self._save_slot_table(STEERED_FILE, steered)
+
+    def prices(self) -> dict[int, int]:
+        """Slot start -> the price it cleared at (ticks; the ceiling for no trade), as
+        the last run learned them (empty when missing or unreadable)."""
+        return self._slot_table(PRICES_FILE, positive=False)
+
+    def save_prices(self, prices: dict[int, int]) -> None:
+        """Record the cleared prices the planners learn from, by slot start."""
+        self._save_slot_table(PRICES_FILE, prices)
+
+    def _slot_table(self, name: str, *, positive: bool) -> dict[int, int]:
+        # the node's own file, but a disk can corrupt it: what is not a slot -> int
+        # pair is left out, and an unreadable file is an empty table
         try:
-            raw = jsontext.loads((self.path / STEERED_FILE).read_text(encoding="utf-8"))
+            raw = jsontext.loads((self.path / name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         if not isinstance(raw, dict):
             return {}
+        least = 1 if positive else 0
         found: dict[int, int] = {}
         for key, value in raw.items():
-            if key.isascii() and key.isdigit() and type(value) is int and value > 0:
+            if key.isascii() and key.isdigit() and type(value) is int and value >= least:
                 found[int(key)] = value
         return found
 
-    def save_steered_loads(self, steered: dict[int, int]) -> None:
-        """Record what the household's steered loads bought, by slot start."""
+    def _save_slot_table(self, name: str, table: dict[int, int]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({str(slot): wh for slot, wh in sorted(steered.items())})
-        write_atomically(self.path / STEERED_FILE, text)
+        text = json.dumps({str(slot): value for slot, value in sorted(table.items())})
+        write_atomically(self.path / name, text)

@@ -26,7 +26,6 @@ from ..ledger.codec import Entry
 from ..ledger.community import Community
 from ..ledger.identity import Identity
 from ..ledger.ledger import Origin
-from ..model import Side
 from ..settlement.store import SettlementStoreError
 from ..supervise import supervise
 from .addresses import advertised_host, peer_url
@@ -53,6 +52,7 @@ from .peering import (
     start_discovery,
     stop_discovery,
 )
+from .prices import PriceHistory
 from .redeem import RedeemService, wall_clock_s
 from .rotation import open_ledger
 from .settlement_api import SettlementControls
@@ -137,6 +137,9 @@ class Node(AgentControls, OrderControls, MembershipControls, MeterInputs, Settle
         self._surplus = SurplusWatch(self.index, self.terms, self._emit, config.surplus_step_wh)
         self._catchup = CatchUp(ledger, self.gossip, self._emit, config.catchup_timeout_s)
         self._readings = ReadingRecorder(ledger, self.terms, self.stats, self.data)
+        self._prices = PriceHistory(
+            self.terms, self.index, identity.public_key, self.data, self.stats
+        )
         self._settlement = SettlementKeeper(
             ledger,
             identity,
@@ -207,6 +210,7 @@ class Node(AgentControls, OrderControls, MembershipControls, MeterInputs, Settle
         recorded = await asyncio.get_running_loop().run_in_executor(None, self.data.agent_orders)
         self._orders.load(entries, recorded)
         await self._readings.load()
+        await self._prices.load()
         try:
             await self._settlement.open(self.clock.now_ms())
         except SettlementStoreError as err:
@@ -268,6 +272,7 @@ class Node(AgentControls, OrderControls, MembershipControls, MeterInputs, Settle
                 await task
         self._tasks = []
         await self._readings.stop()
+        await self._prices.save()
         await stop_discovery(self._discovery)
         self._discovery = []
         await self.gossip.stop()
@@ -380,22 +385,12 @@ class Node(AgentControls, OrderControls, MembershipControls, MeterInputs, Settle
         by_agent = self._orders.own.fills_by_agent(own_fills)
         self._readings.note_steered(outcome.slot, self._steered_wh(own_fills))
         price = None if outcome.result is None else outcome.result.price
+        if isinstance(outcome.event, SlotCleared):  # a dispute says nothing of prices
+            self._prices.learn(outcome.slot, outcome.event.price, outcome.event.volume_wh)
         late = isinstance(outcome.event, SlotCleared) and outcome.event.late
         self._agents.deliver(outcome.slot, by_agent, price, late=late)
         self._emit(outcome.event)
         self._wake.set()
-
-    def _steered_wh(self, own_fills: dict[bytes, int]) -> int:
-        """What the household's steered loads bought: its filled bids but the consumption
-        buyer's (a host's own orders, "api", buy for a load it drives: a car, a boiler)."""
-        total = 0
-        for order_hash, energy_wh in own_fills.items():
-            order = self.index.get_order(order_hash)
-            if order is None or order.side is not Side.BUY:
-                continue
-            if not self._agents.buys_forecast_demand(self._orders.own.source_of(order_hash)):
-                total += energy_wh
-        return total
 
     def _prune(self, before_slot: int) -> None:
         self.index.prune(before_slot)

@@ -78,6 +78,7 @@ NODE_COUNTERS = (
     "reading_gaps_reset",
     "reading_gaps_jump",
     "steered_save_failures",
+    "price_save_failures",
     "settle_seals",
     "settle_seals_skipped",
     "settlements_final",
