@@ -26,6 +26,10 @@ class EvSession:
     is charged from the grid so the car is full at departure. `min_energy_wh` (the
     "minimum state of charge first" mode): so much is charged at once, from the grid
     where the market has not delivered it, before the rest waits for cheap slots.
+    `surplus_only_wh`: the last part of `energy_wh` is bought from the neighbours or not
+    at all, never from the grid (evcc's "PV" top-up: a car at home in daylight fills
+    its battery beyond what it needs when surplus is there); the plan is feasible
+    without it.
     """
 
     energy_wh: int
@@ -35,6 +39,7 @@ class EvSession:
     max_power_w: int
     grid_fallback: bool = True
     min_energy_wh: int = 0
+    surplus_only_wh: int = 0
 
     def __post_init__(self) -> None:
         check_non_negative("energy_wh", self.energy_wh)
@@ -51,6 +56,12 @@ class EvSession:
         if check_non_negative("min_energy_wh", self.min_energy_wh) > self.energy_wh:
             raise InvalidPowerRangeError(
                 "min_energy_wh > energy_wh", (self.min_energy_wh, self.energy_wh)
+            )
+        surplus_only = check_non_negative("surplus_only_wh", self.surplus_only_wh)
+        if surplus_only + self.min_energy_wh > self.energy_wh:
+            raise InvalidPowerRangeError(
+                "min_energy_wh + surplus_only_wh > energy_wh",
+                (self.min_energy_wh, surplus_only, self.energy_wh),
             )
 
 
@@ -242,11 +253,14 @@ def plan_ev(
         item.market_wh = min(item.cap_wh - item.grid_wh, need)
         need -= item.market_wh
     if session.grid_fallback:
+        # the surplus-only part is never charged from the grid
+        grid_need = max(0, need - session.surplus_only_wh)
         for item in reversed(slots):
-            if need <= 0:
+            if grid_need <= 0:
                 break
-            extra = min(item.cap_wh - item.market_wh - item.grid_wh, need)
+            extra = min(item.cap_wh - item.market_wh - item.grid_wh, grid_need)
             item.grid_wh += extra
+            grid_need -= extra
             need -= extra
     entries = [*done.values()]
     for item in slots:
@@ -265,7 +279,8 @@ def plan_ev(
             )
         )
     entries.sort(key=lambda entry: entry.slot)
-    return EvSchedule(now=now, session=session, slots=tuple(entries), shortfall_wh=max(0, need))
+    shortfall = max(0, need - session.surplus_only_wh)
+    return EvSchedule(now=now, session=session, slots=tuple(entries), shortfall_wh=shortfall)
 
 
 def _minimum_first(slots: list[_Slot], urgent: int, need: int) -> int:

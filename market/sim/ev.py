@@ -32,6 +32,9 @@ HOME_DAY_EVENING_PLUG_SHARE = 0.2
 # Sessions of one car are at least this far apart; a daytime session this long at least.
 SESSION_GAP_S = 15 * 60
 MIN_DAYTIME_SESSION_S = 2 * SECONDS_PER_HOUR
+# A car at home in daylight takes up to this many days of driving more from the
+# neighbours' surplus alone (never from the grid), as a smart charger's "PV mode" does.
+TOP_UP_DAYS = 2
 # Earliest afternoon arrival: after the latest morning departure (09:30 + the weekend
 # delay = 11:30) plus the gap, so an afternoon session never overlaps the night before.
 AFTERNOON_EARLIEST_MIN = 12 * 60
@@ -111,16 +114,25 @@ class EvSessionSpec:
     energy_wh: int
     min_power_w: int
     max_power_w: int
+    # beyond `energy_wh`, what the car takes only from the neighbours' surplus (a car at
+    # home in daylight fills up further when there is some: the next sessions need less)
+    surplus_only_wh: int = 0
 
-    def to_agent_session(self, max_price: int, *, grid_fallback: bool = True) -> EvSession:
-        """The market agent's view of this session, bidding at most `max_price` ticks."""
+    def to_agent_session(
+        self, max_price: int, *, grid_fallback: bool = True, banked_wh: int = 0
+    ) -> EvSession:
+        """The market agent's view of this session, bidding at most `max_price` ticks;
+        `banked_wh`: what earlier top-ups put in the battery beyond their sessions' need
+        (this session needs that much less)."""
+        required = max(0, self.energy_wh - banked_wh)
         return EvSession(
-            energy_wh=self.energy_wh,
+            energy_wh=required + self.surplus_only_wh,
             departure=self.departure,
             max_price=max_price,
             min_power_w=self.min_power_w,
             max_power_w=self.max_power_w,
             grid_fallback=grid_fallback,
+            surplus_only_wh=self.surplus_only_wh,
         )
 
     def uncontrolled_wh(self, slot_start: int, slot_s: int) -> int:
@@ -185,14 +197,26 @@ def _energy_wh(
     return min(cap, round(km * spec.wh_per_km))
 
 
-def _session(spec: EvSpec, arrival: int, departure: int, energy_wh: int) -> EvSessionSpec:
+def _session(
+    spec: EvSpec, arrival: int, departure: int, energy_wh: int, surplus_only_wh: int = 0
+) -> EvSessionSpec:
     return EvSessionSpec(
         arrival=arrival,
         departure=departure,
         energy_wh=energy_wh,
         min_power_w=spec.min_power_w,
         max_power_w=spec.charger_power_w,
+        surplus_only_wh=surplus_only_wh,
     )
+
+
+def _top_up_wh(spec: EvSpec, energy_wh: int, arrival: int, departure: int) -> int:
+    """What a daytime session takes beyond its need from surplus only: up to
+    `TOP_UP_DAYS` of driving, within the battery's share and the charger's window."""
+    window_wh = (departure - arrival) * spec.charger_power_w // SECONDS_PER_HOUR
+    battery_wh = round(spec.battery_wh * MAX_SESSION_BATTERY_SHARE)
+    wanted = spec.daily_km * spec.wh_per_km * TOP_UP_DAYS
+    return max(0, min(wanted, window_wh - energy_wh, battery_wh - energy_wh))
 
 
 def ev_session(spec: EvSpec, seed: int, day: date, zone: str = PARIS) -> EvSessionSpec | None:
@@ -255,8 +279,9 @@ def daytime_session(spec: EvSpec, seed: int, day: date, zone: str = PARIS) -> Ev
     if departure - arrival < MIN_DAYTIME_SESSION_S:
         return None
     sessions_per_day = 1 + HOME_DAY_EVENING_PLUG_SHARE
+    energy_wh = _energy_wh(spec, rng, sessions_per_day, arrival, departure)
     return _session(
-        spec, arrival, departure, _energy_wh(spec, rng, sessions_per_day, arrival, departure)
+        spec, arrival, departure, energy_wh, _top_up_wh(spec, energy_wh, arrival, departure)
     )
 
 

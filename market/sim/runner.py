@@ -100,6 +100,18 @@ class SimConfig:
         return start - start % self.terms.slot_s
 
 
+def _bank_top_up(home: SimHousehold, arrival: int, agent: object) -> None:
+    """A session left: what it charged beyond its need stays in the battery."""
+    required = home.ev_required.pop(arrival, 0)
+    schedule = agent.schedule if isinstance(agent, EvChargingAgent) else None
+    if schedule is None:
+        return
+    charged = sum(e.energy_wh for e in schedule.slots if e.slot < schedule.session.departure)
+    spec = home.spec.ev
+    cap = 0 if spec is None else spec.battery_wh
+    home.ev_banked_wh = min(cap, home.ev_banked_wh + max(0, charged - required))
+
+
 def household_seed(seed: int, household_id: str) -> bytes:
     """A node key seed derived from the run's seed: same seed, same keys, same ledger."""
     return hashlib.sha256(f"p2p-energy sim {seed} {household_id}".encode()).digest()
@@ -114,6 +126,10 @@ class SimHousehold:
     limits: HouseholdLimits
     battery: HomeBattery | None
     ev_agents: dict[int, str] = field(default_factory=dict)  # session arrival -> agent id
+    # what the car's top-ups put in its battery beyond their sessions' need (Wh): the
+    # next sessions need that much less
+    ev_banked_wh: int = 0
+    ev_required: dict[int, int] = field(default_factory=dict)  # arrival -> Wh it needed
     # the simulated meter's cumulative indexes (Wh), which the node signs readings from
     import_index: int = 0
     export_index: int = 0
@@ -257,9 +273,15 @@ class Neighbourhood:
                     home.node.remove_agent(agent_id)
                 if departed:
                     del home.ev_agents[arrival]
+                    _bank_top_up(home, arrival, agent)
             if session is not None and session.arrival not in home.ev_agents:
                 agent_id = f"ev{session.arrival}"
-                session_terms = session.to_agent_session(home.limits.max_buy_price)
+                session_terms = session.to_agent_session(
+                    home.limits.max_buy_price, banked_wh=home.ev_banked_wh
+                )
+                used = min(home.ev_banked_wh, session.energy_wh)
+                home.ev_banked_wh -= used
+                home.ev_required[session.arrival] = session.energy_wh - used
                 home.node.add_agent(
                     EvChargingAgent(agent_id, self.terms, home.limits, session_terms)
                 )

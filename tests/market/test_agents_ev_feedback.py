@@ -13,7 +13,7 @@ from market.agents import (
     Observation,
     SlotPhase,
 )
-from tests.market.test_agents_ev import EVENING, night_prices, run_session, session
+from tests.market.test_agents_ev import EVENING, MORNING, night_prices, run_session, session
 from tests.market.test_agents_support import HOUR, LIMITS, MIDNIGHT, TERMS
 
 
@@ -69,3 +69,24 @@ def test_a_minimum_above_the_target_is_refused() -> None:
     with pytest.raises(InvalidPowerRangeError):
         session(energy_wh=1000, min_energy_wh=2000)
     assert isinstance(session(min_energy_wh=0), EvSession)
+
+
+def test_a_surplus_only_top_up_is_bought_from_neighbours_or_not_at_all() -> None:
+    """20 kWh, the last 8 kWh only on the neighbours' surplus (a car at home in daylight
+    fills its battery further when there is some)."""
+    empty = EvChargingAgent(
+        "ev", TERMS, LIMITS, session(energy_wh=20_000, surplus_only_wh=8_000), horizon_slots=96
+    )
+    run_session(empty, EVENING, MORNING + 60, fill=0.0)
+    assert empty.schedule is not None
+    assert empty.schedule.feasible  # the required 12 kWh are in, from the grid
+    assert (empty.schedule.market_wh, empty.schedule.grid_wh) == (0, 12_000)
+
+    full = EvChargingAgent(
+        "ev", TERMS, LIMITS, session(energy_wh=20_000, surplus_only_wh=8_000), horizon_slots=96
+    )
+    run_session(full, EVENING, MORNING + 60, fill=1.0)
+    assert full.schedule is not None
+    assert (full.schedule.market_wh, full.schedule.grid_wh) == (20_000, 0)
+    with pytest.raises(InvalidPowerRangeError):
+        session(energy_wh=1000, min_energy_wh=600, surplus_only_wh=600)

@@ -157,3 +157,24 @@ def test_a_profile_changes_when_the_car_is_home_never_the_car_or_the_load() -> N
         if home.ev is not None and other.ev is not None:
             assert home.ev.battery_wh == other.ev.battery_wh
             assert home.ev.daily_km == other.ev.daily_km
+
+
+def test_a_car_at_home_in_daylight_tops_up_on_surplus_only_and_the_next_session_needs_less() -> (
+    None
+):
+    spec = EvSpec(profile=EvProfile.TELEWORKER)
+    sessions = all_sessions(spec, seed=5, start=MONDAY, days=14)
+    daytime = [s for s in sessions if s.surplus_only_wh > 0]
+    assert daytime, "a teleworker has daytime sessions"
+    driving_2_days = spec.daily_km * spec.wh_per_km * 2
+    assert all(s.surplus_only_wh <= driving_2_days for s in daytime)
+    assert all(s.surplus_only_wh == 0 for s in sessions if s not in daytime)
+    top_up = daytime[0]
+    agent_session = top_up.to_agent_session(1900)
+    # what it needs, plus the top-up the grid never charges
+    assert agent_session.energy_wh == top_up.energy_wh + top_up.surplus_only_wh
+    assert agent_session.surplus_only_wh == top_up.surplus_only_wh
+    # 3 kWh banked by earlier top-ups: this session needs 3 kWh less
+    evening = next(s for s in sessions if s.surplus_only_wh == 0 and s.energy_wh > 3000)
+    assert evening.to_agent_session(1900, banked_wh=3000).energy_wh == evening.energy_wh - 3000
+    assert evening.to_agent_session(1900, banked_wh=10**6).energy_wh == 0
