@@ -34,6 +34,7 @@ ATTR_MAX_PRICE: Final = "max_price"
 ATTR_MIN_POWER_W: Final = "min_power_w"
 ATTR_MAX_POWER_W: Final = "max_power_w"
 ATTR_MIN_ENERGY_KWH: Final = "min_energy_kwh"
+ATTR_SURPLUS_ONLY_KWH: Final = "surplus_only_kwh"
 ATTR_PHASES: Final = "phases"
 ATTR_CHARGER_ENERGY: Final = "charger_energy"
 ATTR_CAR_SOC: Final = "car_soc"
@@ -57,6 +58,9 @@ START_EV_SESSION_SCHEMA: Final = vol.Schema(
         vol.Optional(ATTR_MIN_POWER_W, default=1400): vol.All(vol.Coerce(int), vol.Range(min=1)),
         vol.Optional(ATTR_MAX_POWER_W, default=7400): vol.All(vol.Coerce(int), vol.Range(min=1)),
         vol.Optional(ATTR_MIN_ENERGY_KWH, default=0): vol.All(vol.Coerce(float), vol.Range(min=0)),
+        vol.Optional(ATTR_SURPLUS_ONLY_KWH, default=0): vol.All(
+            vol.Coerce(float), vol.Range(min=0)
+        ),
         vol.Optional(ATTR_PHASES, default=1): vol.All(vol.Coerce(int), vol.In([1, 3])),
         vol.Optional(ATTR_CHARGER_ENERGY): cv.entity_id,
         vol.Optional(ATTR_CAR_SOC): cv.entity_id,
@@ -105,18 +109,20 @@ async def _start_ev_session(call: ServiceCall) -> None:
     min_power_w: int = call.data[ATTR_MIN_POWER_W]
     max_power_w: int = call.data[ATTR_MAX_POWER_W]
     request = _ev_request(call.data)
+    surplus_only_wh = to_wh(call.data[ATTR_SURPLUS_ONLY_KWH])
     try:
         energy_wh, min_energy_wh = session_energy(call.hass, request)
     except EvRequestError as err:
         raise service_error(err.key, **err.placeholders) from err
     try:
         session = EvSession(
-            energy_wh=energy_wh,
+            energy_wh=energy_wh + surplus_only_wh,
             departure=departure,
             max_price=to_ticks(call.data[ATTR_MAX_PRICE]),
             min_power_w=min_power_w,
             max_power_w=max_power_w,
             min_energy_wh=min_energy_wh,
+            surplus_only_wh=surplus_only_wh,
         )
         await hub.ev.async_start(session, request.charger)
     except InvalidAgentInputError as err:

@@ -228,6 +228,14 @@ async def test_minimum_first_and_the_errors_of_a_session_by_state_of_charge(
     # 7400 W on three phases: 10 A, now
     await wait_until(hass, lambda: _state(hass, CURRENT_SENSOR).state == "10")
 
+    # 5 kWh needed, 3 kWh more only on the neighbours' surplus: the grid covers the 5
+    await _start(hass, home, energy_kwh=5, surplus_only_kwh=3, car_soc=None, battery_kwh=None)
+    topped = _ev(home)
+    assert (topped.session.energy_wh, topped.session.surplus_only_wh) == (8_000, 3_000)
+    assert topped.schedule is not None and topped.schedule.feasible
+    assert topped.schedule.grid_wh + topped.schedule.market_wh == 8_000
+    assert topped.schedule.grid_wh <= 5_000
+
     with pytest.raises(ServiceValidationError) as err:
         await _start(hass, home, car_soc=None, battery_kwh=None)
     assert err.value.translation_key == "ev_energy_unknown"
