@@ -10,8 +10,11 @@ DIR/agent_orders.json which agent placed which of the node's open orders
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from ..ledger.community import Community
 from ..ledger.errors import IdentityError, InvalidCommunityError
 from ..ledger.identity import Identity, load_or_create_identity
 from .errors import DataDirError, NodeSetupError
+
+_LOGGER = logging.getLogger(__name__)
 
 COMMUNITY_FILE = "community.json"
 LEDGER_DIR = "ledger"
@@ -207,3 +212,21 @@ class DataDir:
         self.path.mkdir(parents=True, exist_ok=True)
         text = json.dumps({str(slot): value for slot, value in sorted(table.items())})
         write_atomically(self.path / name, text)
+
+
+async def save_slot_table(
+    save: Callable[[dict[int, int]], None],
+    table: dict[int, int],
+    stats: MutableMapping[str, int],
+    counter: str,
+) -> bool:
+    """Write a slot table (`save`: a DataDir method) off the event loop. A failed write
+    is counted in `stats[counter]` and logged at debug level; False tells the caller to
+    keep the table dirty and try again with the next save."""
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, save, table)
+    except OSError as err:
+        stats[counter] += 1
+        _LOGGER.debug("could not write a slot table (%s): %s", counter, err)
+        return False
+    return True

@@ -26,7 +26,7 @@ from ..settlement.metering import Gap, MeterOutcome, SlotMeter, SlotReading
 from ..supervise import FaultLog
 from ..tariff import UNKNOWN_PERIOD, MeterPeriod
 from ..terms import CommunityTerms
-from .datadir import DataDir
+from .datadir import DataDir, save_slot_table
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,15 +125,11 @@ class ReadingRecorder:
         if not self._steered_dirty:
             return
         self._steered_dirty = False
-        try:
-            await asyncio.get_running_loop().run_in_executor(
-                None, self._data.save_steered_loads, dict(self._steered)
-            )
-        except OSError as err:
-            # after a restart those slots are learned whole: a forecast a little high
+        # a failure: after a restart those slots are learned whole (a forecast a little high)
+        if not await save_slot_table(
+            self._data.save_steered_loads, dict(self._steered), self._stats, "steered_save_failures"
+        ):
             self._steered_dirty = True
-            self._stats["steered_save_failures"] += 1
-            _LOGGER.debug("could not record the steered loads' purchases: %s", err)
 
     def expected_import(self, now_s: int, count: int) -> dict[int, int]:
         """The import expected (Wh) in the slot under way at `now_s` and the `count - 1`

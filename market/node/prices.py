@@ -29,7 +29,7 @@ from ..agents import DemandForecaster
 from ..auction import indicate
 from ..model import Side
 from ..terms import CommunityTerms
-from .datadir import DataDir
+from .datadir import DataDir, save_slot_table
 from .index import MarketIndex
 
 _LOGGER = logging.getLogger(__name__)
@@ -86,14 +86,10 @@ class PriceHistory:
         if not self._dirty:
             return
         self._dirty = False
-        try:
-            await asyncio.get_running_loop().run_in_executor(
-                None, self._data.save_prices, dict(self._learned)
-            )
-        except OSError as err:
+        if not await save_slot_table(
+            self._data.save_prices, dict(self._learned), self._stats, "price_save_failures"
+        ):
             self._dirty = True
-            self._stats["price_save_failures"] += 1
-            _LOGGER.debug("could not record the cleared prices: %s", err)
 
     def expected(self, now_s: int, count: int = EXPECTED_SLOTS) -> dict[int, int]:
         """The expected price (ticks) of the coming slots that have one."""
