@@ -50,6 +50,17 @@ class EvCharger:
     battery_wh: int | None = None
     plugged_entity: str | None = None  # on while the car is plugged in
 
+    def __post_init__(self) -> None:
+        # also what a stored session is read back into: a damaged file is refused here
+        if type(self.phases) is not int or self.phases not in (1, 3):
+            raise TypeError(f"phases must be 1 or 3 (got {self.phases!r})")
+        battery = self.battery_wh
+        if battery is not None and (type(battery) is not int or battery <= 0):
+            raise TypeError(f"battery_wh must be a positive int (got {battery!r})")
+        for name in ("energy_entity", "soc_entity", "plugged_entity"):
+            if not isinstance(getattr(self, name), str | None):
+                raise TypeError(f"{name} must be an entity id (got {getattr(self, name)!r})")
+
     def current_a(self, power_w: int) -> int:
         """The current that draws `power_w` on this charger: rounded down (never more
         than bought), between 6 and 32 A; 0 for no power."""
@@ -105,8 +116,8 @@ class EvSessions:
         self, session: EvSession, charger: EvCharger, *, charged_wh: int = 0
     ) -> None:
         """Charge the car (replacing a running session). Raises InvalidAgentInputError."""
-        self._follow_stop()
         await self._agents.async_start_ev_session(session)
+        self._follow_stop()
         self._session, self.charger = session, charger
         self._start_wh, self._charged_wh = None, charged_wh
         self._sample()

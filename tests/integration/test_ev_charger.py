@@ -13,9 +13,11 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import T0, NodeDirs, wait_until
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_ON
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import ServiceValidationError
@@ -272,3 +274,23 @@ async def test_a_session_without_a_meter_goes_on_for_what_it_still_lacks_after_a
     assert await hass.config_entries.async_reload(home.entry_id)
     await hass.async_block_till_done()
     assert _ev(home).session.energy_wh == 5000 - 3700
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"session": {"energy_wh": "lots"}, "charger": {}, "charged_wh": 0, "start_wh": None},
+        {"session": {}, "charger": {"phases": 2}, "charged_wh": 0, "start_wh": None},
+        {"unexpected": True},
+        [1, 2, 3],
+    ],
+)
+async def test_a_damaged_stored_session_is_dropped_and_the_node_starts(
+    hass: HomeAssistant, hass_storage: dict[str, Any], home: MockConfigEntry, stored: object
+) -> None:
+    key = f"{DOMAIN}.{home.entry_id}.ev_session"
+    hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": stored}
+    assert await hass.config_entries.async_reload(home.entry_id)
+    await hass.async_block_till_done()
+    assert home.state is ConfigEntryState.LOADED
+    assert home.runtime_data.market.node.agent("ev") is None
