@@ -11,6 +11,7 @@ stops its bids, and the session survives a restart of the integration.
 from __future__ import annotations
 
 import shutil
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,13 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.p2p_energy.const import DOMAIN
-from market.agents import EvChargingAgent
+from custom_components.p2p_energy.ev_charger import (
+    EvCharger,
+    async_forget_ev_session,
+    charging_current,
+    soc_wh,
+)
+from market.agents import EvChargingAgent, EvSession
 from market.model import Side
 from market.node.clock import ManualClock
 from tests.market.node_harness import Household, advance
@@ -294,3 +301,79 @@ async def test_a_damaged_stored_session_is_dropped_and_the_node_starts(
     await hass.async_block_till_done()
     assert home.state is ConfigEntryState.LOADED
     assert home.runtime_data.market.node.agent("ev") is None
+
+
+def test_a_charger_is_checked_and_its_current_worked_out() -> None:
+    for bad in ({"phases": 2}, {"phases": True}, {"battery_wh": -1}, {"energy_entity": 5}):
+        with pytest.raises(TypeError):
+            EvCharger(**bad)  # type: ignore[arg-type]
+    charger = EvCharger(phases=1)
+    assert (charger.current_a(0), charger.current_a(1000), charger.current_a(9000)) == (0, 6, 32)
+    assert charging_current(None, T0, charger) == 0
+
+
+async def test_a_state_of_charge_that_is_not_a_percentage_is_unknown(hass: HomeAssistant) -> None:
+    charger = EvCharger(soc_entity=SOC, battery_wh=50_000)
+    for state in ("abc", "150", "nan"):
+        hass.states.async_set(SOC, state)
+        assert soc_wh(hass, charger) is None
+    hass.states.async_set(SOC, "40")
+    assert soc_wh(hass, charger) == 20_000
+    assert soc_wh(hass, EvCharger()) is None
+
+
+async def test_a_stored_session_whose_car_has_left_is_forgotten_and_removal_deletes_it(
+    hass: HomeAssistant, hass_storage: dict[str, Any], home: MockConfigEntry
+) -> None:
+    key = f"{DOMAIN}.{home.entry_id}.ev_session"
+    session = EvSession(
+        energy_wh=5000, departure=T0 - 60, max_price=1800, min_power_w=1400, max_power_w=7400
+    )
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {
+            "session": asdict(session),
+            "charger": asdict(EvCharger()),
+            "charged_wh": 0,
+            "start_wh": None,
+        },
+    }
+    assert await hass.config_entries.async_reload(home.entry_id)
+    await hass.async_block_till_done()
+    assert home.runtime_data.market.node.agent("ev") is None
+    hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": {"x": 1}}
+    await async_forget_ev_session(hass, home)
+    assert key not in hass_storage
+
+
+@pytest.mark.usefixtures("car")
+async def test_a_session_without_a_meter_unplugged_and_plugged_in_again(
+    hass: HomeAssistant, home: MockConfigEntry
+) -> None:
+    await hass.services.async_call(
+        DOMAIN,
+        "start_ev_session",
+        {
+            "config_entry_id": home.entry_id,
+            "energy_kwh": 5,
+            "departure": _at(T0 + 6 * 3600),
+            "max_price": 0.18,
+            "plugged_in": PLUGGED,
+        },
+        blocking=True,
+    )
+    node = home.runtime_data.market.node
+    hass.states.async_set(PLUGGED, "unavailable")  # not a plug's answer: nothing changes
+    await hass.async_block_till_done()
+    assert node.agent("ev") is not None
+    await hass.services.async_call(
+        "input_boolean", "turn_off", {"entity_id": "input_boolean.plugged"}, blocking=True
+    )
+    await wait_until(hass, lambda: node.agent("ev") is None)
+    await hass.services.async_call(
+        "input_boolean", "turn_on", {"entity_id": "input_boolean.plugged"}, blocking=True
+    )
+    await wait_until(hass, lambda: node.agent("ev") is not None)
+    assert _ev(home).session.energy_wh == 5000  # nothing started yet: the same need

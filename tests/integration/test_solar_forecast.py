@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import Mock
 
+import pytest
 from conftest import T0, NodeDirs, wait_until
 from homeassistant.components.energy.data import async_get_manager
 from homeassistant.core import HomeAssistant
@@ -29,7 +30,12 @@ from custom_components.p2p_energy.const import (
     CONF_METER_SOURCE,
     METER_SOURCE_ENTITIES,
 )
-from custom_components.p2p_energy.solar_forecast import forecast_periods
+from custom_components.p2p_energy.solar_forecast import (
+    MAX_PERIODS,
+    SolarForecast,
+    forecast_entry_ids,
+    forecast_periods,
+)
 from market.model import Side
 
 SLOT = 900
@@ -129,3 +135,47 @@ def test_a_forecast_that_talks_nonsense_is_left_out() -> None:
         now,
     )
     assert found == {now: 1500}
+
+
+def test_only_the_solar_sources_forecast_entries_count_and_periods_are_bounded() -> None:
+    sources = [
+        "not a source",
+        {"type": "grid", "config_entry_solar_forecast": ["grid"]},
+        {"type": "solar", "config_entry_solar_forecast": ["a", "a", 5]},
+        {"type": "solar", "config_entry_solar_forecast": None},
+        {"type": "solar", "config_entry_solar_forecast": ["b"]},
+    ]
+    assert forecast_entry_ids(sources) == ["a", "b"]
+    many = {"wh_hours": {_iso(T0 + k * 60): 10 for k in range(2000)}}
+    assert len(forecast_periods(many, T0)) == MAX_PERIODS
+
+
+async def test_a_failing_forecast_is_skipped_and_logged_once(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(_hass: HomeAssistant, _entry_id: str) -> dict[str, dict[str, float]]:
+        raise RuntimeError("service down")
+
+    mock_integration(hass, MockModule("broken_solar"))
+    mock_platform(hass, "broken_solar.energy", Mock(async_get_solar_forecast=broken))
+    hass.config.components.add("broken_solar")
+    entry = MockConfigEntry(domain="broken_solar")
+    entry.add_to_hass(hass)
+    manager = await async_get_manager(hass)
+    await manager.async_update(
+        {
+            "energy_sources": [
+                {
+                    "type": "solar",
+                    "stat_energy_from": "sensor.pv_energy",
+                    "config_entry_solar_forecast": [entry.entry_id, "gone"],
+                }
+            ]
+        }
+    )
+    solar = SolarForecast(hass, lambda: T0)
+    for _ in range(2):
+        await solar.async_refresh()
+    assert solar.entries == []
+    assert solar.slots(T0, SLOT, 4) is None
+    assert caplog.text.count("service down") == 1
