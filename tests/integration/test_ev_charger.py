@@ -259,16 +259,14 @@ async def test_a_session_without_a_meter_goes_on_for_what_it_still_lacks_after_a
 ) -> None:
     """No charger meter, no state of charge: the plan's started slots are what was
     charged, and a restart does not buy them again."""
-    await hass.services.async_call(
-        DOMAIN,
-        "start_ev_session",
-        {
-            "config_entry_id": home.entry_id,
-            "energy_kwh": 5,
-            "departure": _at(T0 + 6 * 3600),
-            "max_price": 0.18,
-        },
-        blocking=True,
+    await _start(
+        hass,
+        home,
+        energy_kwh=5,
+        charger_energy=None,
+        car_soc=None,
+        battery_kwh=None,
+        plugged_in=None,
     )
     node = home.runtime_data.market.node
     nodes = [Household(node), neighbour]
@@ -352,18 +350,7 @@ async def test_a_stored_session_whose_car_has_left_is_forgotten_and_removal_dele
 async def test_a_session_without_a_meter_unplugged_and_plugged_in_again(
     hass: HomeAssistant, home: MockConfigEntry
 ) -> None:
-    await hass.services.async_call(
-        DOMAIN,
-        "start_ev_session",
-        {
-            "config_entry_id": home.entry_id,
-            "energy_kwh": 5,
-            "departure": _at(T0 + 6 * 3600),
-            "max_price": 0.18,
-            "plugged_in": PLUGGED,
-        },
-        blocking=True,
-    )
+    await _start(hass, home, energy_kwh=5, charger_energy=None, car_soc=None, battery_kwh=None)
     node = home.runtime_data.market.node
     hass.states.async_set(PLUGGED, "unavailable")  # not a plug's answer: nothing changes
     await hass.async_block_till_done()

@@ -8,6 +8,7 @@ so that no service on the internet is asked.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import Mock
@@ -50,21 +51,18 @@ def _iso(t_s: int) -> str:
     return datetime.fromtimestamp(t_s, UTC).isoformat()
 
 
-async def _forecast_integration(hass: HomeAssistant, wh_hours: dict[str, Any]) -> None:
-    """A solar forecast integration, chosen as the panels' forecast in the Energy
-    dashboard."""
+ForecastFn = Callable[[HomeAssistant, str], Awaitable[dict[str, dict[str, float | int]]]]
 
-    async def async_get_solar_forecast(
-        _hass: HomeAssistant, _entry_id: str
-    ) -> dict[str, dict[str, float | int]]:
-        return {"wh_hours": wh_hours}
 
-    mock_integration(hass, MockModule("test_solar"))
-    mock_platform(
-        hass, "test_solar.energy", Mock(async_get_solar_forecast=async_get_solar_forecast)
-    )
-    hass.config.components.add("test_solar")
-    forecast_entry = MockConfigEntry(domain="test_solar")
+async def _forecast_integration(
+    hass: HomeAssistant, domain: str, forecast: ForecastFn, *, also: tuple[str, ...] = ()
+) -> None:
+    """A solar forecast integration `domain` whose energy platform answers `forecast`,
+    chosen as the panels' forecast in the Energy dashboard (with the `also` entry ids)."""
+    mock_integration(hass, MockModule(domain))
+    mock_platform(hass, f"{domain}.energy", Mock(async_get_solar_forecast=forecast))
+    hass.config.components.add(domain)
+    forecast_entry = MockConfigEntry(domain=domain)
     forecast_entry.add_to_hass(hass)
     manager = await async_get_manager(hass)
     await manager.async_update(
@@ -73,18 +71,29 @@ async def _forecast_integration(hass: HomeAssistant, wh_hours: dict[str, Any]) -
                 {
                     "type": "solar",
                     "stat_energy_from": "sensor.pv_energy",
-                    "config_entry_solar_forecast": [forecast_entry.entry_id],
+                    "config_entry_solar_forecast": [forecast_entry.entry_id, *also],
                 }
             ]
         }
     )
 
 
+async def _wh_hours(hass: HomeAssistant, wh_hours: dict[str, Any]) -> None:
+    """forecast.solar's answer: Wh per period start."""
+
+    async def async_get_solar_forecast(
+        _hass: HomeAssistant, _entry_id: str
+    ) -> dict[str, dict[str, float | int]]:
+        return {"wh_hours": wh_hours}
+
+    await _forecast_integration(hass, "test_solar", async_get_solar_forecast)
+
+
 async def test_the_pv_seller_offers_two_hours_ahead_from_the_energy_dashboards_forecast(
     hass: HomeAssistant, node_dirs: NodeDirs
 ) -> None:
     # forecast.solar's shape: Wh per hour; the sun doubles in the next hour
-    await _forecast_integration(
+    await _wh_hours(
         hass,
         {_iso(T0 - 3600): 1000.0, _iso(T0): 2000.0, _iso(T0 + 3600): 4000, _iso(T0 + 7200): 4000},
     )
@@ -156,23 +165,7 @@ async def test_a_failing_forecast_is_skipped_and_logged_once(
     async def broken(_hass: HomeAssistant, _entry_id: str) -> dict[str, dict[str, float]]:
         raise RuntimeError("service down")
 
-    mock_integration(hass, MockModule("broken_solar"))
-    mock_platform(hass, "broken_solar.energy", Mock(async_get_solar_forecast=broken))
-    hass.config.components.add("broken_solar")
-    entry = MockConfigEntry(domain="broken_solar")
-    entry.add_to_hass(hass)
-    manager = await async_get_manager(hass)
-    await manager.async_update(
-        {
-            "energy_sources": [
-                {
-                    "type": "solar",
-                    "stat_energy_from": "sensor.pv_energy",
-                    "config_entry_solar_forecast": [entry.entry_id, "gone"],
-                }
-            ]
-        }
-    )
+    await _forecast_integration(hass, "broken_solar", broken, also=("gone",))
     solar = SolarForecast(hass, lambda: T0)
     for _ in range(2):
         await solar.async_refresh()
